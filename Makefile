@@ -1,0 +1,40 @@
+# metcd: see /work/shared/CONTRACT.md for what each target promises.
+# ENGINE=map|mapdb|leveldb and NODES=N reach bin/local-cluster through the environment
+# (defaults and the port layout: config/cluster.env).
+
+JAR := target/metcd.jar
+
+# Maven and the tests run on the JDK bin/find-jdk picks (its one-line message explains a failure).
+# Options only that JDK's version accepts go to Maven's own JVM and, through the pom's
+# jvm.extra.flags, to the test JVMs.
+MVN = jdk=$$(bin/find-jdk) && opts=$$(bin/find-jdk --opts) && \
+      JAVA_HOME=$$jdk MAVEN_OPTS="$$opts $${MAVEN_OPTS:-}" mvn -B -Djvm.extra.flags="$$opts"
+
+.PHONY: build test cluster cluster-stop cluster-clean run bench clean
+
+build: $(JAR)
+
+$(JAR): pom.xml $(shell find src/main -type f)
+	$(MVN) -q package -DskipTests
+
+# The end-to-end tests launch bin/metcd, which runs the packaged jar.
+test: build
+	$(MVN) test
+
+cluster: build
+	bin/local-cluster start
+
+cluster-stop:
+	bin/local-cluster stop
+
+cluster-clean:
+	bin/local-cluster clean
+
+run: build
+	bin/local-cluster run
+
+bench: build
+	scripts/bench.sh
+
+clean:
+	rm -rf target

@@ -1,0 +1,114 @@
+package io.metcd;
+
+import io.metcd.raft.Member;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** Flags to wiring, as raftexample's main.go: the channels, the store, the Raft loop and the HTTP API. */
+@Command(name = "metcd", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "A Raft-replicated key-value store with an HTTP API.")
+public final class Main implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(Main.class);
+
+    enum Engine { map, mapdb, leveldb }
+
+    @Option(names = "--id", required = true, description = "this node's id, its 1-based position in --cluster")
+    int id;
+
+    @Option(names = "--cluster", required = true, split = ",",
+            description = "comma-separated peer URLs of all members, in id order")
+    List<String> cluster;
+
+    @Option(names = "--port", defaultValue = "3379", description = "client HTTP port (default ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--join", description = "join an existing cluster (after POST /-/members/{id})")
+    boolean join;
+
+    @Option(names = "--engine", defaultValue = "map", description = "storage engine: ${COMPLETION-CANDIDATES}")
+    Engine engine;
+
+    @Option(names = "--data-dir", description = "WAL, snapshots and engine files (default data/node{id})")
+    Path dataDir;
+
+    @Option(names = "--snapshot-count", defaultValue = "10000",
+            description = "committed entries between automatic snapshots (default ${DEFAULT-VALUE})")
+    int snapshotCount;
+
+    @Override
+    public Integer call() throws Exception {
+        List<Member> members = members();
+        Member local = members.get(id - 1);
+        if (engine != Engine.map) {
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                    "engine " + engine + " is not available yet; use --engine map");
+        }
+        if (join) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--join is not available yet");
+        }
+        Path dir = dataDir != null ? dataDir : Path.of("data", "node" + id);
+        Node node;
+        try {
+            node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount), () -> {
+                // A node that cannot persist must neither vote nor acknowledge: stop it at once.
+                LOG.error("the WAL failed; stopping so that nothing unpersisted is acknowledged");
+                Runtime.getRuntime().halt(70);
+            });
+        } catch (IllegalStateException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+        }
+        LOG.info("node {} serving clients on port {} and peers on {} ({} {})", id, port, local.peerUrl(),
+                node.restarted() ? "restarted from" : "new, in", dir);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            LOG.info("node {} shutting down", id);
+            node.close();
+        }, "shutdown"));
+        Thread.currentThread().join();
+        return 0;
+    }
+
+    private List<Member> members() {
+        List<Member> members = new ArrayList<>();
+        for (int i = 0; i < cluster.size(); i++) {
+            String url = cluster.get(i).trim();
+            URI uri;
+            try {
+                uri = URI.create(url);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "bad peer URL '" + url + "'");
+            }
+            if (!"http".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() <= 0) {
+                throw new CommandLine.ParameterException(new CommandLine(this),
+                        "bad peer URL '" + url + "': want http://host:port");
+            }
+            members.add(new Member(i + 1, url));
+        }
+        if (id < 1 || id > members.size()) {
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                    "--id " + id + " is not a position in --cluster (1.." + members.size() + ")");
+        }
+        if (port < 1 || port > 65535) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--port " + port + " is not a port");
+        }
+        if (snapshotCount < 1) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--snapshot-count must be positive");
+        }
+        return members;
+    }
+
+    public static void main(String[] args) {
+        int code = new CommandLine(new Main()).execute(args);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+package io.metcd.http;
+
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.javalin.http.HttpStatus;
+import io.metcd.kv.AbstractKVStore;
+import io.metcd.kv.ProposalRejectedException;
+import io.metcd.raft.Member;
+import io.metcd.raft.RaftLoop;
+import io.microraft.RaftNodeStatus;
+import io.microraft.report.RaftNodeReport;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The client API (raftexample's httpapi.go): keys under {@code /}, the cluster API under {@code /-/}.
+ * Every node answers every request; what needs the leader goes to it through the Raft loop.
+ */
+public final class HttpApi implements AutoCloseable {
+    public static final int MAX_KEY_BYTES = 4096;
+    public static final int MAX_VALUE_BYTES = 1 << 20;
+    /** How long a request may wait for a leader, a commit or a read index before it gets a 503. */
+    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration RETRY_BACKOFF = Duration.ofMillis(50);
+    private static final String RETRY_AFTER_SECONDS = "1";
+
+    private final RaftLoop raft;
+    private final AbstractKVStore store;
+    private final Javalin app;
+    /**
+     * A restarted node rebuilds its state from the WAL only as the leader tells it what is committed; until
+     * it has caught up with the leader once, even a stale read could see a state older than before the restart.
+     */
+    private volatile boolean caughtUp;
+
+    /** @param restarted whether the node came back from existing data, so stale reads must wait for a catch-up */
+    public HttpApi(RaftLoop raft, AbstractKVStore store, boolean restarted) {
+        this.raft = raft;
+        this.store = store;
+        this.caughtUp = !restarted;
+        this.app = Javalin.create(cfg -> {
+            cfg.concurrency.useVirtualThreads = true;
+            cfg.http.maxRequestSize = MAX_VALUE_BYTES;
+            cfg.http.prefer405over404 = true;
+            cfg.router.ignoreTrailingSlashes = false;
+            cfg.startup.showJavalinBanner = false;
+            cfg.routes.get("/-/status", this::status);
+            cfg.routes.get("/-/health", this::health);
+            cfg.routes.get("/-/<path>", ctx -> fail(HttpStatus.NOT_FOUND, "no such cluster API path"));
+            cfg.routes.get("/<key>", this::get);
+            cfg.routes.put("/<key>", this::put);
+            cfg.routes.delete("/<key>", this::delete);
+            cfg.routes.get("/", HttpApi::emptyKey);
+            cfg.routes.put("/", HttpApi::emptyKey);
+            cfg.routes.delete("/", HttpApi::emptyKey);
+            cfg.routes.exception(Unavailable.class, (e, ctx) -> {
+                ctx.header("Retry-After", RETRY_AFTER_SECONDS);
+                plain(ctx, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
+            });
+            cfg.routes.exception(HttpResponseException.class,
+                    (e, ctx) -> plain(ctx, HttpStatus.forStatus(e.getStatus()), e.getMessage()));
+            cfg.routes.error(HttpStatus.NOT_FOUND.getCode(), "*", ctx -> {
+                if (ctx.result() == null) {
+                    plain(ctx, HttpStatus.NOT_FOUND, "not found");
+                }
+            });
+            cfg.routes.error(HttpStatus.METHOD_NOT_ALLOWED.getCode(), "*",
+                    ctx -> plain(ctx, HttpStatus.METHOD_NOT_ALLOWED, "method not allowed"));
+        });
+    }
+
+    public HttpApi start(int port) {
+        app.start("127.0.0.1", port);
+        return this;
+    }
+
+    // --------------------------------------------------------------------------------------- keys
+
+    private void put(Context ctx) throws InterruptedException {
+        String key = key(ctx);
+        byte[] value = ctx.bodyAsBytes();
+        awaitApplied(key, value);
+        ctx.status(HttpStatus.NO_CONTENT);
+    }
+
+    private void delete(Context ctx) throws InterruptedException {
+        awaitApplied(key(ctx), null);
+        ctx.status(HttpStatus.NO_CONTENT);
+    }
+
+    /** Proposes until the write is applied here, retrying only writes that certainly did not commit. */
+    private void awaitApplied(String key, byte[] value) throws InterruptedException {
+        long deadline = System.nanoTime() + REQUEST_TIMEOUT.toNanos();
+        while (true) {
+            awaitLeader(deadline);
+            CompletableFuture<Long> applied = store.propose(key, value);
+            try {
+                applied.orTimeout(remaining(deadline), TimeUnit.NANOSECONDS).join();
+                return;
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof ProposalRejectedException rejected) {
+                    backOff(deadline, rejected.getMessage());
+                } else if (e.getCause() instanceof TimeoutException) {
+                    throw new Unavailable("write not committed in time; it may still be applied");
+                } else {
+                    throw new Unavailable("write outcome unknown: " + e.getCause().getMessage());
+                }
+            }
+        }
+    }
+
+    private void get(Context ctx) throws InterruptedException {
+        String key = key(ctx);
+        String level = ctx.queryParam("level");
+        if (level == null) {
+            level = "default";
+        }
+        switch (level) {
+            case "stale" -> {
+                if (!caughtUp) {
+                    awaitReadIndex(false);
+                    caughtUp = true;
+                }
+            }
+            case "default" -> awaitReadIndex(false);
+            case "consistent" -> awaitReadIndex(true);
+            default -> fail(HttpStatus.BAD_REQUEST, "level must be stale, default or consistent");
+        }
+        byte[] value = store.lookup(key);
+        if (value == null) {
+            fail(HttpStatus.NOT_FOUND, "key not found");
+        }
+        ctx.contentType("application/octet-stream").result(value);
+    }
+
+    /** Waits until this node has applied everything the leader had committed when the read arrived. */
+    private void awaitReadIndex(boolean linearizable) throws InterruptedException {
+        long deadline = System.nanoTime() + REQUEST_TIMEOUT.toNanos();
+        while (true) {
+            awaitLeader(deadline);
+            try {
+                long index = raft.readIndex(linearizable).orTimeout(remaining(deadline), TimeUnit.NANOSECONDS).join();
+                if (!store.awaitApplied(index, Duration.ofNanos(remaining(deadline)))) {
+                    throw new Unavailable("this node is behind the leader; try again");
+                }
+                return;
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof ProposalRejectedException rejected) {
+                    backOff(deadline, rejected.getMessage());
+                } else {
+                    throw new Unavailable("leader did not confirm the read in time");
+                }
+            }
+        }
+    }
+
+    private static void emptyKey(Context ctx) {
+        fail(HttpStatus.BAD_REQUEST, "empty key");
+    }
+
+    private static String key(Context ctx) {
+        String key = ctx.pathParam("key");
+        int bytes = key.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes == 0) {
+            fail(HttpStatus.BAD_REQUEST, "empty key");
+        } else if (bytes > MAX_KEY_BYTES) {
+            fail(HttpStatus.CONTENT_TOO_LARGE, "key longer than " + MAX_KEY_BYTES + " bytes");
+        }
+        return key;
+    }
+
+    // ------------------------------------------------------------------------------ cluster API
+
+    private void status(Context ctx) {
+        RaftNodeReport report = raft.report();
+        Member leader = raft.leader();
+        Map<String, Object> status = new LinkedHashMap<>();
+        status.put("id", raft.local().id());
+        status.put("role", raft.role().name().toLowerCase());
+        status.put("term", raft.term());
+        status.put("leaderId", leader == null ? null : leader.id());
+        status.put("commitIndex", report == null ? 0 : report.getLog().getCommitIndex());
+        status.put("appliedIndex", store.appliedIndex());
+        status.put("lastSnapshotIndex", raft.lastSnapshotIndex());
+        status.put("engine", store.engine());
+        ctx.json(status);
+    }
+
+    private void health(Context ctx) {
+        if (raft.leader() == null) {
+            fail(HttpStatus.SERVICE_UNAVAILABLE, "no leader");
+        } else if (raft.nodeStatus() != RaftNodeStatus.ACTIVE || !raft.applierAlive()) {
+            fail(HttpStatus.SERVICE_UNAVAILABLE, "node is " + raft.nodeStatus().name().toLowerCase());
+        }
+        plain(ctx, HttpStatus.OK, "ok");
+    }
+
+    // ---------------------------------------------------------------------------------- helpers
+
+    private void awaitLeader(long deadline) throws InterruptedException {
+        if (raft.awaitLeader(Duration.ofNanos(remaining(deadline))) == null) {
+            throw new Unavailable("no leader");
+        }
+    }
+
+    private static void backOff(long deadline, String reason) throws InterruptedException {
+        if (remaining(deadline) <= RETRY_BACKOFF.toNanos()) {
+            throw new Unavailable(reason);
+        }
+        Thread.sleep(RETRY_BACKOFF);
+    }
+
+    private static long remaining(long deadline) {
+        return Math.max(0, deadline - System.nanoTime());
+    }
+
+    private static void fail(HttpStatus status, String reason) {
+        throw new HttpResponseException(status.getCode(), reason);
+    }
+
+    private static void plain(Context ctx, HttpStatus status, String reason) {
+        ctx.status(status).contentType("text/plain").result(reason + "\n");
+    }
+
+    /** No leader, no quorum or no commit in time: a 503 with Retry-After. */
+    static final class Unavailable extends RuntimeException {
+        Unavailable(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+
+    @Override
+    public void close() {
+        app.stop();
+    }
+}

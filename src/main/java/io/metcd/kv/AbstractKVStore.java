@@ -1,0 +1,170 @@
+package io.metcd.kv;
+
+import io.metcd.raft.Commit;
+import io.metcd.raft.Operation.Proposal;
+import io.metcd.raft.PendingWrite;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The channel side of every {@link KVStore}: proposing onto {@code proposeC}, applying from {@code commitC},
+ * answering the clients whose writes were applied, and letting readers wait for an applied index. Engines
+ * supply only the storage: {@link #get}, {@link #apply}, {@link #snapshot} and {@link #recoverFromSnapshot}.
+ */
+public abstract class AbstractKVStore implements KVStore {
+    private static final Logger LOG = LoggerFactory.getLogger(AbstractKVStore.class);
+    private static final int MAX_COMMITS_PER_PASS = 256;
+
+    private final int localId;
+    private final BlockingQueue<PendingWrite> proposeC;
+    private final BlockingQueue<Commit> commitC;
+    /** Writes this node proposed, by sequence number, until they are applied or fail. */
+    private final Map<Long, CompletableFuture<Long>> pending = new ConcurrentHashMap<>();
+    /**
+     * Starts at a random point so that, after a restart, replayed entries this node proposed in an earlier
+     * life cannot be mistaken for a write a client is waiting for now.
+     */
+    private final AtomicLong nextSeq = new AtomicLong(ThreadLocalRandom.current().nextLong(1L << 62));
+    private final ReentrantLock appliedLock = new ReentrantLock();
+    private final Condition appliedAdvanced = appliedLock.newCondition();
+    private volatile long appliedIndex;
+
+    protected AbstractKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC) {
+        this.localId = localId;
+        this.proposeC = proposeC;
+        this.commitC = commitC;
+    }
+
+    /** The engine's value for {@code key}, or {@code null}. Called concurrently with {@link #apply}. */
+    protected abstract byte[] get(String key);
+
+    /** Applies committed writes in order; called only from {@link #readCommits()}. */
+    protected abstract void apply(long index, List<Proposal> proposals);
+
+    @Override
+    public byte[] lookup(String key) {
+        return get(key);
+    }
+
+    @Override
+    public CompletableFuture<Long> propose(String key, byte[] value) {
+        long seq = nextSeq.incrementAndGet();
+        CompletableFuture<Long> applied = new CompletableFuture<>();
+        pending.put(seq, applied);
+        applied.whenComplete((index, failure) -> pending.remove(seq));
+        if (!proposeC.offer(new PendingWrite(new Proposal(localId, seq, key, value), applied))) {
+            applied.completeExceptionally(new ProposalRejectedException("too many writes in flight"));
+        }
+        return applied;
+    }
+
+    @Override
+    public void readCommits() {
+        List<Commit> commits = new ArrayList<>(MAX_COMMITS_PER_PASS);
+        try {
+            while (true) {
+                commits.add(commitC.take());
+                commitC.drainTo(commits, MAX_COMMITS_PER_PASS - 1);
+                for (Commit commit : commits) {
+                    applyCommit(commit);
+                }
+                publishApplied(commits.getLast().index());
+                commits.clear();
+            }
+        } catch (InterruptedException e) {
+            LOG.debug("applier stopped");
+        }
+    }
+
+    private void applyCommit(Commit commit) {
+        switch (commit) {
+            case Commit.Apply a -> {
+                apply(a.index(), a.proposals());
+                for (Proposal p : a.proposals()) {
+                    if (p.origin() == localId) {
+                        CompletableFuture<Long> waiting = pending.get(p.seq());
+                        if (waiting != null) {
+                            waiting.complete(a.index());
+                        }
+                    }
+                }
+            }
+            case Commit.Restore r -> recoverFromSnapshot(r.chunks());
+            case Commit.Advance ignored -> {
+            }
+        }
+    }
+
+    private void publishApplied(long index) {
+        appliedLock.lock();
+        try {
+            appliedIndex = index;
+            appliedAdvanced.signalAll();
+        } finally {
+            appliedLock.unlock();
+        }
+    }
+
+    @Override
+    public long appliedIndex() {
+        return appliedIndex;
+    }
+
+    /**
+     * Blocks until this store has applied {@code index}.
+     *
+     * @return false if {@code timeout} passed first
+     */
+    public boolean awaitApplied(long index, Duration timeout) throws InterruptedException {
+        if (appliedIndex >= index) {
+            return true;
+        }
+        long nanos = timeout.toNanos();
+        appliedLock.lock();
+        try {
+            while (appliedIndex < index) {
+                if (nanos <= 0) {
+                    return false;
+                }
+                nanos = appliedAdvanced.awaitNanos(nanos);
+            }
+            return true;
+        } finally {
+            appliedLock.unlock();
+        }
+    }
+
+    /** Waits for {@code index} on the Raft thread, where MicroRaft gives no timeout: the applier never waits on Raft. */
+    public void awaitAppliedUninterruptibly(long index) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (awaitApplied(index, Duration.ofDays(1))) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        pending.values().forEach(f -> f.completeExceptionally(new ProposalRejectedException("node is shutting down")));
+    }
+}

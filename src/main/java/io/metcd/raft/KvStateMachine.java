@@ -1,0 +1,84 @@
+package io.metcd.raft;
+
+import io.metcd.kv.AbstractKVStore;
+import io.microraft.impl.statemachine.InternalCommitAware;
+import io.microraft.statemachine.StateMachine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.function.Consumer;
+
+/**
+ * MicroRaft's view of the store. Runs on the Raft thread and does no store work there: committed entries
+ * go onto {@code commitC} for the store's applier (a full channel holds the Raft thread back, as a slow
+ * application holds back etcd's Advance). Snapshots are the exception: MicroRaft wants the state at the
+ * commit index now, so the Raft thread waits for the applier to reach it, as raftexample does.
+ */
+final class KvStateMachine implements StateMachine, InternalCommitAware {
+    /** A query whose answer is the commit index at which the leader confirmed its leadership (ReadIndex). */
+    static final Object READ_INDEX = new Object() {
+        @Override
+        public String toString() {
+            return "ReadIndex";
+        }
+    };
+
+    private final BlockingQueue<Commit> commitC;
+    private final AbstractKVStore store;
+
+    KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store) {
+        this.commitC = commitC;
+        this.store = store;
+    }
+
+    @Override
+    public Object runOperation(long commitIndex, Object operation) {
+        switch (operation) {
+            case Operation.Batch batch -> publish(new Commit.Apply(commitIndex, batch.proposals()));
+            case Operation.NewTerm ignored -> publish(new Commit.Advance(commitIndex));
+            default -> {
+                if (operation != READ_INDEX) {
+                    throw new IllegalArgumentException("not an operation: " + operation);
+                }
+            }
+        }
+        return commitIndex;
+    }
+
+    @Override
+    public void onInternalCommit(long commitIndex) {
+        publish(new Commit.Advance(commitIndex));
+    }
+
+    @Override
+    public void takeSnapshot(long commitIndex, Consumer<Object> chunkConsumer) {
+        store.awaitAppliedUninterruptibly(commitIndex);
+        for (byte[] chunk : store.snapshot()) {
+            chunkConsumer.accept(new Operation.SnapshotPart(chunk));
+        }
+    }
+
+    @Override
+    public void installSnapshot(long commitIndex, List<Object> chunks) {
+        List<byte[]> parts = new ArrayList<>(chunks.size());
+        for (Object chunk : chunks) {
+            parts.add(((Operation.SnapshotPart) chunk).bytes());
+        }
+        publish(new Commit.Restore(commitIndex, parts));
+    }
+
+    @Override
+    public Object getNewTermOperation() {
+        return Operation.NewTerm.INSTANCE;
+    }
+
+    private void publish(Commit commit) {
+        try {
+            commitC.put(commit);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while publishing commit " + commit.index(), e);
+        }
+    }
+}

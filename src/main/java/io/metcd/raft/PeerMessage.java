@@ -1,0 +1,27 @@
+package io.metcd.raft;
+
+import java.util.List;
+
+/**
+ * Messages between metcd nodes that are not MicroRaft's own: they carry client work from a follower to
+ * the leader. Every one names its sender, so that an answer goes back to the node that asked.
+ */
+public sealed interface PeerMessage {
+    int from();
+
+    /** A follower hands client writes to the leader, which proposes them as its own. */
+    record ForwardedProposals(int from, List<Operation.Proposal> proposals) implements PeerMessage {
+    }
+
+    /** The leader could not propose these writes of {@code from}'s (not leader any more, overloaded...). */
+    record ProposalsRejected(int from, long[] seqs, String reason) implements PeerMessage {
+    }
+
+    /** A follower asks the leader for a read index (raft's ReadIndex), for a {@code default} or consistent read. */
+    record ReadIndexRequest(int from, long requestId, boolean linearizable) implements PeerMessage {
+    }
+
+    /** The leader's answer: reads are safe once the asker has applied {@code index}; {@code index < 0} is a refusal. */
+    record ReadIndexResponse(int from, long requestId, long index) implements PeerMessage {
+    }
+}

@@ -1,0 +1,360 @@
+package io.metcd.raft;
+
+import io.metcd.kv.AbstractKVStore;
+import io.metcd.kv.ProposalRejectedException;
+import io.metcd.transport.PeerTransport;
+import io.metcd.wal.ChronicleRaftStore;
+import io.microraft.QueryPolicy;
+import io.microraft.RaftConfig;
+import io.microraft.RaftEndpoint;
+import io.microraft.RaftNode;
+import io.microraft.RaftNodeStatus;
+import io.microraft.RaftRole;
+import io.microraft.exception.CannotReplicateException;
+import io.microraft.exception.NotLeaderException;
+import io.microraft.model.message.RaftMessage;
+import io.microraft.persistence.RestoredRaftState;
+import io.microraft.report.RaftNodeReport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * raftexample's raftNode on MicroRaft: the loop between the client-facing channels and consensus.
+ * <ul>
+ * <li>{@code proposeC} &rarr; here: writes are grouped into one {@link Operation.Batch} per pass and
+ * replicated by the leader, or forwarded to it by a follower.</li>
+ * <li>MicroRaft persists every entry in the {@link ChronicleRaftStore} WAL (synced once per batch) before it
+ * acknowledges or counts it, and ships it to the peers over the {@link PeerTransport}.</li>
+ * <li>committed entries &rarr; {@code commitC} (through {@link KvStateMachine}), which the store applies.</li>
+ * </ul>
+ * MicroRaft keeps its Ready/Advance cycle inside its Raft thread; this class only feeds it and listens.
+ * Nothing here blocks the Raft thread: continuations of MicroRaft futures run on their own threads.
+ */
+public final class RaftLoop implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RaftLoop.class);
+    public static final String GROUP_ID = "metcd";
+    /** Writes per log entry: bounds an entry's size (values are at most 1 MiB each) and the apply pass. */
+    private static final int MAX_PROPOSALS_PER_ENTRY = 512;
+    private static final int MAX_ENTRY_BYTES = 1 << 20;
+
+    private final Member local;
+    private final BlockingQueue<PendingWrite> proposeC;
+    private final RaftNode raftNode;
+    private final PeerTransport transport;
+    private final ChronicleRaftStore wal;
+    private final AbstractKVStore store;
+    private final Thread proposeLoop;
+    private final Thread applier;
+
+    private final ReentrantLock leaderLock = new ReentrantLock();
+    private final Condition leaderKnown = leaderLock.newCondition();
+    private volatile RaftRole role = RaftRole.FOLLOWER;
+    private volatile RaftNodeReport lastReport;
+
+    /** Writes forwarded to the leader, by sequence number, so that a rejection can fail them at once. */
+    private final Map<Long, CompletableFuture<Long>> forwarded = new ConcurrentHashMap<>();
+    /** ReadIndex requests this follower sent to the leader, by request id. */
+    private final Map<Long, CompletableFuture<Long>> pendingReadIndex = new ConcurrentHashMap<>();
+    private final AtomicLong nextReadId = new AtomicLong();
+
+    public RaftLoop(Member local, Collection<Member> initialMembers, RaftConfig config, ChronicleRaftStore wal,
+            Optional<RestoredRaftState> restored, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
+            AbstractKVStore store) {
+        this.local = local;
+        this.proposeC = proposeC;
+        this.wal = wal;
+        this.store = store;
+        this.transport = new PeerTransport(local, GROUP_ID, this::receive);
+        RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
+                .setTransport(transport).setStore(wal).setStateMachine(new KvStateMachine(commitC, store))
+                .setRaftNodeReportListener(this::onReport);
+        if (restored.isPresent()) {
+            builder.setRestoredState(restored.get());
+        } else {
+            builder.setLocalEndpoint(local).setInitialGroupMembers(List.copyOf(initialMembers));
+        }
+        this.raftNode = builder.build();
+        this.applier = Thread.ofVirtual().name("applier-" + local.id()).unstarted(store::readCommits);
+        this.proposeLoop = Thread.ofVirtual().name("propose-" + local.id()).unstarted(this::servePropose);
+    }
+
+    /** Opens the peer port and starts consensus, the applier and the propose loop. */
+    public void start() {
+        transport.start();
+        applier.start();
+        raftNode.start().join();
+        proposeLoop.start();
+    }
+
+    // ------------------------------------------------------------------------------- writes: proposeC
+
+    private void servePropose() {
+        List<PendingWrite> writes = new ArrayList<>(MAX_PROPOSALS_PER_ENTRY);
+        try {
+            while (true) {
+                writes.add(proposeC.take());
+                proposeC.drainTo(writes, MAX_PROPOSALS_PER_ENTRY - 1);
+                int from = 0;
+                int bytes = 0;
+                for (int i = 0; i < writes.size(); i++) {
+                    bytes += sizeOf(writes.get(i).proposal());
+                    if (bytes >= MAX_ENTRY_BYTES && i > from) {
+                        propose(writes.subList(from, i));
+                        from = i;
+                        bytes = sizeOf(writes.get(i).proposal());
+                    }
+                }
+                propose(writes.subList(from, writes.size()));
+                writes.clear();
+            }
+        } catch (InterruptedException e) {
+            LOG.debug("propose loop stopped");
+        }
+    }
+
+    private static int sizeOf(Operation.Proposal p) {
+        return p.key().length() + (p.isDelete() ? 0 : p.value().length);
+    }
+
+    private void propose(List<PendingWrite> writes) {
+        List<Operation.Proposal> proposals = new ArrayList<>(writes.size());
+        for (PendingWrite w : writes) {
+            proposals.add(w.proposal());
+        }
+        Member leader = leader();
+        if (leader == null) {
+            rejectAll(writes, "no leader");
+        } else if (leader.equals(local)) {
+            raftNode.replicate(new Operation.Batch(proposals)).whenComplete((result, failure) -> {
+                if (failure != null) {
+                    Throwable cause = failureFor(failure);
+                    writes.forEach(w -> w.applied().completeExceptionally(cause));
+                }
+            });
+        } else {
+            for (PendingWrite w : writes) {
+                long seq = w.proposal().seq();
+                forwarded.put(seq, w.applied());
+                w.applied().whenComplete((index, failure) -> forwarded.remove(seq));
+            }
+            transport.send(leader, new PeerMessage.ForwardedProposals(local.id(), proposals));
+        }
+    }
+
+    private static void rejectAll(List<PendingWrite> writes, String reason) {
+        ProposalRejectedException rejection = new ProposalRejectedException(reason);
+        writes.forEach(w -> w.applied().completeExceptionally(rejection));
+    }
+
+    /** A write that MicroRaft refused before logging it may be retried; anything else has an unknown outcome. */
+    private static Throwable failureFor(Throwable failure) {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause()
+                : failure;
+        if (cause instanceof NotLeaderException) {
+            return new ProposalRejectedException("not the leader");
+        } else if (cause instanceof CannotReplicateException) {
+            return new ProposalRejectedException("too many writes in flight");
+        }
+        return cause;
+    }
+
+    // ---------------------------------------------------------------------------------- reads: ReadIndex
+
+    /**
+     * The index a read must wait for to see every write acknowledged before it started: the leader's
+     * commit index once it has confirmed its leadership (a heartbeat round for {@code linearizable}, its
+     * lease otherwise). A follower asks the leader. Fails with {@link ProposalRejectedException} when no
+     * leader can answer.
+     */
+    public CompletableFuture<Long> readIndex(boolean linearizable) {
+        Member leader = leader();
+        if (leader == null) {
+            return CompletableFuture.failedFuture(new ProposalRejectedException("no leader"));
+        } else if (leader.equals(local)) {
+            CompletableFuture<Long> index = new CompletableFuture<>();
+            raftNode.query(KvStateMachine.READ_INDEX,
+                    linearizable ? QueryPolicy.LINEARIZABLE : QueryPolicy.LEADER_LEASE, Optional.empty(),
+                    Optional.empty()).whenComplete((ordered, failure) -> {
+                        if (failure != null) {
+                            index.completeExceptionally(new ProposalRejectedException("leadership not confirmed"));
+                        } else {
+                            index.complete(ordered.getCommitIndex());
+                        }
+                    });
+            return index;
+        }
+        long id = nextReadId.incrementAndGet();
+        CompletableFuture<Long> index = new CompletableFuture<>();
+        pendingReadIndex.put(id, index);
+        index.whenComplete((i, failure) -> pendingReadIndex.remove(id));
+        transport.send(leader, new PeerMessage.ReadIndexRequest(local.id(), id, linearizable));
+        return index;
+    }
+
+    // ------------------------------------------------------------------------------------ from the peers
+
+    /** Everything the transport receives; called on its reader threads, so it only hands work on. */
+    private void receive(Object message) {
+        switch (message) {
+            case RaftMessage m -> raftNode.handle(m);
+            case PeerMessage.ForwardedProposals m -> proposeForwarded(m);
+            case PeerMessage.ProposalsRejected m -> {
+                ProposalRejectedException rejection = new ProposalRejectedException(m.reason());
+                for (long seq : m.seqs()) {
+                    CompletableFuture<Long> waiting = forwarded.get(seq);
+                    if (waiting != null) {
+                        waiting.completeExceptionally(rejection);
+                    }
+                }
+            }
+            case PeerMessage.ReadIndexRequest m -> readIndex(m.linearizable()).whenComplete(
+                    (index, failure) -> reply(m.from(), new PeerMessage.ReadIndexResponse(local.id(), m.requestId(),
+                            failure == null ? index : -1)));
+            case PeerMessage.ReadIndexResponse m -> {
+                CompletableFuture<Long> waiting = pendingReadIndex.get(m.requestId());
+                if (waiting != null) {
+                    if (m.index() < 0) {
+                        waiting.completeExceptionally(new ProposalRejectedException("leadership not confirmed"));
+                    } else {
+                        waiting.complete(m.index());
+                    }
+                }
+            }
+            default -> LOG.warn("dropping unexpected message {}", message);
+        }
+    }
+
+    private void proposeForwarded(PeerMessage.ForwardedProposals m) {
+        if (!local.equals(leader())) {
+            rejectForwarded(m, "not the leader");
+            return;
+        }
+        raftNode.replicate(new Operation.Batch(m.proposals())).whenComplete((result, failure) -> {
+            if (failure != null && failureFor(failure) instanceof ProposalRejectedException rejection) {
+                rejectForwarded(m, rejection.getMessage());
+            }
+        });
+    }
+
+    private void rejectForwarded(PeerMessage.ForwardedProposals m, String reason) {
+        long[] seqs = m.proposals().stream().mapToLong(Operation.Proposal::seq).toArray();
+        reply(m.from(), new PeerMessage.ProposalsRejected(local.id(), seqs, reason));
+    }
+
+    private void reply(int memberId, PeerMessage message) {
+        Member to = member(memberId);
+        if (to != null) {
+            transport.send(to, message);
+        }
+    }
+
+    /** The member with this id in the latest membership this node knows, or {@code null}. */
+    public Member member(int id) {
+        for (RaftEndpoint e : raftNode.getEffectiveMembers().getMembers()) {
+            if (e instanceof Member m && m.id() == id) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    // ----------------------------------------------------------------------------------- leader & status
+
+    private void onReport(RaftNodeReport report) {
+        lastReport = report;
+        role = report.getRole();
+        if (report.getTerm().getLeaderEndpoint() != null) {
+            leaderLock.lock();
+            try {
+                leaderKnown.signalAll();
+            } finally {
+                leaderLock.unlock();
+            }
+        }
+    }
+
+    /** The leader this node currently follows (itself included), or {@code null} while none is known. */
+    public Member leader() {
+        return (Member) raftNode.getTerm().getLeaderEndpoint();
+    }
+
+    /** Waits up to {@code timeout} for a leader to be known; returns it, or {@code null}. */
+    public Member awaitLeader(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        leaderLock.lock();
+        try {
+            Member leader;
+            long left;
+            while ((leader = leader()) == null && (left = deadline - System.nanoTime()) > 0) {
+                // Polls as well: a leader learned between the check and the wait signals nobody.
+                leaderKnown.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+            }
+            return leader;
+        } finally {
+            leaderLock.unlock();
+        }
+    }
+
+    public Member local() {
+        return local;
+    }
+
+    public RaftRole role() {
+        return role;
+    }
+
+    public int term() {
+        return raftNode.getTerm().getTerm();
+    }
+
+    public RaftNodeStatus nodeStatus() {
+        return raftNode.getStatus();
+    }
+
+    /** A fresh report from the Raft thread, or the last published one if the Raft thread is slow to answer. */
+    public RaftNodeReport report() {
+        try {
+            return raftNode.getReport().copy().orTimeout(1, TimeUnit.SECONDS).join().getResult();
+        } catch (CompletionException e) {
+            return lastReport;
+        }
+    }
+
+    public long lastSnapshotIndex() {
+        return wal.lastSnapshotIndex();
+    }
+
+    public boolean applierAlive() {
+        return applier.isAlive();
+    }
+
+    @Override
+    public void close() {
+        proposeLoop.interrupt();
+        raftNode.terminate().copy().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
+        transport.close();
+        applier.interrupt();
+        try {
+            applier.join(Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        store.close();
+        wal.close();
+    }
+}

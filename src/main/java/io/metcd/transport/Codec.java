@@ -1,0 +1,522 @@
+package io.metcd.transport;
+
+import io.metcd.raft.Member;
+import io.metcd.raft.Operation;
+import io.metcd.raft.PeerMessage;
+import io.microraft.MembershipChangeMode;
+import io.microraft.RaftEndpoint;
+import io.microraft.model.RaftModelFactory;
+import io.microraft.model.groupop.UpdateRaftGroupMembersOp;
+import io.microraft.model.impl.DefaultRaftModelFactory;
+import io.microraft.model.log.LogEntry;
+import io.microraft.model.log.RaftGroupMembersView;
+import io.microraft.model.log.SnapshotChunk;
+import io.microraft.model.message.AppendEntriesFailureResponse;
+import io.microraft.model.message.AppendEntriesRequest;
+import io.microraft.model.message.AppendEntriesSuccessResponse;
+import io.microraft.model.message.InstallSnapshotRequest;
+import io.microraft.model.message.InstallSnapshotResponse;
+import io.microraft.model.message.PreVoteRequest;
+import io.microraft.model.message.PreVoteResponse;
+import io.microraft.model.message.RaftMessage;
+import io.microraft.model.message.TriggerLeaderElectionRequest;
+import io.microraft.model.message.VoteRequest;
+import io.microraft.model.message.VoteResponse;
+import io.microraft.model.persistence.RaftEndpointPersistentState;
+import io.microraft.model.persistence.RaftTermPersistentState;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * The compact binary encoding of everything metcd puts on the wire or in the WAL: every MicroRaft message,
+ * log entries and their operations, snapshot chunks, membership views and persistent Raft state, and
+ * metcd's own {@link PeerMessage}s.
+ * <p>
+ * Integers are fixed-width big-endian; strings are UTF-8 and byte arrays are length-prefixed. Decoding
+ * never trusts the input: a truncated buffer, an unknown type tag or a length beyond what is left all
+ * raise {@link CodecException}, before anything large is allocated.
+ */
+public final class Codec {
+    private static final RaftModelFactory MODEL = new DefaultRaftModelFactory();
+
+    // Message tags: one byte at the front of every peer frame's payload.
+    private static final byte APPEND_REQUEST = 1;
+    private static final byte APPEND_SUCCESS = 2;
+    private static final byte APPEND_FAILURE = 3;
+    private static final byte INSTALL_SNAPSHOT_REQUEST = 4;
+    private static final byte INSTALL_SNAPSHOT_RESPONSE = 5;
+    private static final byte PRE_VOTE_REQUEST = 6;
+    private static final byte PRE_VOTE_RESPONSE = 7;
+    private static final byte VOTE_REQUEST = 8;
+    private static final byte VOTE_RESPONSE = 9;
+    private static final byte TRIGGER_ELECTION = 10;
+    private static final byte FORWARDED_PROPOSALS = 20;
+    private static final byte PROPOSALS_REJECTED = 21;
+    private static final byte READ_INDEX_REQUEST = 22;
+    private static final byte READ_INDEX_RESPONSE = 23;
+
+    // Operation tags.
+    private static final byte OP_BATCH = 1;
+    private static final byte OP_NEW_TERM = 2;
+    private static final byte OP_SNAPSHOT_PART = 3;
+    private static final byte OP_MEMBERS = 4;
+
+    private static final MembershipChangeMode[] MODES = MembershipChangeMode.values();
+
+    private Codec() {
+    }
+
+    // ---------------------------------------------------------------------------------------- messages
+
+    /** Writes a MicroRaft {@link RaftMessage} or a metcd {@link PeerMessage}. */
+    public static void writeMessage(Writer out, Object message) {
+        switch (message) {
+            case AppendEntriesRequest m -> {
+                header(out, APPEND_REQUEST, m);
+                out.i32(m.getPreviousLogTerm()).i64(m.getPreviousLogIndex()).i64(m.getCommitIndex());
+                out.i32(m.getLogEntries().size());
+                for (LogEntry entry : m.getLogEntries()) {
+                    writeLogEntry(out, entry);
+                }
+                out.i64(m.getQuerySequenceNumber()).i64(m.getFlowControlSequenceNumber());
+            }
+            case AppendEntriesSuccessResponse m -> {
+                header(out, APPEND_SUCCESS, m);
+                out.i64(m.getLastLogIndex()).i64(m.getQuerySequenceNumber()).i64(m.getFlowControlSequenceNumber());
+            }
+            case AppendEntriesFailureResponse m -> {
+                header(out, APPEND_FAILURE, m);
+                out.i64(m.getExpectedNextIndex()).i64(m.getQuerySequenceNumber())
+                        .i64(m.getFlowControlSequenceNumber());
+            }
+            case InstallSnapshotRequest m -> {
+                header(out, INSTALL_SNAPSHOT_REQUEST, m);
+                out.bool(m.isSenderLeader()).i32(m.getSnapshotTerm()).i64(m.getSnapshotIndex())
+                        .i32(m.getTotalSnapshotChunkCount());
+                out.bool(m.getSnapshotChunk() != null);
+                if (m.getSnapshotChunk() != null) {
+                    writeSnapshotChunk(out, m.getSnapshotChunk());
+                }
+                writeEndpoints(out, m.getSnapshottedMembers());
+                writeMembersView(out, m.getGroupMembersView());
+                out.i64(m.getQuerySequenceNumber()).i64(m.getFlowControlSequenceNumber());
+            }
+            case InstallSnapshotResponse m -> {
+                header(out, INSTALL_SNAPSHOT_RESPONSE, m);
+                out.i64(m.getSnapshotIndex()).i32(m.getRequestedSnapshotChunkIndex())
+                        .i64(m.getQuerySequenceNumber()).i64(m.getFlowControlSequenceNumber());
+            }
+            case PreVoteRequest m -> {
+                header(out, PRE_VOTE_REQUEST, m);
+                out.i32(m.getLastLogTerm()).i64(m.getLastLogIndex());
+            }
+            case PreVoteResponse m -> {
+                header(out, PRE_VOTE_RESPONSE, m);
+                out.bool(m.isGranted());
+            }
+            case VoteRequest m -> {
+                header(out, VOTE_REQUEST, m);
+                out.i32(m.getLastLogTerm()).i64(m.getLastLogIndex()).bool(m.isSticky());
+            }
+            case VoteResponse m -> {
+                header(out, VOTE_RESPONSE, m);
+                out.bool(m.isGranted());
+            }
+            case TriggerLeaderElectionRequest m -> {
+                header(out, TRIGGER_ELECTION, m);
+                out.i32(m.getLastLogTerm()).i64(m.getLastLogIndex());
+            }
+            case PeerMessage.ForwardedProposals m -> {
+                out.u8(FORWARDED_PROPOSALS).i32(m.from());
+                writeProposals(out, m.proposals());
+            }
+            case PeerMessage.ProposalsRejected m -> {
+                out.u8(PROPOSALS_REJECTED).i32(m.from()).i32(m.seqs().length);
+                for (long seq : m.seqs()) {
+                    out.i64(seq);
+                }
+                out.string(m.reason());
+            }
+            case PeerMessage.ReadIndexRequest m ->
+                out.u8(READ_INDEX_REQUEST).i32(m.from()).i64(m.requestId()).bool(m.linearizable());
+            case PeerMessage.ReadIndexResponse m ->
+                out.u8(READ_INDEX_RESPONSE).i32(m.from()).i64(m.requestId()).i64(m.index());
+            default -> throw new IllegalArgumentException("cannot encode " + message.getClass().getName());
+        }
+    }
+
+    /** Reads what {@link #writeMessage} wrote: a {@link RaftMessage} or a {@link PeerMessage}. */
+    public static Object readMessage(Reader in) {
+        byte tag = in.u8();
+        return switch (tag) {
+            case APPEND_REQUEST -> {
+                var b = MODEL.createAppendEntriesRequestBuilder().setGroupId(in.string()).setSender(readMember(in))
+                        .setTerm(in.i32()).setPreviousLogTerm(in.i32()).setPreviousLogIndex(in.i64())
+                        .setCommitIndex(in.i64());
+                int count = in.count(13);
+                List<LogEntry> entries = new ArrayList<>(count);
+                for (int i = 0; i < count; i++) {
+                    entries.add(readLogEntry(in));
+                }
+                yield b.setLogEntries(entries).setQuerySequenceNumber(in.i64())
+                        .setFlowControlSequenceNumber(in.i64()).build();
+            }
+            case APPEND_SUCCESS -> MODEL.createAppendEntriesSuccessResponseBuilder().setGroupId(in.string())
+                    .setSender(readMember(in)).setTerm(in.i32()).setLastLogIndex(in.i64())
+                    .setQuerySequenceNumber(in.i64()).setFlowControlSequenceNumber(in.i64()).build();
+            case APPEND_FAILURE -> MODEL.createAppendEntriesFailureResponseBuilder().setGroupId(in.string())
+                    .setSender(readMember(in)).setTerm(in.i32()).setExpectedNextIndex(in.i64())
+                    .setQuerySequenceNumber(in.i64()).setFlowControlSequenceNumber(in.i64()).build();
+            case INSTALL_SNAPSHOT_REQUEST -> MODEL.createInstallSnapshotRequestBuilder().setGroupId(in.string())
+                    .setSender(readMember(in)).setTerm(in.i32()).setSenderLeader(in.bool())
+                    .setSnapshotTerm(in.i32()).setSnapshotIndex(in.i64()).setTotalSnapshotChunkCount(in.i32())
+                    .setSnapshotChunk(in.bool() ? readSnapshotChunk(in) : null)
+                    .setSnapshottedMembers(readEndpoints(in)).setGroupMembersView(readMembersView(in))
+                    .setQuerySequenceNumber(in.i64()).setFlowControlSequenceNumber(in.i64()).build();
+            case INSTALL_SNAPSHOT_RESPONSE -> MODEL.createInstallSnapshotResponseBuilder().setGroupId(in.string())
+                    .setSender(readMember(in)).setTerm(in.i32()).setSnapshotIndex(in.i64())
+                    .setRequestedSnapshotChunkIndex(in.i32()).setQuerySequenceNumber(in.i64())
+                    .setFlowControlSequenceNumber(in.i64()).build();
+            case PRE_VOTE_REQUEST -> MODEL.createPreVoteRequestBuilder().setGroupId(in.string())
+                    .setSender(readMember(in)).setTerm(in.i32()).setLastLogTerm(in.i32())
+                    .setLastLogIndex(in.i64()).build();
+            case PRE_VOTE_RESPONSE -> MODEL.createPreVoteResponseBuilder().setGroupId(in.string())
+                    .setSender(readMember(in)).setTerm(in.i32()).setGranted(in.bool()).build();
+            case VOTE_REQUEST -> MODEL.createVoteRequestBuilder().setGroupId(in.string()).setSender(readMember(in))
+                    .setTerm(in.i32()).setLastLogTerm(in.i32()).setLastLogIndex(in.i64()).setSticky(in.bool())
+                    .build();
+            case VOTE_RESPONSE -> MODEL.createVoteResponseBuilder().setGroupId(in.string())
+                    .setSender(readMember(in)).setTerm(in.i32()).setGranted(in.bool()).build();
+            case TRIGGER_ELECTION -> MODEL.createTriggerLeaderElectionRequestBuilder().setGroupId(in.string())
+                    .setSender(readMember(in)).setTerm(in.i32()).setLastLogTerm(in.i32())
+                    .setLastLogIndex(in.i64()).build();
+            case FORWARDED_PROPOSALS -> new PeerMessage.ForwardedProposals(in.i32(), readProposals(in));
+            case PROPOSALS_REJECTED -> {
+                int from = in.i32();
+                long[] seqs = new long[in.count(8)];
+                for (int i = 0; i < seqs.length; i++) {
+                    seqs[i] = in.i64();
+                }
+                yield new PeerMessage.ProposalsRejected(from, seqs, in.string());
+            }
+            case READ_INDEX_REQUEST -> new PeerMessage.ReadIndexRequest(in.i32(), in.i64(), in.bool());
+            case READ_INDEX_RESPONSE -> new PeerMessage.ReadIndexResponse(in.i32(), in.i64(), in.i64());
+            default -> throw new CodecException("unknown message tag " + tag);
+        };
+    }
+
+    private static void header(Writer out, byte tag, RaftMessage m) {
+        out.u8(tag).string((String) m.getGroupId());
+        writeMember(out, m.getSender());
+        out.i32(m.getTerm());
+    }
+
+    // ------------------------------------------------------------------------- log and persistent state
+
+    public static void writeLogEntry(Writer out, LogEntry entry) {
+        out.i64(entry.getIndex()).i32(entry.getTerm());
+        writeOperation(out, entry.getOperation());
+    }
+
+    public static LogEntry readLogEntry(Reader in) {
+        return MODEL.createLogEntryBuilder().setIndex(in.i64()).setTerm(in.i32()).setOperation(readOperation(in))
+                .build();
+    }
+
+    public static void writeSnapshotChunk(Writer out, SnapshotChunk chunk) {
+        out.i64(chunk.getIndex()).i32(chunk.getTerm());
+        writeOperation(out, chunk.getOperation());
+        out.i32(chunk.getSnapshotChunkIndex()).i32(chunk.getSnapshotChunkCount());
+        writeMembersView(out, chunk.getGroupMembersView());
+    }
+
+    public static SnapshotChunk readSnapshotChunk(Reader in) {
+        return MODEL.createSnapshotChunkBuilder().setIndex(in.i64()).setTerm(in.i32())
+                .setOperation(readOperation(in)).setSnapshotChunkIndex(in.i32()).setSnapshotChunkCount(in.i32())
+                .setGroupMembersView(readMembersView(in)).build();
+    }
+
+    public static void writeMembersView(Writer out, RaftGroupMembersView view) {
+        out.i64(view.getLogIndex());
+        writeEndpoints(out, view.getMembers());
+        writeEndpoints(out, view.getVotingMembers());
+    }
+
+    public static RaftGroupMembersView readMembersView(Reader in) {
+        return MODEL.createRaftGroupMembersViewBuilder().setLogIndex(in.i64()).setMembers(readEndpoints(in))
+                .setVotingMembers(readEndpoints(in)).build();
+    }
+
+    public static void writeTermState(Writer out, RaftTermPersistentState state) {
+        out.i32(state.getTerm()).bool(state.getVotedFor() != null);
+        if (state.getVotedFor() != null) {
+            writeMember(out, state.getVotedFor());
+        }
+    }
+
+    public static RaftTermPersistentState readTermState(Reader in) {
+        return MODEL.createRaftTermPersistentStateBuilder().setTerm(in.i32())
+                .setVotedFor(in.bool() ? readMember(in) : null).build();
+    }
+
+    public static void writeEndpointState(Writer out, RaftEndpointPersistentState state) {
+        writeMember(out, state.getLocalEndpoint());
+        out.bool(state.isVoting());
+    }
+
+    public static RaftEndpointPersistentState readEndpointState(Reader in) {
+        return MODEL.createRaftEndpointPersistentStateBuilder().setLocalEndpoint(readMember(in))
+                .setVoting(in.bool()).build();
+    }
+
+    // -------------------------------------------------------------------------------------- operations
+
+    public static void writeOperation(Writer out, Object operation) {
+        switch (operation) {
+            case Operation.Batch b -> writeProposals(out.u8(OP_BATCH), b.proposals());
+            case Operation.NewTerm ignored -> out.u8(OP_NEW_TERM);
+            case Operation.SnapshotPart p -> out.u8(OP_SNAPSHOT_PART).bytes(p.bytes());
+            case UpdateRaftGroupMembersOp op -> {
+                out.u8(OP_MEMBERS);
+                writeEndpoints(out, op.getMembers());
+                writeEndpoints(out, op.getVotingMembers());
+                writeMember(out, op.getEndpoint());
+                out.u8((byte) op.getMode().ordinal());
+            }
+            default -> throw new IllegalArgumentException("cannot encode operation " + operation.getClass().getName());
+        }
+    }
+
+    public static Object readOperation(Reader in) {
+        byte tag = in.u8();
+        return switch (tag) {
+            case OP_BATCH -> new Operation.Batch(readProposals(in));
+            case OP_NEW_TERM -> Operation.NewTerm.INSTANCE;
+            case OP_SNAPSHOT_PART -> new Operation.SnapshotPart(in.bytes());
+            case OP_MEMBERS -> {
+                var b = MODEL.createUpdateRaftGroupMembersOpBuilder().setMembers(readEndpoints(in))
+                        .setVotingMembers(readEndpoints(in)).setEndpoint(readMember(in));
+                int mode = in.u8();
+                if (mode < 0 || mode >= MODES.length) {
+                    throw new CodecException("unknown membership change mode " + mode);
+                }
+                yield b.setMode(MODES[mode]).build();
+            }
+            default -> throw new CodecException("unknown operation tag " + tag);
+        };
+    }
+
+    private static void writeProposals(Writer out, List<Operation.Proposal> proposals) {
+        out.i32(proposals.size());
+        for (Operation.Proposal p : proposals) {
+            out.i32(p.origin()).i64(p.seq()).string(p.key()).bool(!p.isDelete());
+            if (!p.isDelete()) {
+                out.bytes(p.value());
+            }
+        }
+    }
+
+    private static List<Operation.Proposal> readProposals(Reader in) {
+        int count = in.count(17);
+        List<Operation.Proposal> proposals = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            int origin = in.i32();
+            long seq = in.i64();
+            String key = in.string();
+            proposals.add(new Operation.Proposal(origin, seq, key, in.bool() ? in.bytes() : null));
+        }
+        return proposals;
+    }
+
+    // --------------------------------------------------------------------------------------- endpoints
+
+    private static void writeMember(Writer out, RaftEndpoint endpoint) {
+        Member member = (Member) endpoint;
+        out.i32(member.id()).string(member.peerUrl());
+    }
+
+    private static Member readMember(Reader in) {
+        int id = in.i32();
+        String url = in.string();
+        if (id <= 0) {
+            throw new CodecException("bad member id " + id);
+        }
+        return new Member(id, url);
+    }
+
+    private static void writeEndpoints(Writer out, Collection<RaftEndpoint> endpoints) {
+        out.i32(endpoints.size());
+        for (RaftEndpoint endpoint : endpoints) {
+            writeMember(out, endpoint);
+        }
+    }
+
+    private static List<RaftEndpoint> readEndpoints(Reader in) {
+        int count = in.count(8);
+        List<RaftEndpoint> endpoints = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            endpoints.add(readMember(in));
+        }
+        return endpoints;
+    }
+
+    // ----------------------------------------------------------------------------------- byte plumbing
+
+    /** A growable big-endian byte sink, reused across encodings by {@link #reset()}. */
+    public static final class Writer {
+        private byte[] buf;
+        private int pos;
+
+        public Writer(int initialCapacity) {
+            buf = new byte[initialCapacity];
+        }
+
+        public Writer reset() {
+            pos = 0;
+            return this;
+        }
+
+        public int length() {
+            return pos;
+        }
+
+        /** The backing array; the encoding is its first {@link #length()} bytes. */
+        public byte[] array() {
+            return buf;
+        }
+
+        public byte[] toByteArray() {
+            return Arrays.copyOf(buf, pos);
+        }
+
+        /** Overwrites four bytes at {@code at}, for a length prefix written before its content was known. */
+        public void putI32(int at, int v) {
+            buf[at] = (byte) (v >>> 24);
+            buf[at + 1] = (byte) (v >>> 16);
+            buf[at + 2] = (byte) (v >>> 8);
+            buf[at + 3] = (byte) v;
+        }
+
+        private void ensure(int n) {
+            if (pos + n > buf.length) {
+                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, pos + n));
+            }
+        }
+
+        public Writer u8(int v) {
+            ensure(1);
+            buf[pos++] = (byte) v;
+            return this;
+        }
+
+        public Writer bool(boolean v) {
+            return u8(v ? 1 : 0);
+        }
+
+        public Writer i32(int v) {
+            ensure(4);
+            putI32(pos, v);
+            pos += 4;
+            return this;
+        }
+
+        public Writer i64(long v) {
+            return i32((int) (v >>> 32)).i32((int) v);
+        }
+
+        public Writer bytes(byte[] v) {
+            i32(v.length);
+            ensure(v.length);
+            System.arraycopy(v, 0, buf, pos, v.length);
+            pos += v.length;
+            return this;
+        }
+
+        public Writer string(String s) {
+            return bytes(s.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /** A bounds-checked reader over a byte buffer; every malformed input ends in {@link CodecException}. */
+    public static final class Reader {
+        private final ByteBuffer buf;
+
+        public Reader(ByteBuffer buf) {
+            this.buf = buf;
+        }
+
+        public Reader(byte[] bytes) {
+            this(ByteBuffer.wrap(bytes));
+        }
+
+        public int remaining() {
+            return buf.remaining();
+        }
+
+        private void need(int n) {
+            if (n < 0 || buf.remaining() < n) {
+                throw new CodecException("truncated input: need " + n + " bytes, have " + buf.remaining());
+            }
+        }
+
+        public byte u8() {
+            need(1);
+            return buf.get();
+        }
+
+        public boolean bool() {
+            byte b = u8();
+            if (b != 0 && b != 1) {
+                throw new CodecException("bad boolean " + b);
+            }
+            return b == 1;
+        }
+
+        public int i32() {
+            need(4);
+            return buf.getInt();
+        }
+
+        public long i64() {
+            need(8);
+            return buf.getLong();
+        }
+
+        /** A list length, checked against what is left, given the smallest encoding of one element. */
+        int count(int minElementBytes) {
+            int n = i32();
+            if (n < 0 || (long) n * minElementBytes > buf.remaining()) {
+                throw new CodecException("bad element count " + n + " with " + buf.remaining() + " bytes left");
+            }
+            return n;
+        }
+
+        public byte[] bytes() {
+            int n = i32();
+            need(n);
+            byte[] v = new byte[n];
+            buf.get(v);
+            return v;
+        }
+
+        public String string() {
+            int n = i32();
+            need(n);
+            String s;
+            if (buf.hasArray()) {
+                s = new String(buf.array(), buf.arrayOffset() + buf.position(), n, StandardCharsets.UTF_8);
+                buf.position(buf.position() + n);
+            } else {
+                byte[] v = new byte[n];
+                buf.get(v);
+                s = new String(v, StandardCharsets.UTF_8);
+            }
+            return s;
+        }
+    }
+}

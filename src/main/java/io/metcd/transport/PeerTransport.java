@@ -1,0 +1,488 @@
+package io.metcd.transport;
+
+import io.metcd.raft.Member;
+import io.metcd.raft.PeerMessage;
+import io.microraft.RaftEndpoint;
+import io.microraft.model.message.RaftMessage;
+import io.microraft.transport.Transport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedInputStream;
+import java.io.Closeable;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.ProtocolException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+
+/**
+ * metcd's {@link Transport}: raw TCP between the nodes of one Raft group, on the host and port of each
+ * member's peer URL (the URL's scheme is only a label).
+ * <p>
+ * Connections are one-directional. A node dials every peer it sends to, on one virtual thread per peer
+ * that drains a bounded queue, and accepts the connections its peers dial to it, reading each on a
+ * virtual thread of its own. So no two nodes ever race to share a connection.
+ * <p>
+ * On the wire, the dialer first sends a handshake (magic, protocol version, group id and its member
+ * id, see {@link Handshake}); then frames, each a big-endian {@code i32} payload length followed by one
+ * message encoded by {@link Codec#writeMessage}. A connection that breaks the protocol (a bad
+ * handshake, a length outside {@code 0..maxFrameLength}, a frame cut short or a payload that does not
+ * decode exactly) is closed with a warning; other connections are not affected.
+ * <p>
+ * Delivery is best effort, as {@link Transport} allows: a message is dropped when its peer's queue is
+ * full, when the peer cannot be reached, or when the connection breaks while it is in flight. Over one
+ * connection, messages arrive in the order they were sent.
+ */
+public final class PeerTransport implements Transport, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(PeerTransport.class);
+
+    /**
+     * The default largest frame, sent or accepted. It is there so that a corrupt length prefix cannot
+     * make a node allocate gigabytes; 128 MiB is far above any append batch or snapshot chunk the node
+     * produces, and still a size that a node can afford to allocate for one peer.
+     */
+    static final int DEFAULT_MAX_FRAME_LENGTH = 128 << 20;
+    /**
+     * A peer heard from this recently is reachable even while our own connection to it is down. It is
+     * longer than MicroRaft's leader heartbeat period, so a live peer that talks to us is not missed.
+     */
+    private static final long HEARD_RECENTLY_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** A dialer that does not introduce itself within this time is not a peer worth a thread. */
+    private static final int HANDSHAKE_TIMEOUT_MS = 5000;
+    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
+    private static final int BUFFER_BYTES = 64 * 1024;
+    /** A frame buffer that a rare large frame (a snapshot chunk) grew past this is not kept. */
+    private static final int RETAINED_BUFFER_BYTES = 1 << 20;
+
+    private final Member local;
+    private final String groupId;
+    private final Consumer<Object> inbound;
+    private final int maxFrameLength;
+    private final byte[] handshake;
+
+    private final ConcurrentMap<Integer, OutboundPeer> peers = new ConcurrentHashMap<>();
+    /** When a frame (or the handshake) last arrived from each peer, in {@link System#nanoTime()}. */
+    private final ConcurrentMap<Integer, AtomicLong> lastHeard = new ConcurrentHashMap<>();
+    /** The connection each peer dialed to us; a peer that dials again replaces, and closes, its previous one. */
+    private final ConcurrentMap<Integer, Socket> inboundByPeer = new ConcurrentHashMap<>();
+    /** Every accepted connection, from before its handshake until its reader ends. */
+    private final Set<Socket> inboundSockets = ConcurrentHashMap.newKeySet();
+    private final Set<Thread> readers = ConcurrentHashMap.newKeySet();
+    private final Set<Integer> blocked = ConcurrentHashMap.newKeySet();
+
+    private final LongAdder droppedQueueFull = new LongAdder();
+    private final LongAdder droppedUnreachable = new LongAdder();
+    private final LongAdder droppedBlocked = new LongAdder();
+    private final LongAdder reconnects = new LongAdder();
+
+    private volatile boolean closed;
+    private ServerSocket server;
+    private Thread acceptor;
+
+    /**
+     * Creates the transport of {@code local}; nothing happens on the network before {@link #start()}.
+     *
+     * @param local
+     *            this node: the host and port of its peer URL are where it listens
+     * @param groupId
+     *            the Raft group id; handshakes and Raft messages of other groups are refused
+     * @param inbound
+     *            receives every message that arrives, a {@link RaftMessage} or a {@link PeerMessage}, on
+     *            the reader thread of its connection; it must return promptly and not throw
+     */
+    public PeerTransport(Member local, String groupId, Consumer<Object> inbound) {
+        this(local, groupId, inbound, DEFAULT_MAX_FRAME_LENGTH);
+    }
+
+    /** As the public constructor, with a frame limit that tests can make small. */
+    PeerTransport(Member local, String groupId, Consumer<Object> inbound, int maxFrameLength) {
+        if (maxFrameLength <= 0) {
+            throw new IllegalArgumentException("max frame length must be positive, not " + maxFrameLength);
+        }
+        this.local = Objects.requireNonNull(local);
+        this.groupId = Objects.requireNonNull(groupId);
+        this.inbound = Objects.requireNonNull(inbound);
+        this.maxFrameLength = maxFrameLength;
+        this.handshake = Handshake.encode(groupId, local.id());
+    }
+
+    /**
+     * Starts listening for peers on the host and port of the local member's peer URL.
+     *
+     * @throws UncheckedIOException
+     *             with a {@link BindException} cause, if that address cannot be bound, typically because
+     *             another process has the port
+     * @throws IllegalStateException
+     *             if the transport was started or closed before
+     */
+    public synchronized void start() {
+        if (server != null || closed) {
+            throw new IllegalStateException("peer transport of " + local + " already "
+                    + (closed ? "closed" : "started"));
+        }
+        ServerSocket s = bind();
+        server = s;
+        acceptor = Thread.ofVirtual().name("metcd-" + local.id() + "-peer-accept").start(() -> acceptLoop(s));
+        LOG.info("member {} listening for peers on {}", local.id(), s.getLocalSocketAddress());
+    }
+
+    private ServerSocket bind() {
+        ServerSocket s = null;
+        try {
+            s = new ServerSocket();
+            // Lets a restarted node bind while connections of its previous life linger in TIME_WAIT.
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(local.host(), local.port()));
+            return s;
+        } catch (IOException e) {
+            closeQuietly(s);
+            BindException clear = new BindException("cannot listen for peers on " + local.peerUrl() + ": "
+                    + e.getMessage() + " (is another process using port " + local.port() + "?)");
+            clear.initCause(e);
+            throw new UncheckedIOException(clear.getMessage(), clear);
+        }
+    }
+
+    /**
+     * Queues {@code message} for {@code target} and returns at once. Never blocks and never throws: a
+     * message to this node itself is ignored, and one that cannot be delivered is dropped.
+     *
+     * @param target
+     *            a {@link Member}
+     * @param message
+     *            a Raft message created by the default model factory
+     */
+    @Override
+    public void send(RaftEndpoint target, RaftMessage message) {
+        if (target instanceof Member member) {
+            enqueue(member, message);
+        } else {
+            LOG.error("cannot send to {}: not a metcd member", target);
+        }
+    }
+
+    /**
+     * Queues {@code message} for {@code target} and returns at once, with the same guarantees as
+     * {@link #send(RaftEndpoint, RaftMessage)}.
+     */
+    public void send(Member target, PeerMessage message) {
+        enqueue(target, message);
+    }
+
+    /**
+     * Returns true if our connection to {@code endpoint} is established, or a message arrived from it
+     * within the last few seconds; false otherwise, and always while its traffic is blocked.
+     */
+    @Override
+    public boolean isReachable(RaftEndpoint endpoint) {
+        if (!(endpoint.getId() instanceof Integer id) || blocked.contains(id)) {
+            return false;
+        }
+        OutboundPeer peer = peers.get(id);
+        if (peer != null && peer.isConnected()) {
+            return true;
+        }
+        AtomicLong heard = lastHeard.get(id);
+        return heard != null && System.nanoTime() - heard.get() < HEARD_RECENTLY_NANOS;
+    }
+
+    /**
+     * For fault injection: while {@code blocked}, drops every message to member {@code memberId} and
+     * every frame from it, as a network partition would, without closing any connection.
+     */
+    public void blockPeer(int memberId, boolean blocked) {
+        if (blocked ? this.blocked.add(memberId) : this.blocked.remove(memberId)) {
+            LOG.warn("fault injection: traffic with member {} {}", memberId, blocked ? "blocked" : "unblocked");
+        }
+    }
+
+    /** The number of messages dropped because their peer's outbound queue was full. */
+    public long droppedQueueFull() {
+        return droppedQueueFull.sum();
+    }
+
+    /** The number of messages dropped because their peer could not be reached. */
+    public long droppedUnreachable() {
+        return droppedUnreachable.sum();
+    }
+
+    /** The number of messages dropped, in either direction, by {@link #blockPeer}. */
+    public long droppedBlocked() {
+        return droppedBlocked.sum();
+    }
+
+    /** The number of outbound connections made to a peer after the first one to it. */
+    public long reconnects() {
+        return reconnects.sum();
+    }
+
+    /** The number of messages waiting in each peer's outbound queue, by member id. */
+    public Map<Integer, Integer> queueDepths() {
+        Map<Integer, Integer> depths = new TreeMap<>();
+        peers.forEach((id, peer) -> depths.put(id, peer.queueDepth()));
+        return depths;
+    }
+
+    /**
+     * Stops listening, closes every connection and waits a bounded time for the transport's threads to
+     * end. Messages still queued are dropped. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        synchronized (this) {
+            closeQuietly(server);
+        }
+        peers.values().forEach(OutboundPeer::stop);
+        inboundSockets.forEach(PeerTransport::closeQuietly);
+
+        long deadline = System.nanoTime() + CLOSE_TIMEOUT.toNanos();
+        List<String> stuck = new ArrayList<>();
+        try {
+            for (OutboundPeer peer : peers.values()) {
+                if (!peer.join(remaining(deadline))) {
+                    stuck.add(peer.toString());
+                }
+            }
+            Thread acceptorThread;
+            synchronized (this) {
+                acceptorThread = acceptor;
+            }
+            // Readers are joined once the acceptor, which starts them, has ended: so every one has started.
+            if (acceptorThread != null && !acceptorThread.join(remaining(deadline))) {
+                stuck.add(acceptorThread.getName());
+            } else {
+                for (Thread reader : readers) {
+                    if (!reader.join(remaining(deadline))) {
+                        stuck.add(reader.getName());
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!stuck.isEmpty()) {
+            LOG.warn("peer transport of member {} closed, but threads did not end in {}: {}", local.id(),
+                    CLOSE_TIMEOUT, stuck);
+        }
+    }
+
+    // ------------------------------------------------------------------------------- for OutboundPeer
+
+    int localId() {
+        return local.id();
+    }
+
+    byte[] handshake() {
+        return handshake;
+    }
+
+    int maxFrameLength() {
+        return maxFrameLength;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    boolean isBlocked(int memberId) {
+        return blocked.contains(memberId);
+    }
+
+    void countDroppedQueueFull() {
+        droppedQueueFull.increment();
+    }
+
+    void countDroppedUnreachable(int messages) {
+        droppedUnreachable.add(messages);
+    }
+
+    void countDroppedBlocked() {
+        droppedBlocked.increment();
+    }
+
+    void countReconnect() {
+        reconnects.increment();
+    }
+
+    static void closeQuietly(Closeable closeable) {
+        if (closeable != null) {
+            try {
+                closeable.close();
+            } catch (IOException e) {
+                // Nothing to do about a connection that cannot even close, and nothing lost by it.
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------- sending
+
+    private void enqueue(Member target, Object message) {
+        // Transport's contract: nothing reaches the caller, whatever goes wrong here.
+        try {
+            if (closed || target.id() == local.id()) {
+                return;
+            }
+            if (blocked.contains(target.id())) {
+                droppedBlocked.increment();
+                return;
+            }
+            peers.computeIfAbsent(target.id(), id -> new OutboundPeer(this, target).start()).offer(target, message);
+        } catch (RuntimeException e) {
+            LOG.error("cannot queue a message for {}", target, e);
+        }
+    }
+
+    // -------------------------------------------------------------------------------------- receiving
+
+    private void acceptLoop(ServerSocket server) {
+        while (!closed) {
+            Socket socket;
+            try {
+                socket = server.accept();
+            } catch (IOException e) {
+                if (server.isClosed()) {
+                    return;
+                }
+                // Typically out of file descriptors: pause rather than spin, as connections are not drained.
+                LOG.warn("cannot accept peer connections on {}: {}", server.getLocalSocketAddress(), e.toString());
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+                continue;
+            }
+            inboundSockets.add(socket);
+            // close() may have swept inboundSockets just before the add: then this connection is ours to close.
+            if (closed) {
+                closeQuietly(socket);
+                return;
+            }
+            Thread reader = Thread.ofVirtual().name("metcd-" + local.id() + "-from-" + socket.getRemoteSocketAddress())
+                    .unstarted(() -> serve(socket));
+            readers.add(reader);
+            reader.start();
+        }
+    }
+
+    /** Reads one accepted connection until it ends or breaks the protocol. */
+    private void serve(Socket socket) {
+        SocketAddress remote = socket.getRemoteSocketAddress();
+        int peerId = 0;
+        try (socket) {
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), BUFFER_BYTES));
+            socket.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
+            peerId = Handshake.read(in, groupId);
+            socket.setSoTimeout(0);
+            lastHeard.computeIfAbsent(peerId, id -> new AtomicLong()).set(System.nanoTime());
+            // A peer dials again only when it has given up on its previous connection, which may be half-open
+            // (its host vanished): closing it ends that connection's reader instead of leaving it blocked.
+            closeQuietly(inboundByPeer.put(peerId, socket));
+            LOG.info("accepted connection from member {} at {}", peerId, remote);
+            readFrames(in, peerId);
+            LOG.info("member {} at {} closed its connection", peerId, remote);
+        } catch (ProtocolException | CodecException | SocketTimeoutException e) {
+            if (!closed) {
+                LOG.warn("closing peer connection from {}{}: {}", remote, peerId > 0 ? " (member " + peerId + ")" : "",
+                        e.getMessage());
+            }
+        } catch (IOException e) {
+            if (!closed) {
+                LOG.info("peer connection from {}{} ended: {}", remote, peerId > 0 ? " (member " + peerId + ")" : "",
+                        e.toString());
+            }
+        } finally {
+            inboundSockets.remove(socket);
+            if (peerId > 0) {
+                inboundByPeer.remove(peerId, socket);
+            }
+            readers.remove(Thread.currentThread());
+        }
+    }
+
+    /** Reads frames and hands their messages to {@link #inbound}; returns when the peer closes between frames. */
+    private void readFrames(DataInputStream in, int peerId) throws IOException {
+        AtomicLong heard = lastHeard.get(peerId);
+        byte[] buf = new byte[BUFFER_BYTES];
+        boolean warnedGroup = false;
+        while (true) {
+            int first = in.read();
+            if (first < 0) {
+                return;
+            }
+            Object message;
+            try {
+                int length = (first << 24) | (in.readUnsignedByte() << 16) | (in.readUnsignedByte() << 8)
+                        | in.readUnsignedByte();
+                if (length < 0 || length > maxFrameLength) {
+                    throw new ProtocolException("frame length " + length + " outside 0.." + maxFrameLength);
+                }
+                if (length > buf.length) {
+                    buf = new byte[length];
+                }
+                in.readFully(buf, 0, length);
+                Codec.Reader reader = new Codec.Reader(ByteBuffer.wrap(buf, 0, length));
+                message = Codec.readMessage(reader);
+                if (reader.remaining() > 0) {
+                    throw new CodecException(reader.remaining() + " stray bytes after a "
+                            + message.getClass().getSimpleName());
+                }
+                if (length > RETAINED_BUFFER_BYTES) {
+                    buf = new byte[BUFFER_BYTES];
+                }
+            } catch (EOFException e) {
+                throw new ProtocolException("connection closed in the middle of a frame");
+            }
+
+            if (blocked.contains(peerId)) {
+                droppedBlocked.increment();
+                continue;
+            }
+            heard.set(System.nanoTime());
+            if (message instanceof RaftMessage raft && !groupId.equals(raft.getGroupId())) {
+                // The handshake vouched for the group, so this is a bug on the sender: say so once per connection.
+                if (!warnedGroup) {
+                    LOG.warn("dropping Raft messages of group '{}' from member {} (this is group '{}')",
+                            raft.getGroupId(), peerId, groupId);
+                    warnedGroup = true;
+                }
+                continue;
+            }
+            try {
+                inbound.accept(message);
+            } catch (RuntimeException e) {
+                LOG.error("inbound handler failed on a {} from member {}", message.getClass().getSimpleName(), peerId,
+                        e);
+            }
+        }
+    }
+
+    private static Duration remaining(long deadline) {
+        return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+    }
+}

@@ -1,0 +1,115 @@
+package io.metcd.raft;
+
+import io.metcd.testkit.KvClient;
+import io.metcd.testkit.TestCluster;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** Three nodes in one JVM over real loopback sockets: replication, failover, restart and catch-up. */
+class ClusterTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aWriteAcknowledgedByTheLeaderIsReadableOnEveryNode() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 1000).start()) {
+            int leader = cluster.awaitLeader();
+            assertThat(cluster.client(leader).put("hello", "world")).returns(204, KvClient.Response::status);
+            for (int id = 1; id <= 3; id++) {
+                KvClient client = cluster.client(id);
+                await().atMost(Duration.ofSeconds(5)).until(() -> client.get("hello?level=stale").body(),
+                        "world"::equals);
+            }
+        }
+    }
+
+    @Test
+    void aFollowerForwardsWritesToTheLeaderAndAnswersAfterApplyingThem() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 1000).start()) {
+            int follower = cluster.aFollower();
+            assertThat(cluster.client(follower).put("k", "v1")).returns(204, KvClient.Response::status);
+            // Acknowledged by the follower only once applied there: a stale read on it already sees it.
+            assertThat(cluster.client(follower).get("k?level=stale").body()).isEqualTo("v1");
+            assertThat(cluster.client(follower).delete("k")).returns(204, KvClient.Response::status);
+            assertThat(cluster.client(follower).get("k?level=stale")).returns(404, KvClient.Response::status);
+        }
+    }
+
+    @Test
+    void aNewLeaderIsElectedWithinSecondsWhenTheLeaderStops() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 1000).start()) {
+            int oldLeader = cluster.awaitLeader();
+            cluster.client(oldLeader).put("before", "1");
+            long stoppedAt = System.nanoTime();
+            cluster.stop(oldLeader);
+            int newLeader = cluster.awaitLeader();
+            assertThat(newLeader).isNotEqualTo(oldLeader);
+            assertThat(Duration.ofNanos(System.nanoTime() - stoppedAt)).isLessThan(Duration.ofSeconds(8));
+            assertThat(cluster.client(newLeader).put("after", "2")).returns(204, KvClient.Response::status);
+            assertThat(cluster.client(newLeader).get("before?level=consistent").body()).isEqualTo("1");
+        }
+    }
+
+    @Test
+    void aRestartedFollowerComesBackWithItsDataAndCatchesUp() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 1000).start()) {
+            int follower = cluster.aFollower();
+            int leader = cluster.awaitLeader();
+            cluster.client(leader).put("early", "e");
+            await().until(() -> cluster.client(follower).get("early?level=stale").status() == 200);
+            cluster.stop(follower);
+            for (int i = 0; i < 50; i++) {
+                assertThat(cluster.client(leader).put("late" + i, "v" + i)).returns(204, KvClient.Response::status);
+            }
+            cluster.start(follower);
+            KvClient restarted = cluster.client(follower);
+            assertThat(restarted.get("early?level=stale").body()).isEqualTo("e");
+            await().atMost(Duration.ofSeconds(10)).until(() -> restarted.get("late49?level=stale").status() == 200);
+        }
+    }
+
+    @Test
+    void aFollowerThatFellBehindTheLeadersSnapshotCatchesUpByInstallingIt() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 20).start()) {
+            int follower = cluster.aFollower();
+            int leader = cluster.awaitLeader();
+            cluster.stop(follower);
+            for (int i = 0; i < 150; i++) {
+                assertThat(cluster.client(leader).put("key" + i, "v" + i)).returns(204, KvClient.Response::status);
+            }
+            await().until(() -> cluster.node(leader).raft().lastSnapshotIndex() >= 100);
+            cluster.start(follower);
+            KvClient restarted = cluster.client(follower);
+            await().atMost(Duration.ofSeconds(15)).until(() -> restarted.get("key149?level=stale").status() == 200);
+            assertThat(restarted.get("key0?level=stale").body()).isEqualTo("v0");
+            assertThat(cluster.node(follower).raft().lastSnapshotIndex()).isGreaterThan(0);
+        }
+    }
+
+    @Test
+    void aFullClusterRestartKeepsEveryAcknowledgedWrite() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 30).start()) {
+            int leader = cluster.awaitLeader();
+            for (int i = 0; i < 100; i++) {
+                assertThat(cluster.client(leader).put("key" + i, "v" + i)).returns(204, KvClient.Response::status);
+            }
+            cluster.client(leader).delete("key7");
+            for (int id = 1; id <= 3; id++) {
+                cluster.stop(id);
+            }
+            cluster.start();
+            for (int id = 1; id <= 3; id++) {
+                KvClient client = cluster.client(id);
+                assertThat(client.get("key99?level=consistent").body()).isEqualTo("v99");
+                assertThat(client.get("key0?level=consistent").body()).isEqualTo("v0");
+                assertThat(client.get("key7?level=consistent")).returns(404, KvClient.Response::status);
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+package io.metcd.testkit;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Real {@code bin/metcd} processes, started with the flags {@code make cluster} uses (on free ports), so
+ * that tests can kill -9, SIGTERM and restart them as an operator would.
+ */
+public final class ProcessCluster implements AutoCloseable {
+    private static final Path LAUNCHER = Path.of("bin", "metcd").toAbsolutePath();
+    private static final Pattern LEADER_ID = Pattern.compile("\"leaderId\":(\\d+)");
+    private final Path dir;
+    private final String engine;
+    private final int[] clientPorts;
+    private final String clusterFlag;
+    private final Process[] processes;
+
+    public ProcessCluster(Path dir, int size, String engine) {
+        if (!Files.exists(Path.of("target", "metcd.jar"))) {
+            throw new IllegalStateException("target/metcd.jar is missing: run 'make build' (make test does)");
+        }
+        this.dir = dir;
+        this.engine = engine;
+        this.clientPorts = new int[size];
+        this.processes = new Process[size];
+        List<String> peers = new ArrayList<>();
+        for (int i = 0; i < size; i++) {
+            clientPorts[i] = Ports.free();
+            peers.add("http://127.0.0.1:" + Ports.free());
+        }
+        this.clusterFlag = String.join(",", peers);
+    }
+
+    public ProcessCluster start() {
+        for (int id = 1; id <= processes.length; id++) {
+            start(id);
+        }
+        awaitLeader();
+        return this;
+    }
+
+    /** Starts node {@code id} with the same flags every time, appending its output to nodeN.log. */
+    public void start(int id) {
+        processes[id - 1] = launch(dir.resolve("node" + id + ".log"), "--id", String.valueOf(id), "--cluster", clusterFlag, "--port",
+                String.valueOf(clientPorts[id - 1]), "--engine", engine, "--data-dir",
+                dir.resolve("node" + id).toString());
+    }
+
+    /** Runs the launcher with any arguments, appending its output to {@code log}. */
+    public Process launch(Path log, String... args) {
+        List<String> command = new ArrayList<>(List.of(LAUNCHER.toString()));
+        command.addAll(List.of(args));
+        try {
+            return new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** kill -9: no shutdown hook runs, nothing is flushed that was not already. */
+    public void kill(int id) {
+        Process p = processes[id - 1];
+        p.destroyForcibly();
+        waitFor(p);
+        processes[id - 1] = null;
+    }
+
+    /** SIGTERM, as {@code make cluster-stop} does, and wait for the process to exit. */
+    public void terminate(int id) {
+        Process p = processes[id - 1];
+        p.destroy();
+        waitFor(p);
+        processes[id - 1] = null;
+    }
+
+    private static void waitFor(Process p) {
+        try {
+            if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    public KvClient client(int id) {
+        return new KvClient(clientPorts[id - 1]);
+    }
+
+    /** Waits until a running node names a leader that is itself running, and returns its id. */
+    public int awaitLeader() {
+        return await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(this::knownLeader, id -> id > 0);
+    }
+
+    private int knownLeader() {
+        for (int id = 1; id <= processes.length; id++) {
+            if (processes[id - 1] == null) {
+                continue;
+            }
+            Matcher m = LEADER_ID.matcher(client(id).get("-/status").body());
+            if (m.find()) {
+                int leader = Integer.parseInt(m.group(1));
+                if (processes[leader - 1] != null && client(leader).get("-/status").body().contains("\"leader\"")) {
+                    return leader;
+                }
+            }
+        }
+        return 0;
+    }
+
+    @Override
+    public void close() {
+        for (int id = 1; id <= processes.length; id++) {
+            if (processes[id - 1] != null) {
+                kill(id);
+            }
+        }
+    }
+}
