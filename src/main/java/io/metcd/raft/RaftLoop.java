@@ -12,6 +12,7 @@ import io.microraft.RaftNodeStatus;
 import io.microraft.RaftRole;
 import io.microraft.exception.CannotReplicateException;
 import io.microraft.exception.NotLeaderException;
+import io.microraft.model.message.AppendEntriesRequest;
 import io.microraft.model.message.RaftMessage;
 import io.microraft.persistence.RestoredRaftState;
 import io.microraft.report.RaftNodeReport;
@@ -56,6 +57,7 @@ public final class RaftLoop implements AutoCloseable {
     private final BlockingQueue<PendingWrite> proposeC;
     private final RaftNode raftNode;
     private final PeerTransport transport;
+    private final SnapshotBoundaryFix snapshotBoundaryFix;
     private final ChronicleRaftStore wal;
     private final AbstractKVStore store;
     private final Thread proposeLoop;
@@ -65,6 +67,8 @@ public final class RaftLoop implements AutoCloseable {
     private final Condition leaderKnown = leaderLock.newCondition();
     private volatile RaftRole role = RaftRole.FOLLOWER;
     private volatile RaftNodeReport lastReport;
+    /** The snapshot index of MicroRaft's log, as of the last report (reports follow every snapshot). */
+    private volatile long raftSnapshotIndex;
 
     /** Writes forwarded to the leader, by sequence number, so that a rejection can fail them at once. */
     private final Map<Long, CompletableFuture<Long>> forwarded = new ConcurrentHashMap<>();
@@ -80,8 +84,9 @@ public final class RaftLoop implements AutoCloseable {
         this.wal = wal;
         this.store = store;
         this.transport = new PeerTransport(local, GROUP_ID, this::receive);
+        this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport, () -> raftSnapshotIndex);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
-                .setTransport(transport).setStore(wal).setStateMachine(new KvStateMachine(commitC, store))
+                .setTransport(snapshotBoundaryFix).setStore(wal).setStateMachine(new KvStateMachine(commitC, store))
                 .setRaftNodeReportListener(this::onReport);
         if (restored.isPresent()) {
             builder.setRestoredState(restored.get());
@@ -114,12 +119,12 @@ public final class RaftLoop implements AutoCloseable {
                 for (int i = 0; i < writes.size(); i++) {
                     bytes += sizeOf(writes.get(i).proposal());
                     if (bytes >= MAX_ENTRY_BYTES && i > from) {
-                        propose(writes.subList(from, i));
+                        propose(List.copyOf(writes.subList(from, i)));
                         from = i;
                         bytes = sizeOf(writes.get(i).proposal());
                     }
                 }
-                propose(writes.subList(from, writes.size()));
+                propose(List.copyOf(writes.subList(from, writes.size())));
                 writes.clear();
             }
         } catch (InterruptedException e) {
@@ -131,6 +136,7 @@ public final class RaftLoop implements AutoCloseable {
         return p.key().length() + (p.isDelete() ? 0 : p.value().length);
     }
 
+    /** @param writes owned by this call: the failure path holds on to it after the loop has moved on */
     private void propose(List<PendingWrite> writes) {
         List<Operation.Proposal> proposals = new ArrayList<>(writes.size());
         for (PendingWrite w : writes) {
@@ -211,6 +217,7 @@ public final class RaftLoop implements AutoCloseable {
     /** Everything the transport receives; called on its reader threads, so it only hands work on. */
     private void receive(Object message) {
         switch (message) {
+            case AppendEntriesRequest m -> raftNode.handle(snapshotBoundaryFix.rewrite(m));
             case RaftMessage m -> raftNode.handle(m);
             case PeerMessage.ForwardedProposals m -> proposeForwarded(m);
             case PeerMessage.ProposalsRejected m -> {
@@ -278,6 +285,7 @@ public final class RaftLoop implements AutoCloseable {
     private void onReport(RaftNodeReport report) {
         lastReport = report;
         role = report.getRole();
+        raftSnapshotIndex = report.getLog().getLastSnapshotIndex();
         if (report.getTerm().getLeaderEndpoint() != null) {
             leaderLock.lock();
             try {
@@ -333,6 +341,23 @@ public final class RaftLoop implements AutoCloseable {
         } catch (CompletionException e) {
             return lastReport;
         }
+    }
+
+    /**
+     * Takes a snapshot at the current commit index now (MicroRaft also takes them every
+     * {@code commitCountToTakeSnapshot} commits), which lets the WAL drop what it covers.
+     *
+     * @return the index of the latest snapshot once it is persisted
+     */
+    public CompletableFuture<Long> takeSnapshot() {
+        return raftNode.takeSnapshot().copy().thenApply(ordered -> ordered.getResult() != null
+                ? ordered.getResult().getLog().getLastSnapshotIndex()
+                : ordered.getCommitIndex());
+    }
+
+    /** Fault injection: while blocked, nothing is sent to or accepted from that member. */
+    public void blockPeer(int memberId, boolean blocked) {
+        transport.blockPeer(memberId, blocked);
     }
 
     public long lastSnapshotIndex() {
