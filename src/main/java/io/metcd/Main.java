@@ -7,7 +7,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,17 +51,14 @@ public final class Main implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this),
                     "engine " + engine + " is not available yet; use --engine map");
         }
-        if (join) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--join is not available yet");
-        }
         Path dir = dataDir != null ? dataDir : Path.of("data", "node" + id);
         Node node;
         try {
-            node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount), () -> {
+            node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount, join), () -> {
                 // A node that cannot persist must neither vote nor acknowledge: stop it at once.
                 LOG.error("the WAL failed; stopping so that nothing unpersisted is acknowledged");
                 Runtime.getRuntime().halt(70);
-            });
+            }, () -> System.exit(0));
         } catch (IllegalStateException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         }
@@ -79,18 +75,11 @@ public final class Main implements Callable<Integer> {
     private List<Member> members() {
         List<Member> members = new ArrayList<>();
         for (int i = 0; i < cluster.size(); i++) {
-            String url = cluster.get(i).trim();
-            URI uri;
             try {
-                uri = URI.create(url);
+                members.add(Member.parse(i + 1, cluster.get(i)));
             } catch (IllegalArgumentException e) {
-                throw new CommandLine.ParameterException(new CommandLine(this), "bad peer URL '" + url + "'");
+                throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
             }
-            if (!"http".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() <= 0) {
-                throw new CommandLine.ParameterException(new CommandLine(this),
-                        "bad peer URL '" + url + "': want http://host:port");
-            }
-            members.add(new Member(i + 1, url));
         }
         if (id < 1 || id > members.size()) {
             throw new CommandLine.ParameterException(new CommandLine(this),

@@ -11,6 +11,9 @@ import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.RaftConfig;
 import io.microraft.persistence.RestoredRaftState;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -22,13 +25,24 @@ import java.util.concurrent.BlockingQueue;
  * Raft loop and the HTTP API. {@link Main} builds one from flags; tests build several in one JVM.
  */
 public final class Node implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Node.class);
     /** Writes waiting to be proposed: beyond this, clients are told to back off instead of queueing forever. */
     private static final int PROPOSE_CAPACITY = 16_384;
     /** Committed entries waiting to be applied: a full channel slows the Raft thread down. */
     private static final int COMMIT_CAPACITY = 1024;
 
-    /** Everything a node is started with. */
-    public record Settings(Member local, List<Member> members, int clientPort, Path dataDir, int snapshotCount) {
+    /**
+     * Everything a node is started with.
+     *
+     * @param members the members listed in {@code --cluster}, this node included
+     * @param join    this node was added to a running cluster and starts with no data of its own
+     */
+    public record Settings(Member local, List<Member> members, int clientPort, Path dataDir, int snapshotCount,
+            boolean join) {
+        /** Where this node serves clients: the host of its peer URL, on the client port. */
+        String clientUrl() {
+            return "http://" + local.host() + ":" + clientPort;
+        }
     }
 
     private final RaftLoop raft;
@@ -45,9 +59,10 @@ public final class Node implements AutoCloseable {
      * Opens (or creates) the node's data, starts consensus and then the client API.
      *
      * @param onWalFailure run once if the WAL cannot persist; it must stop the node
+     * @param onRemoved    run once if the node learns it is not a member of the cluster; it must stop the node
      * @throws IllegalStateException if the data directory belongs to another node
      */
-    public static Node start(Settings settings, Runnable onWalFailure) {
+    public static Node start(Settings settings, Runnable onWalFailure, Runnable onRemoved) {
         BlockingQueue<PendingWrite> proposeC = new ArrayBlockingQueue<>(PROPOSE_CAPACITY);
         BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(COMMIT_CAPACITY);
         AbstractKVStore store = new MapKVStore(settings.local().id(), proposeC, commitC);
@@ -61,10 +76,16 @@ public final class Node implements AutoCloseable {
                         + persisted.id() + ", not " + settings.local().id());
             }
         }
-        RaftLoop raft = new RaftLoop(settings.local(), settings.members(), raftConfig(settings.snapshotCount()), wal,
-                restored, proposeC, commitC, store);
+        // A joining node starts from the members it joins (MicroRaft wants the group's initial members; those
+        // listed before it are, as long as ids are only ever appended) and learns the rest from the leader.
+        List<Member> initialMembers = settings.join()
+                ? settings.members().stream().filter(m -> !m.equals(settings.local())).toList()
+                : settings.members();
+        RaftLoop raft = new RaftLoop(settings.local(), settings.clientUrl(), initialMembers,
+                raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved);
         raft.start();
-        HttpApi http = new HttpApi(raft, store, restored.isPresent()).start(settings.clientPort());
+        HttpApi http = new HttpApi(raft, store, restored.isPresent()).start(settings.local().host(),
+                settings.clientPort());
         return new Node(raft, http, restored.isPresent());
     }
 
@@ -86,9 +107,18 @@ public final class Node implements AutoCloseable {
         return restarted;
     }
 
-    /** Stops serving clients first, then consensus, then closes the store and the WAL. */
+    /**
+     * Stops gracefully: a leader first hands leadership over (so the cluster elects no one by timeout),
+     * then the node stops taking requests and finishes those in progress, then stops consensus and closes
+     * the store and the WAL.
+     */
     @Override
     public void close() {
+        try {
+            raft.transferLeadership().join();
+        } catch (RuntimeException e) {
+            LOG.warn("leadership hand-over failed ({}); stopping anyway", e.getMessage());
+        }
         http.close();
         raft.close();
     }

@@ -7,13 +7,21 @@ import io.javalin.http.HttpStatus;
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.kv.ProposalRejectedException;
 import io.metcd.raft.Member;
+import io.metcd.raft.MembershipException;
 import io.metcd.raft.RaftLoop;
 import io.microraft.RaftNodeStatus;
 import io.microraft.report.RaftNodeReport;
 
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -31,6 +39,7 @@ public final class HttpApi implements AutoCloseable {
     static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration RETRY_BACKOFF = Duration.ofMillis(50);
     private static final String RETRY_AFTER_SECONDS = "1";
+    private static final HttpClient PROXY = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final RaftLoop raft;
     private final AbstractKVStore store;
@@ -54,6 +63,10 @@ public final class HttpApi implements AutoCloseable {
             cfg.startup.showJavalinBanner = false;
             cfg.routes.get("/-/status", this::status);
             cfg.routes.get("/-/health", this::health);
+            cfg.routes.get("/-/members", this::members);
+            cfg.routes.post("/-/members/{id}", this::addMember);
+            cfg.routes.delete("/-/members/{id}", this::removeMember);
+            cfg.routes.post("/-/snapshot", this::snapshot);
             cfg.routes.get("/-/<path>", ctx -> fail(HttpStatus.NOT_FOUND, "no such cluster API path"));
             cfg.routes.get("/<key>", this::get);
             cfg.routes.put("/<key>", this::put);
@@ -64,6 +77,18 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.exception(Unavailable.class, (e, ctx) -> {
                 ctx.header("Retry-After", RETRY_AFTER_SECONDS);
                 plain(ctx, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
+            });
+            cfg.routes.exception(MembershipException.class, (e, ctx) -> {
+                HttpStatus status = switch (e.reason()) {
+                    case BAD_REQUEST -> HttpStatus.BAD_REQUEST;
+                    case NOT_FOUND -> HttpStatus.NOT_FOUND;
+                    case CONFLICT -> HttpStatus.CONFLICT;
+                    case NOT_LEADER, UNAVAILABLE -> HttpStatus.SERVICE_UNAVAILABLE;
+                };
+                if (status == HttpStatus.SERVICE_UNAVAILABLE) {
+                    ctx.header("Retry-After", RETRY_AFTER_SECONDS);
+                }
+                plain(ctx, status, e.getMessage());
             });
             cfg.routes.exception(HttpResponseException.class,
                     (e, ctx) -> plain(ctx, HttpStatus.forStatus(e.getStatus()), e.getMessage()));
@@ -77,8 +102,8 @@ public final class HttpApi implements AutoCloseable {
         });
     }
 
-    public HttpApi start(int port) {
-        app.start("127.0.0.1", port);
+    public HttpApi start(String host, int port) {
+        app.start(host, port);
         return this;
     }
 
@@ -192,6 +217,113 @@ public final class HttpApi implements AutoCloseable {
         status.put("lastSnapshotIndex", raft.lastSnapshotIndex());
         status.put("engine", store.engine());
         ctx.json(status);
+    }
+
+    private void members(Context ctx) {
+        List<Map<String, Object>> members = new ArrayList<>();
+        for (RaftLoop.MemberInfo m : raft.members()) {
+            Map<String, Object> member = new LinkedHashMap<>();
+            member.put("id", m.id());
+            member.put("peerURL", m.peerUrl());
+            member.put("clientURL", m.clientUrl());
+            member.put("role", m.role());
+            members.add(member);
+        }
+        ctx.json(members);
+    }
+
+    private void addMember(Context ctx) throws InterruptedException {
+        int id = memberId(ctx);
+        Member member;
+        try {
+            member = Member.parse(id, ctx.body());
+        } catch (IllegalArgumentException e) {
+            throw new MembershipException(MembershipException.Reason.BAD_REQUEST, e.getMessage());
+        }
+        if (!isLeader()) {
+            proxyToLeader(ctx);
+            return;
+        }
+        awaitChange(raft.addMember(member));
+        plain(ctx, HttpStatus.CREATED, "member " + id + " added as a learner; start it with --join");
+    }
+
+    private void removeMember(Context ctx) throws InterruptedException {
+        int id = memberId(ctx);
+        if (isLeader() && id == raft.local().id()) {
+            // The leader steps down first, so that its removal costs no election timeout; the new leader
+            // then removes it.
+            awaitChange(raft.transferLeadership().thenApply(v -> 0L));
+            awaitLeaderOtherThanThis();
+        }
+        if (!isLeader()) {
+            proxyToLeader(ctx);
+            return;
+        }
+        awaitChange(raft.removeMember(id));
+        ctx.status(HttpStatus.NO_CONTENT);
+    }
+
+    private void snapshot(Context ctx) {
+        long index = raft.takeSnapshot().orTimeout(REQUEST_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                .exceptionally(e -> {
+                    throw new Unavailable("snapshot not taken in time");
+                }).join();
+        ctx.json(Map.of("index", index));
+    }
+
+    private static int memberId(Context ctx) {
+        try {
+            int id = Integer.parseInt(ctx.pathParam("id"));
+            if (id > 0) {
+                return id;
+            }
+        } catch (NumberFormatException e) {
+            // falls through to the one message for every bad id
+        }
+        throw new MembershipException(MembershipException.Reason.BAD_REQUEST,
+                "member id must be a positive integer, not '" + ctx.pathParam("id") + "'");
+    }
+
+    private boolean isLeader() {
+        return raft.local().equals(raft.leader());
+    }
+
+    private static void awaitChange(CompletableFuture<Long> change) {
+        try {
+            change.orTimeout(REQUEST_TIMEOUT.toMillis() * 3, TimeUnit.MILLISECONDS).join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof MembershipException m) {
+                throw m;
+            }
+            throw new Unavailable("membership change not committed in time: " + e.getCause().getMessage());
+        }
+    }
+
+    private void awaitLeaderOtherThanThis() throws InterruptedException {
+        long deadline = System.nanoTime() + REQUEST_TIMEOUT.toNanos();
+        while (raft.leader() == null || isLeader()) {
+            backOff(deadline, "no new leader after the hand-over");
+        }
+    }
+
+    /** Cluster changes happen on the leader: a follower passes the request on and relays the answer. */
+    private void proxyToLeader(Context ctx) throws InterruptedException {
+        Member leader = raft.awaitLeader(REQUEST_TIMEOUT);
+        String base = leader == null ? null : raft.clientUrl(leader.id()).orElse(null);
+        if (base == null) {
+            throw new Unavailable("no leader whose client URL is known");
+        }
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + ctx.path())).timeout(REQUEST_TIMEOUT.multipliedBy(4))
+                .method(ctx.method().name(), HttpRequest.BodyPublishers.ofByteArray(ctx.bodyAsBytes())).build();
+        try {
+            HttpResponse<byte[]> answer = PROXY.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            ctx.status(answer.statusCode()).result(answer.body());
+            answer.headers().firstValue("Content-Type").ifPresent(ctx::contentType);
+            answer.headers().firstValue("Retry-After").ifPresent(v -> ctx.header("Retry-After", v));
+        } catch (IOException e) {
+            throw new Unavailable("leader " + leader.id() + " did not answer: " + e.getMessage());
+        }
     }
 
     private void health(Context ctx) {

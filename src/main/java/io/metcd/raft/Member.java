@@ -3,6 +3,7 @@ package io.metcd.raft;
 import io.microraft.RaftEndpoint;
 
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.Objects;
 
 /**
@@ -19,6 +20,26 @@ public final class Member implements RaftEndpoint {
         }
         this.id = id;
         this.peerUrl = Objects.requireNonNull(peerUrl);
+    }
+
+    /**
+     * The member with this id at this peer URL.
+     *
+     * @throws IllegalArgumentException with a one-line reason if the id is not positive or the URL is not
+     *                                  {@code http://host:port}
+     */
+    public static Member parse(int id, String peerUrl) {
+        URI uri;
+        try {
+            uri = new URI(peerUrl.trim());
+        } catch (URISyntaxException e) {
+            uri = null;
+        }
+        if (uri == null || !"http".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() <= 0
+                || !(uri.getPath() == null || uri.getPath().isEmpty()) || uri.getQuery() != null) {
+            throw new IllegalArgumentException("bad peer URL '" + peerUrl.trim() + "': want http://host:port");
+        }
+        return new Member(id, uri.toString());
     }
 
     @Override

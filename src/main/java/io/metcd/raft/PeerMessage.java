@@ -24,4 +24,8 @@ public sealed interface PeerMessage {
     /** The leader's answer: reads are safe once the asker has applied {@code index}; {@code index < 0} is a refusal. */
     record ReadIndexResponse(int from, long requestId, long index) implements PeerMessage {
     }
+
+    /** The leader's answer to Raft traffic from a node outside the membership: it was removed, or never added. */
+    record NotAMember(int from) implements PeerMessage {
+    }
 }

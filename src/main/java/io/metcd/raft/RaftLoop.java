@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -30,6 +31,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -62,6 +64,12 @@ public final class RaftLoop implements AutoCloseable {
     private final AbstractKVStore store;
     private final Thread proposeLoop;
     private final Thread applier;
+    private final MembershipChanges membership;
+    private final Runnable onRemoved;
+    private final AtomicBoolean removed = new AtomicBoolean();
+    private volatile boolean closing;
+    /** When this leader last told a non-member so, by member id: once a second is enough. */
+    private final Map<Integer, Long> toldNotAMember = new ConcurrentHashMap<>();
 
     private final ReentrantLock leaderLock = new ReentrantLock();
     private final Condition leaderKnown = leaderLock.newCondition();
@@ -76,14 +84,19 @@ public final class RaftLoop implements AutoCloseable {
     private final Map<Long, CompletableFuture<Long>> pendingReadIndex = new ConcurrentHashMap<>();
     private final AtomicLong nextReadId = new AtomicLong();
 
-    public RaftLoop(Member local, Collection<Member> initialMembers, RaftConfig config, ChronicleRaftStore wal,
-            Optional<RestoredRaftState> restored, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
-            AbstractKVStore store) {
+    /**
+     * @param clientUrl   where this node serves clients, told to every peer
+     * @param onRemoved   run once when this node learns it is not (or no longer) a member; it must stop the node
+     */
+    public RaftLoop(Member local, String clientUrl, Collection<Member> initialMembers, RaftConfig config,
+            ChronicleRaftStore wal, Optional<RestoredRaftState> restored, BlockingQueue<PendingWrite> proposeC,
+            BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved) {
         this.local = local;
+        this.onRemoved = onRemoved;
         this.proposeC = proposeC;
         this.wal = wal;
         this.store = store;
-        this.transport = new PeerTransport(local, GROUP_ID, this::receive);
+        this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport, () -> raftSnapshotIndex);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
                 .setTransport(snapshotBoundaryFix).setStore(wal).setStateMachine(new KvStateMachine(commitC, store))
@@ -96,6 +109,7 @@ public final class RaftLoop implements AutoCloseable {
         this.raftNode = builder.build();
         this.applier = Thread.ofVirtual().name("applier-" + local.id()).unstarted(store::readCommits);
         this.proposeLoop = Thread.ofVirtual().name("propose-" + local.id()).unstarted(this::servePropose);
+        this.membership = new MembershipChanges(local, raftNode, this::report);
     }
 
     /** Opens the peer port and starts consensus, the applier and the propose loop. */
@@ -104,6 +118,7 @@ public final class RaftLoop implements AutoCloseable {
         applier.start();
         raftNode.start().join();
         proposeLoop.start();
+        membership.start();
     }
 
     // ------------------------------------------------------------------------------- writes: proposeC
@@ -217,8 +232,14 @@ public final class RaftLoop implements AutoCloseable {
     /** Everything the transport receives; called on its reader threads, so it only hands work on. */
     private void receive(Object message) {
         switch (message) {
+            case RaftMessage m when isNonMember(m.getSender()) -> tellNotAMember((Member) m.getSender());
             case AppendEntriesRequest m -> raftNode.handle(snapshotBoundaryFix.rewrite(m));
             case RaftMessage m -> raftNode.handle(m);
+            case PeerMessage.NotAMember m -> {
+                LOG.error("leader {} says this node (member {}) is not in the cluster: it was removed, or never "
+                        + "added (POST /-/members/{} first); stopping", m.from(), local.id(), local.id());
+                removedFromCluster();
+            }
             case PeerMessage.ForwardedProposals m -> proposeForwarded(m);
             case PeerMessage.ProposalsRejected m -> {
                 ProposalRejectedException rejection = new ProposalRejectedException(m.reason());
@@ -243,6 +264,27 @@ public final class RaftLoop implements AutoCloseable {
                 }
             }
             default -> LOG.warn("dropping unexpected message {}", message);
+        }
+    }
+
+    /** Only the leader judges: a follower's view of the membership may lag behind a change. */
+    private boolean isNonMember(RaftEndpoint sender) {
+        return role == RaftRole.LEADER && !raftNode.getEffectiveMembers().getMembers().contains(sender);
+    }
+
+    private void tellNotAMember(Member sender) {
+        long now = System.nanoTime();
+        Long last = toldNotAMember.get(sender.id());
+        if (last == null || now - last > TimeUnit.SECONDS.toNanos(1)) {
+            toldNotAMember.put(sender.id(), now);
+            LOG.warn("{} is not a member: telling it to stop", sender);
+            transport.send(sender, new PeerMessage.NotAMember(local.id()));
+        }
+    }
+
+    private void removedFromCluster() {
+        if (!closing && removed.compareAndSet(false, true)) {
+            Thread.ofVirtual().name("removed-" + local.id()).start(onRemoved);
         }
     }
 
@@ -286,6 +328,10 @@ public final class RaftLoop implements AutoCloseable {
         lastReport = report;
         role = report.getRole();
         raftSnapshotIndex = report.getLog().getLastSnapshotIndex();
+        if (report.getStatus() == RaftNodeStatus.TERMINATED && !report.getCommittedMembers().getMembers().contains(local)) {
+            LOG.error("this node (member {}) was removed from the cluster; stopping", local.id());
+            removedFromCluster();
+        }
         if (report.getTerm().getLeaderEndpoint() != null) {
             leaderLock.lock();
             try {
@@ -355,6 +401,67 @@ public final class RaftLoop implements AutoCloseable {
                 : ordered.getCommitIndex());
     }
 
+    // ------------------------------------------------------------------------------------- membership
+
+    /** Adds a member as a learner (promoted once caught up); on the leader only, one change at a time. */
+    public CompletableFuture<Long> addMember(Member member) {
+        return membership.add(member);
+    }
+
+    /** Removes a member other than this leader; on the leader only, one change at a time. */
+    public CompletableFuture<Long> removeMember(int id) {
+        return membership.remove(id);
+    }
+
+    /** A member as the cluster API shows it. */
+    public record MemberInfo(int id, String peerUrl, String clientUrl, String role) {
+    }
+
+    /** The latest membership this node knows, with each member's role as this node sees it. */
+    public List<MemberInfo> members() {
+        var members = raftNode.getEffectiveMembers();
+        Member leader = leader();
+        List<MemberInfo> infos = new ArrayList<>();
+        for (RaftEndpoint e : members.getMembers()) {
+            Member m = (Member) e;
+            String memberRole = m.equals(leader) ? "leader"
+                    : members.getVotingMembers().contains(m) ? "follower" : "learner";
+            infos.add(new MemberInfo(m.id(), m.peerUrl(), transport.clientUrl(m.id()).orElse(null), memberRole));
+        }
+        infos.sort(Comparator.comparingInt(MemberInfo::id));
+        return infos;
+    }
+
+    /** Where member {@code id} serves clients, once it has connected to this node. */
+    public Optional<String> clientUrl(int id) {
+        return transport.clientUrl(id);
+    }
+
+    /**
+     * Hands leadership to the voter whose log is furthest ahead, and completes once this node has stepped
+     * down; completes at once if it is not the leader.
+     */
+    public CompletableFuture<Void> transferLeadership() {
+        if (role != RaftRole.LEADER) {
+            return CompletableFuture.completedFuture(null);
+        }
+        RaftNodeReport now = report();
+        Member target = null;
+        long best = -1;
+        for (RaftEndpoint voter : raftNode.getCommittedMembers().getVotingMembers()) {
+            Long match = now.getLog().getFollowerMatchIndices().get(voter);
+            if (!voter.equals(local) && match != null && match > best) {
+                best = match;
+                target = (Member) voter;
+            }
+        }
+        if (target == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        LOG.info("handing leadership over to {}", target);
+        return raftNode.transferLeadership(target).copy().orTimeout(5, TimeUnit.SECONDS).thenApply(o -> null);
+    }
+
     /** Fault injection: while blocked, nothing is sent to or accepted from that member. */
     public void blockPeer(int memberId, boolean blocked) {
         transport.blockPeer(memberId, blocked);
@@ -370,6 +477,8 @@ public final class RaftLoop implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true;
+        membership.stop();
         proposeLoop.interrupt();
         raftNode.terminate().copy().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
         transport.close();

@@ -59,6 +59,7 @@ public final class Codec {
     private static final byte PROPOSALS_REJECTED = 21;
     private static final byte READ_INDEX_REQUEST = 22;
     private static final byte READ_INDEX_RESPONSE = 23;
+    private static final byte NOT_A_MEMBER = 24;
 
     // Operation tags.
     private static final byte OP_BATCH = 1;
@@ -146,6 +147,7 @@ public final class Codec {
                 out.u8(READ_INDEX_REQUEST).i32(m.from()).i64(m.requestId()).bool(m.linearizable());
             case PeerMessage.ReadIndexResponse m ->
                 out.u8(READ_INDEX_RESPONSE).i32(m.from()).i64(m.requestId()).i64(m.index());
+            case PeerMessage.NotAMember m -> out.u8(NOT_A_MEMBER).i32(m.from());
             default -> throw new IllegalArgumentException("cannot encode " + message.getClass().getName());
         }
     }
@@ -206,6 +208,7 @@ public final class Codec {
             }
             case READ_INDEX_REQUEST -> new PeerMessage.ReadIndexRequest(in.i32(), in.i64(), in.bool());
             case READ_INDEX_RESPONSE -> new PeerMessage.ReadIndexResponse(in.i32(), in.i64(), in.i64());
+            case NOT_A_MEMBER -> new PeerMessage.NotAMember(in.i32());
             default -> throw new CodecException("unknown message tag " + tag);
         };
     }

@@ -16,30 +16,36 @@ import java.nio.charset.StandardCharsets;
  */
 final class Handshake {
     static final int MAGIC = 0x6D657463;
-    static final int VERSION = 1;
-    /** Group ids are short names; the bound keeps a garbage length from allocating anything. */
+    static final int VERSION = 2;
+    /** Group ids and URLs are short; the bound keeps a garbage length from allocating anything. */
     static final int MAX_GROUP_ID_BYTES = 256;
+
+    /** Who dialled: its member id and the URL its clients use (which the cluster API reports and proxies to). */
+    record Peer(int memberId, String clientUrl) {
+    }
 
     private Handshake() {
     }
 
-    /** The handshake that member {@code memberId} of {@code groupId} sends. */
-    static byte[] encode(String groupId, int memberId) {
+    /** The handshake that member {@code memberId} of {@code groupId}, serving clients on {@code clientUrl}, sends. */
+    static byte[] encode(String groupId, int memberId, String clientUrl) {
         byte[] group = groupId.getBytes(StandardCharsets.UTF_8);
-        if (group.length > MAX_GROUP_ID_BYTES) {
-            throw new IllegalArgumentException("group id longer than " + MAX_GROUP_ID_BYTES + " bytes: " + groupId);
+        byte[] url = clientUrl.getBytes(StandardCharsets.UTF_8);
+        if (group.length > MAX_GROUP_ID_BYTES || url.length > MAX_GROUP_ID_BYTES) {
+            throw new IllegalArgumentException("group id or client URL longer than " + MAX_GROUP_ID_BYTES
+                    + " bytes: " + groupId + ", " + clientUrl);
         }
-        return new Codec.Writer(16 + group.length).i32(MAGIC).i32(VERSION).bytes(group).i32(memberId)
-                .toByteArray();
+        return new Codec.Writer(20 + group.length + url.length).i32(MAGIC).i32(VERSION).bytes(group).i32(memberId)
+                .bytes(url).toByteArray();
     }
 
     /**
-     * Reads a handshake and returns the sender's member id.
+     * Reads a handshake and returns who sent it.
      *
      * @throws ProtocolException if the bytes are not a handshake of this protocol version for
      *             {@code expectedGroupId}, or the connection ends in the middle of one
      */
-    static int read(DataInputStream in, String expectedGroupId) throws IOException {
+    static Peer read(DataInputStream in, String expectedGroupId) throws IOException {
         try {
             int magic = in.readInt();
             if (magic != MAGIC) {
@@ -49,13 +55,7 @@ final class Handshake {
             if (version != VERSION) {
                 throw new ProtocolException("protocol version " + version + ", this node speaks " + VERSION);
             }
-            int length = in.readInt();
-            if (length < 0 || length > MAX_GROUP_ID_BYTES) {
-                throw new ProtocolException("bad group id length " + length);
-            }
-            byte[] group = new byte[length];
-            in.readFully(group);
-            String groupId = new String(group, StandardCharsets.UTF_8);
+            String groupId = readString(in, "group id");
             if (!groupId.equals(expectedGroupId)) {
                 throw new ProtocolException("peer of group '" + groupId + "', this node is in '" + expectedGroupId
                         + "'");
@@ -64,9 +64,19 @@ final class Handshake {
             if (memberId <= 0) {
                 throw new ProtocolException("bad member id " + memberId);
             }
-            return memberId;
+            return new Peer(memberId, readString(in, "client URL"));
         } catch (EOFException e) {
             throw new ProtocolException("connection closed during the handshake");
         }
+    }
+
+    private static String readString(DataInputStream in, String what) throws IOException {
+        int length = in.readInt();
+        if (length < 0 || length > MAX_GROUP_ID_BYTES) {
+            throw new ProtocolException("bad " + what + " length " + length);
+        }
+        byte[] bytes = new byte[length];
+        in.readFully(bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
     }
 }

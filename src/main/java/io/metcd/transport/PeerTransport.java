@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -84,6 +85,8 @@ public final class PeerTransport implements Transport, AutoCloseable {
     private final ConcurrentMap<Integer, OutboundPeer> peers = new ConcurrentHashMap<>();
     /** When a frame (or the handshake) last arrived from each peer, in {@link System#nanoTime()}. */
     private final ConcurrentMap<Integer, AtomicLong> lastHeard = new ConcurrentHashMap<>();
+    /** Client URLs by member id, this node's and those learned from the peers' handshakes. */
+    private final ConcurrentMap<Integer, String> clientUrls = new ConcurrentHashMap<>();
     /** The connection each peer dialed to us; a peer that dials again replaces, and closes, its previous one. */
     private final ConcurrentMap<Integer, Socket> inboundByPeer = new ConcurrentHashMap<>();
     /** Every accepted connection, from before its handshake until its reader ends. */
@@ -105,18 +108,20 @@ public final class PeerTransport implements Transport, AutoCloseable {
      *
      * @param local
      *            this node: the host and port of its peer URL are where it listens
+     * @param clientUrl
+     *            where this node serves clients; every peer learns it from the handshake
      * @param groupId
      *            the Raft group id; handshakes and Raft messages of other groups are refused
      * @param inbound
      *            receives every message that arrives, a {@link RaftMessage} or a {@link PeerMessage}, on
      *            the reader thread of its connection; it must return promptly and not throw
      */
-    public PeerTransport(Member local, String groupId, Consumer<Object> inbound) {
-        this(local, groupId, inbound, DEFAULT_MAX_FRAME_LENGTH);
+    public PeerTransport(Member local, String clientUrl, String groupId, Consumer<Object> inbound) {
+        this(local, clientUrl, groupId, inbound, DEFAULT_MAX_FRAME_LENGTH);
     }
 
     /** As the public constructor, with a frame limit that tests can make small. */
-    PeerTransport(Member local, String groupId, Consumer<Object> inbound, int maxFrameLength) {
+    PeerTransport(Member local, String clientUrl, String groupId, Consumer<Object> inbound, int maxFrameLength) {
         if (maxFrameLength <= 0) {
             throw new IllegalArgumentException("max frame length must be positive, not " + maxFrameLength);
         }
@@ -124,7 +129,8 @@ public final class PeerTransport implements Transport, AutoCloseable {
         this.groupId = Objects.requireNonNull(groupId);
         this.inbound = Objects.requireNonNull(inbound);
         this.maxFrameLength = maxFrameLength;
-        this.handshake = Handshake.encode(groupId, local.id());
+        this.handshake = Handshake.encode(groupId, local.id(), clientUrl);
+        clientUrls.put(local.id(), clientUrl);
     }
 
     /**
@@ -205,6 +211,11 @@ public final class PeerTransport implements Transport, AutoCloseable {
         }
         AtomicLong heard = lastHeard.get(id);
         return heard != null && System.nanoTime() - heard.get() < HEARD_RECENTLY_NANOS;
+    }
+
+    /** The URL where member {@code memberId} serves clients, once it has connected to this node (or is this node). */
+    public Optional<String> clientUrl(int memberId) {
+        return Optional.ofNullable(clientUrls.get(memberId));
     }
 
     /**
@@ -397,7 +408,9 @@ public final class PeerTransport implements Transport, AutoCloseable {
         try (socket) {
             DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), BUFFER_BYTES));
             socket.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
-            peerId = Handshake.read(in, groupId);
+            Handshake.Peer peer = Handshake.read(in, groupId);
+            peerId = peer.memberId();
+            clientUrls.put(peerId, peer.clientUrl());
             socket.setSoTimeout(0);
             lastHeard.computeIfAbsent(peerId, id -> new AtomicLong()).set(System.nanoTime());
             // A peer dials again only when it has given up on its previous connection, which may be half-open

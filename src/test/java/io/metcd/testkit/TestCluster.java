@@ -8,35 +8,45 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static org.awaitility.Awaitility.await;
 
 /**
  * Several metcd nodes in this JVM, each with its own WAL directory, peer port and client port, talking
- * over real loopback sockets. A stopped node can be started again on the same data and ports.
+ * over real loopback sockets. A stopped node can be started again on the same data and ports; new members
+ * can be declared and started with {@code --join}; a node told it was removed stops itself.
  */
 public final class TestCluster implements AutoCloseable {
     private final List<Member> members = new ArrayList<>();
-    private final int[] clientPorts;
-    private final Node[] nodes;
+    private final List<Integer> clientPorts = new ArrayList<>();
+    private final Map<Integer, Node> nodes = new ConcurrentHashMap<>();
+    private final Set<Integer> removed = ConcurrentHashMap.newKeySet();
     private final Path dir;
     private final int snapshotCount;
 
     public TestCluster(Path dir, int size, int snapshotCount) {
         this.dir = dir;
         this.snapshotCount = snapshotCount;
-        this.clientPorts = new int[size];
-        this.nodes = new Node[size];
         for (int i = 0; i < size; i++) {
-            members.add(new Member(i + 1, "http://127.0.0.1:" + Ports.free()));
-            clientPorts[i] = Ports.free();
+            declareMember();
         }
     }
 
-    /** Starts every node and waits for a leader. */
+    /** Reserves ports for one more member (the next id) and returns its peer URL; nothing starts. */
+    public String declareMember() {
+        Member member = new Member(members.size() + 1, "http://127.0.0.1:" + Ports.free());
+        members.add(member);
+        clientPorts.add(Ports.free());
+        return member.peerUrl();
+    }
+
+    /** Starts every declared node and waits for a leader. */
     public TestCluster start() {
-        for (int id = 1; id <= nodes.length; id++) {
+        for (int id = 1; id <= members.size(); id++) {
             start(id);
         }
         awaitLeader();
@@ -44,24 +54,44 @@ public final class TestCluster implements AutoCloseable {
     }
 
     public void start(int id) {
-        nodes[id - 1] = Node.start(new Node.Settings(members.get(id - 1), members, clientPorts[id - 1],
-                dir.resolve("node" + id), snapshotCount), () -> {
+        start(id, false);
+    }
+
+    /** Starts node {@code id} with every declared member in {@code --cluster}, as a joiner if asked. */
+    public void start(int id, boolean join) {
+        Node node = Node.start(new Node.Settings(members.get(id - 1), List.copyOf(members),
+                clientPorts.get(id - 1), dir.resolve("node" + id), snapshotCount, join), () -> {
                     throw new IllegalStateException("WAL failure on node " + id);
+                }, () -> {
+                    removed.add(id);
+                    Node self = nodes.remove(id);
+                    if (self != null) {
+                        self.close();
+                    }
                 });
+        nodes.put(id, node);
     }
 
     /** Stops a node (clients and peers see its ports close); its data stays for {@link #start(int)}. */
     public void stop(int id) {
-        nodes[id - 1].close();
-        nodes[id - 1] = null;
+        Node node = nodes.remove(id);
+        if (node != null) {
+            node.close();
+        }
     }
 
+    /** The running node {@code id}, or {@code null}. */
     public Node node(int id) {
-        return nodes[id - 1];
+        return nodes.get(id);
+    }
+
+    /** Whether node {@code id} stopped itself on learning it is not a member. */
+    public boolean stoppedAsRemoved(int id) {
+        return removed.contains(id);
     }
 
     public KvClient client(int id) {
-        return new KvClient(clientPorts[id - 1]);
+        return new KvClient(clientPorts.get(id - 1));
     }
 
     /** Waits until the running nodes agree on one leader, and returns its id. */
@@ -71,17 +101,14 @@ public final class TestCluster implements AutoCloseable {
 
     private Optional<Integer> agreedLeader() {
         Integer leader = null;
-        for (Node node : nodes) {
-            if (node == null) {
-                continue;
-            }
+        for (Node node : nodes.values()) {
             Member known = node.raft().leader();
             if (known == null || (leader != null && leader != known.id())) {
                 return Optional.empty();
             }
             leader = known.id();
         }
-        Node leaderNode = leader == null ? null : nodes[leader - 1];
+        Node leaderNode = leader == null ? null : nodes.get(leader);
         return leaderNode != null && leaderNode.raft().role() == RaftRole.LEADER ? Optional.of(leader)
                 : Optional.empty();
     }
@@ -89,24 +116,19 @@ public final class TestCluster implements AutoCloseable {
     /** The id of a running node that is not the leader. */
     public int aFollower() {
         int leader = awaitLeader();
-        for (int id = 1; id <= nodes.length; id++) {
-            if (id != leader && nodes[id - 1] != null) {
-                return id;
-            }
-        }
-        throw new IllegalStateException("no running follower");
+        return nodes.keySet().stream().filter(id -> id != leader).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no running follower"));
     }
 
+    /** How many members were declared (ids 1 to this). */
     public int size() {
-        return nodes.length;
+        return members.size();
     }
 
     @Override
     public void close() {
-        for (int id = 1; id <= nodes.length; id++) {
-            if (nodes[id - 1] != null) {
-                stop(id);
-            }
+        for (int id : List.copyOf(nodes.keySet())) {
+            stop(id);
         }
     }
 }

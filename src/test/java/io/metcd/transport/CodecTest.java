@@ -132,7 +132,8 @@ class CodecTest {
                 new PeerMessage.ForwardedProposals(2, batch().proposals()),
                 new PeerMessage.ProposalsRejected(1, new long[] {3, Long.MIN_VALUE, 9}, "not the leader"),
                 new PeerMessage.ReadIndexRequest(3, 77, true),
-                new PeerMessage.ReadIndexResponse(1, 77, -1));
+                new PeerMessage.ReadIndexResponse(1, 77, -1),
+                new PeerMessage.NotAMember(2));
     }
 
     // ------------------------------------------------------------------------------------- helpers
@@ -438,6 +439,12 @@ class CodecTest {
     @Test
     void readIndexResponseRoundTrips() {
         var message = new PeerMessage.ReadIndexResponse(1, 77, -1);
+        assertMessage(message, roundTrip(message));
+    }
+
+    @Test
+    void notAMemberRoundTrips() {
+        var message = new PeerMessage.NotAMember(2);
         assertMessage(message, roundTrip(message));
     }
 

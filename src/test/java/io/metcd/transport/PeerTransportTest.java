@@ -72,7 +72,7 @@ class PeerTransportTest {
 
     private Node node(Member member, int maxFrameLength) {
         List<Object> received = new CopyOnWriteArrayList<>();
-        PeerTransport transport = new PeerTransport(member, GROUP, received::add, maxFrameLength);
+        PeerTransport transport = new PeerTransport(member, "http://127.0.0.1:1", GROUP, received::add, maxFrameLength);
         resources.add(transport);
         return new Node(member, transport, received);
     }
@@ -284,7 +284,7 @@ class PeerTransportTest {
         Node victim = started(member(2));
         link(good, victim);
 
-        byte[] handshake = Handshake.encode(GROUP, 9);
+        byte[] handshake = Handshake.encode(GROUP, 9, "http://127.0.0.1:1");
         System.arraycopy(i32(Handshake.VERSION + 1), 0, handshake, Integer.BYTES, Integer.BYTES);
         assertConnectionClosedAfter(victim, concat(handshake, frame(marker(9, 1))), false);
 
@@ -298,7 +298,7 @@ class PeerTransportTest {
         Node victim = started(member(2));
         link(good, victim);
 
-        assertConnectionClosedAfter(victim, concat(Handshake.encode("another-group", 9), frame(marker(9, 1))), false);
+        assertConnectionClosedAfter(victim, concat(Handshake.encode("another-group", 9, "http://127.0.0.1:1"), frame(marker(9, 1))), false);
 
         assertStillServes(good, victim);
         assertFalse(victim.received.contains(marker(9, 1)));
@@ -311,7 +311,7 @@ class PeerTransportTest {
         victim.transport.start();
         link(good, victim);
 
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9), i32((1 << 20) + 1)), false);
+        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), i32((1 << 20) + 1)), false);
 
         assertStillServes(good, victim);
     }
@@ -322,7 +322,7 @@ class PeerTransportTest {
         Node victim = started(member(2));
         link(good, victim);
 
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9), i32(-5)), false);
+        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), i32(-5)), false);
 
         assertStillServes(good, victim);
     }
@@ -336,7 +336,7 @@ class PeerTransportTest {
         byte[] whole = frame(vote(new Member(9, "http://127.0.0.1:1"), 1));
         byte[] cut = new byte[whole.length - 3];
         System.arraycopy(whole, 0, cut, 0, cut.length);
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9), cut), true);
+        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), cut), true);
 
         assertStillServes(good, victim);
         assertTrue(victim.received.stream().noneMatch(VoteRequest.class::isInstance), "the cut vote was delivered");
@@ -349,7 +349,7 @@ class PeerTransportTest {
         link(good, victim);
 
         byte[] unknownTag = {(byte) 0x7f, 0, 0, 0, 0};
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9), i32(unknownTag.length), unknownTag),
+        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), i32(unknownTag.length), unknownTag),
                 false);
 
         assertStillServes(good, victim);
@@ -364,7 +364,7 @@ class PeerTransportTest {
         byte[] message = frame(marker(9, 1));
         byte[] padded = concat(message, new byte[] {0});
         System.arraycopy(i32(message.length - Integer.BYTES + 1), 0, padded, 0, Integer.BYTES);
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9), padded), false);
+        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), padded), false);
 
         assertStillServes(good, victim);
         assertFalse(victim.received.contains(marker(9, 1)));
