@@ -1,5 +1,6 @@
 package io.metcd;
 
+import io.metcd.kv.Engine;
 import io.metcd.raft.Member;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,8 +18,6 @@ import java.util.concurrent.Callable;
         description = "A Raft-replicated key-value store with an HTTP API.")
 public final class Main implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(Main.class);
-
-    enum Engine { map, mapdb, leveldb }
 
     @Option(names = "--id", required = true, description = "this node's id, its 1-based position in --cluster")
     int id;
@@ -47,14 +46,10 @@ public final class Main implements Callable<Integer> {
     public Integer call() throws Exception {
         List<Member> members = members();
         Member local = members.get(id - 1);
-        if (engine != Engine.map) {
-            throw new CommandLine.ParameterException(new CommandLine(this),
-                    "engine " + engine + " is not available yet; use --engine map");
-        }
         Path dir = dataDir != null ? dataDir : Path.of("data", "node" + id);
         Node node;
         try {
-            node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount, join), () -> {
+            node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount, join, engine), () -> {
                 // A node that cannot persist must neither vote nor acknowledge: stop it at once.
                 LOG.error("the WAL failed; stopping so that nothing unpersisted is acknowledged");
                 Runtime.getRuntime().halt(70);

@@ -2,7 +2,7 @@ package io.metcd;
 
 import io.metcd.http.HttpApi;
 import io.metcd.kv.AbstractKVStore;
-import io.metcd.kv.MapKVStore;
+import io.metcd.kv.Engine;
 import io.metcd.raft.Commit;
 import io.metcd.raft.Member;
 import io.metcd.raft.PendingWrite;
@@ -36,9 +36,11 @@ public final class Node implements AutoCloseable {
      *
      * @param members the members listed in {@code --cluster}, this node included
      * @param join    this node was added to a running cluster and starts with no data of its own
+     * @param engine  where the applied state lives; a data directory is only ever opened with the engine that
+     *                wrote it
      */
     public record Settings(Member local, List<Member> members, int clientPort, Path dataDir, int snapshotCount,
-            boolean join) {
+            boolean join, Engine engine) {
         /** Where this node serves clients: the host of its peer URL, on the client port. */
         String clientUrl() {
             return "http://" + local.host() + ":" + clientPort;
@@ -60,13 +62,14 @@ public final class Node implements AutoCloseable {
      *
      * @param onWalFailure run once if the WAL cannot persist; it must stop the node
      * @param onRemoved    run once if the node learns it is not a member of the cluster; it must stop the node
-     * @throws IllegalStateException if the data directory belongs to another node
+     * @throws IllegalStateException if the data directory belongs to another node or was written by another engine
      */
     public static Node start(Settings settings, Runnable onWalFailure, Runnable onRemoved) {
         BlockingQueue<PendingWrite> proposeC = new ArrayBlockingQueue<>(PROPOSE_CAPACITY);
         BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(COMMIT_CAPACITY);
-        AbstractKVStore store = new MapKVStore(settings.local().id(), proposeC, commitC);
         ChronicleRaftStore wal = ChronicleRaftStore.open(settings.dataDir().resolve("wal"), onWalFailure);
+        Metrics metrics = new Metrics();
+        wal.reportSyncTimes(metrics::walSynced);
         Optional<RestoredRaftState> restored = wal.restore();
         if (restored.isPresent()) {
             Member persisted = (Member) restored.get().getLocalEndpointPersistentState().getLocalEndpoint();
@@ -76,15 +79,24 @@ public final class Node implements AutoCloseable {
                         + persisted.id() + ", not " + settings.local().id());
             }
         }
+        AbstractKVStore store;
+        try {
+            store = settings.engine().open(settings.dataDir(), restored.isEmpty(), settings.local().id(), proposeC,
+                    commitC);
+        } catch (RuntimeException e) {
+            wal.close();
+            throw e;
+        }
         // A joining node starts from the members it joins (MicroRaft wants the group's initial members; those
         // listed before it are, as long as ids are only ever appended) and learns the rest from the leader.
         List<Member> initialMembers = settings.join()
                 ? settings.members().stream().filter(m -> !m.equals(settings.local())).toList()
                 : settings.members();
         RaftLoop raft = new RaftLoop(settings.local(), settings.clientUrl(), initialMembers,
-                raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved);
+                raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved, metrics);
+        metrics.watch(raft, store);
         raft.start();
-        HttpApi http = new HttpApi(raft, store, restored.isPresent()).start(settings.local().host(),
+        HttpApi http = new HttpApi(raft, store, restored.isPresent(), metrics).start(settings.local().host(),
                 settings.clientPort());
         return new Node(raft, http, restored.isPresent());
     }

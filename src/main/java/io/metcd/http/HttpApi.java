@@ -4,6 +4,8 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.http.HttpStatus;
+import io.javalin.router.Endpoint;
+import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.kv.ProposalRejectedException;
 import io.metcd.raft.Member;
@@ -11,6 +13,7 @@ import io.metcd.raft.MembershipException;
 import io.metcd.raft.RaftLoop;
 import io.microraft.RaftNodeStatus;
 import io.microraft.report.RaftNodeReport;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 
 import java.io.IOException;
 import java.net.URI;
@@ -38,11 +41,13 @@ public final class HttpApi implements AutoCloseable {
     /** How long a request may wait for a leader, a commit or a read index before it gets a 503. */
     static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration RETRY_BACKOFF = Duration.ofMillis(50);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
     private static final String RETRY_AFTER_SECONDS = "1";
     private static final HttpClient PROXY = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final RaftLoop raft;
     private final AbstractKVStore store;
+    private final Metrics metrics;
     private final Javalin app;
     /**
      * A restarted node rebuilds its state from the WAL only as the leader tells it what is committed; until
@@ -51,9 +56,10 @@ public final class HttpApi implements AutoCloseable {
     private volatile boolean caughtUp;
 
     /** @param restarted whether the node came back from existing data, so stale reads must wait for a catch-up */
-    public HttpApi(RaftLoop raft, AbstractKVStore store, boolean restarted) {
+    public HttpApi(RaftLoop raft, AbstractKVStore store, boolean restarted, Metrics metrics) {
         this.raft = raft;
         this.store = store;
+        this.metrics = metrics;
         this.caughtUp = !restarted;
         this.app = Javalin.create(cfg -> {
             cfg.concurrency.useVirtualThreads = true;
@@ -61,12 +67,21 @@ public final class HttpApi implements AutoCloseable {
             cfg.http.prefer405over404 = true;
             cfg.router.ignoreTrailingSlashes = false;
             cfg.startup.showJavalinBanner = false;
+            // Stopping waits (bounded) for the requests in progress, so that a node that stops, or was
+            // removed, still answers what it was asked before its port closes.
+            cfg.jetty.modifyServer(server -> {
+                server.insertHandler(new GracefulHandler());
+                server.setStopTimeout(STOP_TIMEOUT.toMillis());
+            });
+            cfg.requestLogger.http((ctx, millis) -> metrics.httpRequest(ctx.method().name(), route(ctx),
+                    ctx.statusCode(), millis / 1000.0));
             cfg.routes.get("/-/status", this::status);
             cfg.routes.get("/-/health", this::health);
             cfg.routes.get("/-/members", this::members);
             cfg.routes.post("/-/members/{id}", this::addMember);
             cfg.routes.delete("/-/members/{id}", this::removeMember);
             cfg.routes.post("/-/snapshot", this::snapshot);
+            cfg.routes.get("/-/metrics", ctx -> ctx.contentType(Metrics.CONTENT_TYPE).result(metrics.scrape()));
             cfg.routes.get("/-/<path>", ctx -> fail(HttpStatus.NOT_FOUND, "no such cluster API path"));
             cfg.routes.get("/<key>", this::get);
             cfg.routes.put("/<key>", this::put);
@@ -189,6 +204,12 @@ public final class HttpApi implements AutoCloseable {
 
     private static void emptyKey(Context ctx) {
         fail(HttpStatus.BAD_REQUEST, "empty key");
+    }
+
+    /** The route a request matched, as declared (a bounded set of values, unlike paths); "unmatched" if none. */
+    private static String route(Context ctx) {
+        Endpoint endpoint = ctx.endpoints().matchedHttpEndpoint();
+        return endpoint == null ? "unmatched" : endpoint.path;
     }
 
     private static String key(Context ctx) {

@@ -17,11 +17,18 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntConsumer;
 
 /**
  * The channel side of every {@link KVStore}: proposing onto {@code proposeC}, applying from {@code commitC},
  * answering the clients whose writes were applied, and letting readers wait for an applied index. Engines
- * supply only the storage: {@link #get}, {@link #apply}, {@link #snapshot} and {@link #recoverFromSnapshot}.
+ * supply only the storage: {@link #get}, {@link #apply}, {@link #flush}, {@link #snapshot} and
+ * {@link #recoverFromSnapshot}.
+ * <p>
+ * The applier works in passes: it applies what {@code commitC} holds, has the engine {@link #flush} it, and
+ * only then publishes the applied index and answers the clients, so that an answered write is visible to
+ * every later read on this node. Commits at or below the applied index are skipped: they are what MicroRaft
+ * replays after a restart into an engine that already holds them.
  */
 public abstract class AbstractKVStore implements KVStore {
     private static final Logger LOG = LoggerFactory.getLogger(AbstractKVStore.class);
@@ -40,18 +47,32 @@ public abstract class AbstractKVStore implements KVStore {
     private final ReentrantLock appliedLock = new ReentrantLock();
     private final Condition appliedAdvanced = appliedLock.newCondition();
     private volatile long appliedIndex;
+    private volatile IntConsumer termStartedListener = term -> {
+    };
 
-    protected AbstractKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC) {
+    /** @param appliedIndex the index the engine's state already reflects: 0 unless it kept state across a restart */
+    protected AbstractKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
+            long appliedIndex) {
         this.localId = localId;
         this.proposeC = proposeC;
         this.commitC = commitC;
+        this.appliedIndex = appliedIndex;
     }
 
     /** The engine's value for {@code key}, or {@code null}. Called concurrently with {@link #apply}. */
     protected abstract byte[] get(String key);
 
-    /** Applies committed writes in order; called only from {@link #readCommits()}. */
+    /**
+     * Applies committed writes in order; called only from {@link #readCommits()}. An engine may hold them back
+     * until {@link #flush}.
+     */
     protected abstract void apply(long index, List<Proposal> proposals);
+
+    /**
+     * Makes everything applied so far visible to {@link #get} and, in an engine that keeps its state, stores it
+     * together with {@code index}, the last index applied. Called only from {@link #readCommits()}.
+     */
+    protected abstract void flush(long index);
 
     @Override
     public byte[] lookup(String key) {
@@ -73,38 +94,65 @@ public abstract class AbstractKVStore implements KVStore {
     @Override
     public void readCommits() {
         List<Commit> commits = new ArrayList<>(MAX_COMMITS_PER_PASS);
+        List<Commit.Apply> unanswered = new ArrayList<>(MAX_COMMITS_PER_PASS);
         try {
             while (true) {
                 commits.add(commitC.take());
                 commitC.drainTo(commits, MAX_COMMITS_PER_PASS - 1);
+                long applied = appliedIndex;
                 for (Commit commit : commits) {
-                    applyCommit(commit);
+                    if (commit.index() <= applied) {
+                        if (commit instanceof Commit.Restore) {
+                            LOG.info("the store already holds index {}: not reloading the snapshot at {}", applied,
+                                    commit.index());
+                        }
+                        continue;
+                    }
+                    switch (commit) {
+                        case Commit.Apply a -> {
+                            apply(a.index(), a.proposals());
+                            unanswered.add(a);
+                        }
+                        case Commit.Restore r -> recoverFromSnapshot(r.index(), r.chunks());
+                        case Commit.Advance ignored -> {
+                        }
+                        case Commit.TermStarted t -> {
+                            // The listener fails forwarded writes not applied yet: settle the ones that were first.
+                            settle(applied, unanswered);
+                            termStartedListener.accept(t.term());
+                        }
+                    }
+                    applied = commit.index();
                 }
-                publishApplied(commits.getLast().index());
+                settle(applied, unanswered);
                 commits.clear();
             }
         } catch (InterruptedException e) {
             LOG.debug("applier stopped");
+        } catch (RuntimeException e) {
+            // The node stays up for what it can still do; /-/health reports it unhealthy from now on.
+            LOG.error("the applier failed; this node no longer applies committed entries", e);
         }
     }
 
-    private void applyCommit(Commit commit) {
-        switch (commit) {
-            case Commit.Apply a -> {
-                apply(a.index(), a.proposals());
-                for (Proposal p : a.proposals()) {
-                    if (p.origin() == localId) {
-                        CompletableFuture<Long> waiting = pending.get(p.seq());
-                        if (waiting != null) {
-                            waiting.complete(a.index());
-                        }
+    /** Flushes what this pass applied up to {@code applied}, publishes it, then answers its clients. */
+    private void settle(long applied, List<Commit.Apply> unanswered) {
+        if (applied <= appliedIndex) {
+            return;
+        }
+        flush(applied);
+        publishApplied(applied);
+        for (Commit.Apply a : unanswered) {
+            for (Proposal p : a.proposals()) {
+                if (p.origin() == localId) {
+                    CompletableFuture<Long> waiting = pending.get(p.seq());
+                    if (waiting != null) {
+                        waiting.complete(a.index());
                     }
                 }
             }
-            case Commit.Restore r -> recoverFromSnapshot(r.chunks());
-            case Commit.Advance ignored -> {
-            }
         }
+        unanswered.clear();
     }
 
     private void publishApplied(long index) {
@@ -115,6 +163,11 @@ public abstract class AbstractKVStore implements KVStore {
         } finally {
             appliedLock.unlock();
         }
+    }
+
+    /** Runs on the applier, in log order, when a new leader's first entry (of that term) is applied. */
+    public void onTermStarted(IntConsumer listener) {
+        this.termStartedListener = listener;
     }
 
     @Override

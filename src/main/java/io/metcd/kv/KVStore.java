@@ -2,6 +2,7 @@ package io.metcd.kv;
 
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * The replicated key-value store, as raftexample's kvstore: it proposes writes to the Raft loop and
@@ -9,7 +10,9 @@ import java.util.concurrent.CompletableFuture;
  * storage engine); the flow of data through the channels is the same for all of them.
  * <p>
  * Applying is deterministic and idempotent: after a restart MicroRaft installs the latest snapshot and
- * applies the log suffix again, so applying the same committed entries twice must yield the same state.
+ * applies the log suffix again, so applying the same committed entries twice must yield the same state. A
+ * store whose engine kept its state across the restart starts at the index it had applied and skips what
+ * is replayed at or below it.
  */
 public interface KVStore extends AutoCloseable {
 
@@ -32,11 +35,18 @@ public interface KVStore extends AutoCloseable {
      */
     void readCommits();
 
-    /** The store's state at the current applied index, as chunks of engine-encoded bytes. */
-    List<byte[]> snapshot();
+    /**
+     * Streams the store's state at the current applied index to {@code chunks}, one chunk at a time, in a
+     * format that depends only on the state: the same state gives the same chunks on every node and engine.
+     * Must not run concurrently with {@link #readCommits()} applying something.
+     */
+    void snapshot(Consumer<byte[]> chunks);
 
-    /** Replaces the whole state with the one {@link #snapshot()} produced (on any node). */
-    void recoverFromSnapshot(List<byte[]> chunks);
+    /**
+     * Replaces the whole state with the one {@link #snapshot} produced (on any node, by any engine) at log
+     * index {@code index}.
+     */
+    void recoverFromSnapshot(long index, List<byte[]> chunks);
 
     /** The index of the last entry applied to this store. */
     long appliedIndex();

@@ -3,34 +3,55 @@ package io.metcd.kv;
 import io.metcd.raft.Commit;
 import io.metcd.raft.Operation.Proposal;
 import io.metcd.raft.PendingWrite;
-import io.metcd.transport.Codec;
 
-import java.nio.ByteBuffer;
-import java.util.ArrayList;
+import java.nio.charset.StandardCharsets;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.function.Consumer;
 
 /**
  * The in-memory engine: a sorted concurrent map, rebuilt on restart from the latest snapshot and the WAL.
- * Sorted, so that every node cuts the same snapshot into the same chunks (MicroRaft may fetch a
- * snapshot's chunks from different nodes).
+ * Sorted in the order of the keys' UTF-8 bytes, the order of the disk engines, so that every node and
+ * engine cuts the same state into the same chunks ({@link SnapshotChunks}).
  */
 public final class MapKVStore extends AbstractKVStore {
-    /** Snapshot chunk size: large enough to amortise per-chunk overhead, small enough for one peer frame. */
-    static final int CHUNK_BYTES = 1 << 20;
+    /**
+     * Code point order, which is the unsigned order of the UTF-8 encodings. {@link String#compareTo} compares
+     * UTF-16 units instead and puts U+E000..U+FFFF after the surrogates of U+10000 and above.
+     */
+    static final Comparator<String> UTF8_ORDER = (a, b) -> {
+        int n = Math.min(a.length(), b.length());
+        for (int i = 0; i < n; i++) {
+            char x = a.charAt(i);
+            char y = b.charAt(i);
+            if (x != y) {
+                if (x >= Character.MIN_SURROGATE && y >= Character.MIN_SURROGATE) {
+                    return Integer.compare(codePointRank(x), codePointRank(y));
+                }
+                return x - y;
+            }
+        }
+        return a.length() - b.length();
+    };
+
+    /** For units from U+D800 up: moves surrogates above U+E000..U+FFFF, where the code points they encode belong. */
+    private static int codePointRank(char c) {
+        return Character.isSurrogate(c) ? c + 0x2000 : c - 0x800;
+    }
 
     /** Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map. */
-    private volatile ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>();
+    private volatile ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
 
     public MapKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC) {
-        super(localId, proposeC, commitC);
+        super(localId, proposeC, commitC, 0);
     }
 
     @Override
     public String engine() {
-        return "map";
+        return Engine.map.name();
     }
 
     @Override
@@ -49,33 +70,25 @@ public final class MapKVStore extends AbstractKVStore {
         }
     }
 
+    /** Nothing to do: every write is visible as soon as it is applied, and nothing outlives the process. */
+    @Override
+    protected void flush(long index) {
+    }
+
     /** Called on the Raft thread once everything up to the snapshot index is applied and nothing more is. */
     @Override
-    public List<byte[]> snapshot() {
-        List<byte[]> chunks = new ArrayList<>();
-        Codec.Writer out = new Codec.Writer(CHUNK_BYTES + 4096);
+    public void snapshot(Consumer<byte[]> chunks) {
+        SnapshotChunks out = new SnapshotChunks(chunks);
         for (Map.Entry<String, byte[]> e : map.entrySet()) {
-            out.string(e.getKey()).bytes(e.getValue());
-            if (out.length() >= CHUNK_BYTES) {
-                chunks.add(out.toByteArray());
-                out.reset();
-            }
+            out.add(e.getKey().getBytes(StandardCharsets.UTF_8), e.getValue());
         }
-        if (out.length() > 0 || chunks.isEmpty()) {
-            chunks.add(out.toByteArray());
-        }
-        return chunks;
+        out.finish();
     }
 
     @Override
-    public void recoverFromSnapshot(List<byte[]> chunks) {
-        ConcurrentSkipListMap<String, byte[]> restored = new ConcurrentSkipListMap<>();
-        for (byte[] chunk : chunks) {
-            Codec.Reader in = new Codec.Reader(ByteBuffer.wrap(chunk));
-            while (in.remaining() > 0) {
-                restored.put(in.string(), in.bytes());
-            }
-        }
+    public void recoverFromSnapshot(long index, List<byte[]> chunks) {
+        ConcurrentSkipListMap<String, byte[]> restored = new ConcurrentSkipListMap<>(UTF8_ORDER);
+        SnapshotChunks.forEachEntry(chunks, (key, value) -> restored.put(new String(key, StandardCharsets.UTF_8), value));
         map = restored;
     }
 }

@@ -15,6 +15,10 @@ public sealed interface Commit {
     record Advance(long index) implements Commit {
     }
 
+    /** A new leader's first entry, in {@code term}: writes forwarded in earlier terms and not yet applied are lost. */
+    record TermStarted(long index, int term) implements Commit {
+    }
+
     /** Replace the whole store with a snapshot taken at {@code index} (installed from the leader or on restart). */
     record Restore(long index, List<byte[]> chunks) implements Commit {
     }

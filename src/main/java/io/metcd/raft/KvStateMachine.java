@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
 import io.microraft.impl.statemachine.InternalCommitAware;
 import io.microraft.statemachine.StateMachine;
@@ -8,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 
 /**
  * MicroRaft's view of the store. Runs on the Raft thread and does no store work there: committed entries
@@ -26,17 +28,22 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     private final BlockingQueue<Commit> commitC;
     private final AbstractKVStore store;
+    private final IntSupplier currentTerm;
+    private final Metrics metrics;
 
-    KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store) {
+    /** @param currentTerm this node's term; MicroRaft asks for the new-term operation once it leads in it */
+    KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, IntSupplier currentTerm, Metrics metrics) {
         this.commitC = commitC;
         this.store = store;
+        this.currentTerm = currentTerm;
+        this.metrics = metrics;
     }
 
     @Override
     public Object runOperation(long commitIndex, Object operation) {
         switch (operation) {
             case Operation.Batch batch -> publish(new Commit.Apply(commitIndex, batch.proposals()));
-            case Operation.NewTerm ignored -> publish(new Commit.Advance(commitIndex));
+            case Operation.NewTerm t -> publish(new Commit.TermStarted(commitIndex, t.term()));
             default -> {
                 if (operation != READ_INDEX) {
                     throw new IllegalArgumentException("not an operation: " + operation);
@@ -53,10 +60,17 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     @Override
     public void takeSnapshot(long commitIndex, Consumer<Object> chunkConsumer) {
+        long start = System.nanoTime();
         store.awaitAppliedUninterruptibly(commitIndex);
-        for (byte[] chunk : store.snapshot()) {
-            chunkConsumer.accept(new Operation.SnapshotPart(chunk));
+        if (store.appliedIndex() != commitIndex) {
+            // A restarted disk engine holds state past what MicroRaft has replayed so far. Auto snapshots cannot
+            // land there (the engine never passes a snapshot point before that snapshot is in the WAL), a manual
+            // one can: its chunks would not be the state at commitIndex, so refuse it.
+            throw new IllegalStateException("the store is at index " + store.appliedIndex()
+                    + ", past the snapshot index " + commitIndex + " that MicroRaft is replaying up to");
         }
+        store.snapshot(chunk -> chunkConsumer.accept(new Operation.SnapshotPart(chunk)));
+        metrics.snapshotTaken(System.nanoTime() - start);
     }
 
     @Override
@@ -70,12 +84,15 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     @Override
     public Object getNewTermOperation() {
-        return Operation.NewTerm.INSTANCE;
+        return new Operation.NewTerm(currentTerm.getAsInt());
     }
 
     private void publish(Commit commit) {
         try {
             commitC.put(commit);
+            if (!(commit instanceof Commit.Restore)) {
+                metrics.committed();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while publishing commit " + commit.index(), e);

@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -31,6 +32,11 @@ final class MembershipChanges {
     private static final Duration PROMOTION_CHECK = Duration.ofMillis(250);
     private static final Duration COMMIT_TIMEOUT = Duration.ofSeconds(10);
     /**
+     * A learner within this many entries of the commit index has caught up: under a steady write load the
+     * commit index keeps moving, so asking for an exact match could postpone the promotion indefinitely.
+     */
+    private static final long CAUGHT_UP_WITHIN = 64;
+    /**
      * A follower heard from within this long counts as up when checking that a removal keeps a quorum: a
      * live follower answers every heartbeat (1 s), and 2 s is when its own followers would give up on a leader.
      */
@@ -43,15 +49,21 @@ final class MembershipChanges {
     private final Member local;
     private final RaftNode raftNode;
     private final Supplier<RaftNodeReport> report;
+    private final Consumer<Member> tellRemoved;
     private final BlockingQueue<ConfChange> confChangeC = new ArrayBlockingQueue<>(1);
     /** Held from the moment a change is accepted until MicroRaft committed or refused it. */
     private final Semaphore oneAtATime = new Semaphore(1);
     private final Thread server;
 
-    MembershipChanges(Member local, RaftNode raftNode, Supplier<RaftNodeReport> report) {
+    /**
+     * @param tellRemoved tells a member its removal is committed: the leader stops replicating to it, so it
+     *                    would not learn otherwise
+     */
+    MembershipChanges(Member local, RaftNode raftNode, Supplier<RaftNodeReport> report, Consumer<Member> tellRemoved) {
         this.local = local;
         this.raftNode = raftNode;
         this.report = report;
+        this.tellRemoved = tellRemoved;
         this.server = Thread.ofVirtual().name("confchange-" + local.id()).unstarted(this::serve);
     }
 
@@ -165,6 +177,9 @@ final class MembershipChanges {
                     if (failure == null) {
                         LOG.info("membership change committed at {}: {} {}", members.getCommitIndex(),
                                 change.mode(), change.member());
+                        if (change.mode() == MembershipChangeMode.REMOVE_MEMBER) {
+                            tellRemoved.accept(change.member());
+                        }
                         change.done().complete(members.getCommitIndex());
                     } else {
                         Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
@@ -193,7 +208,7 @@ final class MembershipChanges {
         for (RaftEndpoint e : committed.getMembers()) {
             Long match = matchIndices.get(e);
             if (!committed.getVotingMembers().contains(e) && match != null
-                    && match >= now.getLog().getCommitIndex() && oneAtATime.tryAcquire()) {
+                    && match >= now.getLog().getCommitIndex() - CAUGHT_UP_WITHIN && oneAtATime.tryAcquire()) {
                 CompletableFuture<Long> done = new CompletableFuture<>();
                 done.whenComplete((index, failure) -> oneAtATime.release());
                 apply(new ConfChange((Member) e, MembershipChangeMode.ADD_OR_PROMOTE_TO_FOLLOWER, done));

@@ -12,9 +12,11 @@ public sealed interface Operation {
     record Batch(List<Proposal> proposals) implements Operation {
     }
 
-    /** The entry a new leader appends to commit its term (MicroRaft's new-term operation); applies nothing. */
-    enum NewTerm implements Operation {
-        INSTANCE
+    /**
+     * The entry a new leader appends to commit its term (MicroRaft's new-term operation). It changes no key;
+     * once it is applied, no write handed to a leader of an earlier term can still commit.
+     */
+    record NewTerm(int term) implements Operation {
     }
 
     /** One snapshot chunk: an opaque, engine-encoded slice of the key space. */

@@ -9,8 +9,11 @@ import java.util.List;
 public sealed interface PeerMessage {
     int from();
 
-    /** A follower hands client writes to the leader, which proposes them as its own. */
-    record ForwardedProposals(int from, List<Operation.Proposal> proposals) implements PeerMessage {
+    /**
+     * A follower hands client writes to the leader of {@code term}, which proposes them as its own only if it
+     * still leads in that term: so a write forwarded in a term can only ever be logged in that term.
+     */
+    record ForwardedProposals(int from, int term, List<Operation.Proposal> proposals) implements PeerMessage {
     }
 
     /** The leader could not propose these writes of {@code from}'s (not leader any more, overloaded...). */

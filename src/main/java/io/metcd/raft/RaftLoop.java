@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.kv.ProposalRejectedException;
 import io.metcd.transport.PeerTransport;
@@ -16,6 +17,7 @@ import io.microraft.model.message.AppendEntriesRequest;
 import io.microraft.model.message.RaftMessage;
 import io.microraft.persistence.RestoredRaftState;
 import io.microraft.report.RaftNodeReport;
+import io.microraft.report.RaftTerm;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,6 +68,7 @@ public final class RaftLoop implements AutoCloseable {
     private final Thread applier;
     private final MembershipChanges membership;
     private final Runnable onRemoved;
+    private final Metrics metrics;
     private final AtomicBoolean removed = new AtomicBoolean();
     private volatile boolean closing;
     /** When this leader last told a non-member so, by member id: once a second is enough. */
@@ -75,11 +78,19 @@ public final class RaftLoop implements AutoCloseable {
     private final Condition leaderKnown = leaderLock.newCondition();
     private volatile RaftRole role = RaftRole.FOLLOWER;
     private volatile RaftNodeReport lastReport;
+    /** The leader as of the last report, to count leader changes; only the Raft thread touches it. */
+    private Member reportedLeader;
     /** The snapshot index of MicroRaft's log, as of the last report (reports follow every snapshot). */
     private volatile long raftSnapshotIndex;
 
-    /** Writes forwarded to the leader, by sequence number, so that a rejection can fail them at once. */
-    private final Map<Long, CompletableFuture<Long>> forwarded = new ConcurrentHashMap<>();
+    /**
+     * Writes forwarded to a leader, by sequence number, until applied or failed: a rejection fails them at
+     * once, and so does a later term's first entry (see {@link #failForwardedBefore}).
+     */
+    private final Map<Long, Forwarded> forwarded = new ConcurrentHashMap<>();
+
+    private record Forwarded(int term, CompletableFuture<Long> applied) {
+    }
     /** ReadIndex requests this follower sent to the leader, by request id. */
     private final Map<Long, CompletableFuture<Long>> pendingReadIndex = new ConcurrentHashMap<>();
     private final AtomicLong nextReadId = new AtomicLong();
@@ -90,16 +101,18 @@ public final class RaftLoop implements AutoCloseable {
      */
     public RaftLoop(Member local, String clientUrl, Collection<Member> initialMembers, RaftConfig config,
             ChronicleRaftStore wal, Optional<RestoredRaftState> restored, BlockingQueue<PendingWrite> proposeC,
-            BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved) {
+            BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved, Metrics metrics) {
         this.local = local;
         this.onRemoved = onRemoved;
+        this.metrics = metrics;
         this.proposeC = proposeC;
         this.wal = wal;
         this.store = store;
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport, () -> raftSnapshotIndex);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
-                .setTransport(snapshotBoundaryFix).setStore(wal).setStateMachine(new KvStateMachine(commitC, store))
+                .setTransport(snapshotBoundaryFix).setStore(wal)
+                .setStateMachine(new KvStateMachine(commitC, store, this::term, metrics))
                 .setRaftNodeReportListener(this::onReport);
         if (restored.isPresent()) {
             builder.setRestoredState(restored.get());
@@ -109,7 +122,9 @@ public final class RaftLoop implements AutoCloseable {
         this.raftNode = builder.build();
         this.applier = Thread.ofVirtual().name("applier-" + local.id()).unstarted(store::readCommits);
         this.proposeLoop = Thread.ofVirtual().name("propose-" + local.id()).unstarted(this::servePropose);
-        this.membership = new MembershipChanges(local, raftNode, this::report);
+        this.membership = new MembershipChanges(local, raftNode, this::report,
+                removed -> transport.send(removed, new PeerMessage.NotAMember(local.id())));
+        store.onTermStarted(this::failForwardedBefore);
     }
 
     /** Opens the peer port and starts consensus, the applier and the propose loop. */
@@ -157,10 +172,12 @@ public final class RaftLoop implements AutoCloseable {
         for (PendingWrite w : writes) {
             proposals.add(w.proposal());
         }
-        Member leader = leader();
+        RaftTerm term = raftNode.getTerm();
+        Member leader = (Member) term.getLeaderEndpoint();
         if (leader == null) {
             rejectAll(writes, "no leader");
         } else if (leader.equals(local)) {
+            metrics.proposed(writes.size());
             raftNode.replicate(new Operation.Batch(proposals)).whenComplete((result, failure) -> {
                 if (failure != null) {
                     Throwable cause = failureFor(failure);
@@ -168,12 +185,13 @@ public final class RaftLoop implements AutoCloseable {
                 }
             });
         } else {
+            metrics.proposed(writes.size());
             for (PendingWrite w : writes) {
                 long seq = w.proposal().seq();
-                forwarded.put(seq, w.applied());
+                forwarded.put(seq, new Forwarded(term.getTerm(), w.applied()));
                 w.applied().whenComplete((index, failure) -> forwarded.remove(seq));
             }
-            transport.send(leader, new PeerMessage.ForwardedProposals(local.id(), proposals));
+            transport.send(leader, new PeerMessage.ForwardedProposals(local.id(), term.getTerm(), proposals));
         }
     }
 
@@ -244,9 +262,9 @@ public final class RaftLoop implements AutoCloseable {
             case PeerMessage.ProposalsRejected m -> {
                 ProposalRejectedException rejection = new ProposalRejectedException(m.reason());
                 for (long seq : m.seqs()) {
-                    CompletableFuture<Long> waiting = forwarded.get(seq);
+                    Forwarded waiting = forwarded.get(seq);
                     if (waiting != null) {
-                        waiting.completeExceptionally(rejection);
+                        waiting.applied().completeExceptionally(rejection);
                     }
                 }
             }
@@ -288,9 +306,22 @@ public final class RaftLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * Called by the applier once a new leader's first entry, of {@code term}, is applied: a write forwarded
+     * in an earlier term could only have been logged in that term, so if it is not applied by now it never
+     * will be, and its client can retry at once instead of waiting for a timeout.
+     */
+    private void failForwardedBefore(int term) {
+        ProposalRejectedException lost = new ProposalRejectedException("leader changed before the write committed");
+        forwarded.values().stream().filter(f -> f.term() < term).forEach(f -> f.applied().completeExceptionally(lost));
+    }
+
     private void proposeForwarded(PeerMessage.ForwardedProposals m) {
-        if (!local.equals(leader())) {
-            rejectForwarded(m, "not the leader");
+        // Raft tasks run in order, so a leader that still leads in the sender's term when this check runs
+        // logs the batch in that term, or not at all.
+        RaftTerm term = raftNode.getTerm();
+        if (!local.equals(term.getLeaderEndpoint()) || term.getTerm() != m.term()) {
+            rejectForwarded(m, "not the leader of term " + m.term());
             return;
         }
         raftNode.replicate(new Operation.Batch(m.proposals())).whenComplete((result, failure) -> {
@@ -328,6 +359,11 @@ public final class RaftLoop implements AutoCloseable {
         lastReport = report;
         role = report.getRole();
         raftSnapshotIndex = report.getLog().getLastSnapshotIndex();
+        Member leaderNow = (Member) report.getTerm().getLeaderEndpoint();
+        if (leaderNow != null && !leaderNow.equals(reportedLeader)) {
+            metrics.leaderChanged();
+        }
+        reportedLeader = leaderNow;
         if (report.getStatus() == RaftNodeStatus.TERMINATED && !report.getCommittedMembers().getMembers().contains(local)) {
             LOG.error("this node (member {}) was removed from the cluster; stopping", local.id());
             removedFromCluster();
@@ -460,6 +496,11 @@ public final class RaftLoop implements AutoCloseable {
         }
         LOG.info("handing leadership over to {}", target);
         return raftNode.transferLeadership(target).copy().orTimeout(5, TimeUnit.SECONDS).thenApply(o -> null);
+    }
+
+    /** The peer connections, for their counters. */
+    public PeerTransport transport() {
+        return transport;
     }
 
     /** Fault injection: while blocked, nothing is sent to or accepted from that member. */

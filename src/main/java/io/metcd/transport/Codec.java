@@ -133,7 +133,7 @@ public final class Codec {
                 out.i32(m.getLastLogTerm()).i64(m.getLastLogIndex());
             }
             case PeerMessage.ForwardedProposals m -> {
-                out.u8(FORWARDED_PROPOSALS).i32(m.from());
+                out.u8(FORWARDED_PROPOSALS).i32(m.from()).i32(m.term());
                 writeProposals(out, m.proposals());
             }
             case PeerMessage.ProposalsRejected m -> {
@@ -197,7 +197,7 @@ public final class Codec {
             case TRIGGER_ELECTION -> MODEL.createTriggerLeaderElectionRequestBuilder().setGroupId(in.string())
                     .setSender(readMember(in)).setTerm(in.i32()).setLastLogTerm(in.i32())
                     .setLastLogIndex(in.i64()).build();
-            case FORWARDED_PROPOSALS -> new PeerMessage.ForwardedProposals(in.i32(), readProposals(in));
+            case FORWARDED_PROPOSALS -> new PeerMessage.ForwardedProposals(in.i32(), in.i32(), readProposals(in));
             case PROPOSALS_REJECTED -> {
                 int from = in.i32();
                 long[] seqs = new long[in.count(8)];
@@ -282,7 +282,7 @@ public final class Codec {
     public static void writeOperation(Writer out, Object operation) {
         switch (operation) {
             case Operation.Batch b -> writeProposals(out.u8(OP_BATCH), b.proposals());
-            case Operation.NewTerm ignored -> out.u8(OP_NEW_TERM);
+            case Operation.NewTerm t -> out.u8(OP_NEW_TERM).i32(t.term());
             case Operation.SnapshotPart p -> out.u8(OP_SNAPSHOT_PART).bytes(p.bytes());
             case UpdateRaftGroupMembersOp op -> {
                 out.u8(OP_MEMBERS);
@@ -299,7 +299,7 @@ public final class Codec {
         byte tag = in.u8();
         return switch (tag) {
             case OP_BATCH -> new Operation.Batch(readProposals(in));
-            case OP_NEW_TERM -> Operation.NewTerm.INSTANCE;
+            case OP_NEW_TERM -> new Operation.NewTerm(in.i32());
             case OP_SNAPSHOT_PART -> new Operation.SnapshotPart(in.bytes());
             case OP_MEMBERS -> {
                 var b = MODEL.createUpdateRaftGroupMembersOpBuilder().setMembers(readEndpoints(in))

@@ -43,6 +43,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.LongConsumer;
 import java.util.zip.CRC32C;
 
 /**
@@ -114,6 +115,7 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
     private volatile boolean failed;
     private volatile boolean closed;
     private volatile long lastSnapshotIndex;
+    private volatile LongConsumer syncTimes = nanos -> { };
 
     private ChronicleRaftStore(Path dir, long cycleBytes, Runnable onFailure) {
         this.dir = dir;
@@ -377,6 +379,11 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
         }
     }
 
+    /** Tells {@code observer} how long each msync of the log takes, in nanoseconds (for the metrics). */
+    public void reportSyncTimes(LongConsumer observer) {
+        this.syncTimes = observer;
+    }
+
     /** The queue underneath, for tests that break it. */
     SingleChronicleQueue queue() {
         return queue;
@@ -445,7 +452,9 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
     }
 
     private void sync() {
+        long start = System.nanoTime();
         appender.sync();
+        syncTimes.accept(System.nanoTime() - start);
     }
 
     /**

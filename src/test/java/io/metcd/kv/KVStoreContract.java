@@ -6,67 +6,67 @@ import io.metcd.raft.PendingWrite;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * What every engine must do, whatever it stores in: one suite, run against each {@link KVStore}
- * implementation by a subclass, so that no engine drifts from the others.
+ * What every engine must do, whatever it stores in: one suite, run against each {@link Engine} by a
+ * subclass, so that no engine drifts from the others.
  */
 abstract class KVStoreContract {
     static final int LOCAL = 1;
     static final int OTHER = 2;
 
-    BlockingQueue<PendingWrite> proposeC;
-    BlockingQueue<Commit> commitC;
+    @TempDir
+    Path dataDir;
+    RunningStore running;
     AbstractKVStore store;
-    Thread applier;
 
-    /** A fresh, empty store of the engine under test. */
-    abstract AbstractKVStore newStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC);
+    abstract Engine engine();
 
     @BeforeEach
     void startApplier() {
-        proposeC = new ArrayBlockingQueue<>(4);
-        commitC = new ArrayBlockingQueue<>(16);
-        store = newStore(LOCAL, proposeC, commitC);
-        applier = Thread.ofVirtual().start(store::readCommits);
+        running = new RunningStore(engine(), dataDir, true, LOCAL);
+        store = running.store;
     }
 
     @AfterEach
     void stopApplier() throws InterruptedException {
-        applier.interrupt();
-        applier.join();
-        store.close();
+        running.close();
     }
 
     static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
+    static Commit.Apply put(long index, String key, String value) {
+        return new Commit.Apply(index, List.of(new Proposal(OTHER, index, key, bytes(value))));
+    }
+
     void commit(Commit c) throws InterruptedException {
-        commitC.put(c);
-        assertThat(store.awaitApplied(c.index(), Duration.ofSeconds(5))).isTrue();
+        running.commit(c);
     }
 
     @Test
     void anAppliedPutIsVisibleToLookup() throws Exception {
-        commit(new Commit.Apply(1, List.of(new Proposal(OTHER, 1, "k", bytes("v")))));
+        commit(put(1, "k", "v"));
         assertThat(store.lookup("k")).isEqualTo(bytes("v"));
         assertThat(store.lookup("absent")).isNull();
     }
 
     @Test
     void anAppliedDeleteRemovesTheKey() throws Exception {
-        commit(new Commit.Apply(1, List.of(new Proposal(OTHER, 1, "k", bytes("v")))));
+        commit(put(1, "k", "v"));
         commit(new Commit.Apply(2, List.of(new Proposal(OTHER, 2, "k", null))));
         assertThat(store.lookup("k")).isNull();
     }
@@ -81,27 +81,67 @@ abstract class KVStoreContract {
 
     @Test
     void theAppliedIndexFollowsEveryKindOfCommit() throws Exception {
-        commit(new Commit.Apply(3, List.of(new Proposal(OTHER, 1, "k", bytes("v")))));
+        commit(put(3, "k", "v"));
         assertThat(store.appliedIndex()).isEqualTo(3);
         commit(new Commit.Advance(4));
         assertThat(store.appliedIndex()).isEqualTo(4);
+        commit(new Commit.TermStarted(5, 2));
+        assertThat(store.appliedIndex()).isEqualTo(5);
+    }
+
+    @Test
+    void aCommitAtOrBelowTheAppliedIndexIsSkipped() throws Exception {
+        commit(put(5, "k", "new"));
+        commit(put(5, "k", "replayed"));
+        commit(put(4, "k", "older"));
+        assertThat(store.lookup("k")).isEqualTo(bytes("new"));
+        assertThat(store.appliedIndex()).isEqualTo(5);
+    }
+
+    @Test
+    void aRestoreAtOrBelowTheAppliedIndexIsSkipped() throws Exception {
+        commit(put(1, "a", "1"));
+        List<byte[]> atOne = running.snapshot();
+        commit(put(6, "b", "2"));
+        commit(new Commit.Restore(6, atOne));
+        assertThat(store.lookup("b")).isEqualTo(bytes("2"));
+        assertThat(store.appliedIndex()).isEqualTo(6);
     }
 
     @Test
     void aLocalProposalGoesToProposeCAndCompletesWhenApplied() throws Exception {
         CompletableFuture<Long> applied = store.propose("k", bytes("v"));
-        PendingWrite write = proposeC.take();
+        PendingWrite write = running.proposeC.take();
         assertThat(write.proposal().origin()).isEqualTo(LOCAL);
         assertThat(write.proposal().key()).isEqualTo("k");
         assertThat(applied).isNotDone();
-        commitC.put(new Commit.Apply(7, List.of(write.proposal())));
+        running.commitC.put(new Commit.Apply(7, List.of(write.proposal())));
         assertThat(applied.get()).isEqualTo(7);
+    }
+
+    @Test
+    void aWriteIsAnsweredOnlyOnceALookupSeesIt() throws Exception {
+        CompletableFuture<byte[]> seenWhenAnswered = store.propose("k", bytes("v")).thenApply(i -> store.lookup("k"));
+        running.commitC.put(new Commit.Apply(1, List.of(running.proposeC.take().proposal())));
+        assertThat(seenWhenAnswered.get()).isEqualTo(bytes("v"));
+    }
+
+    @Test
+    void writesAppliedBeforeANewTermAreAnsweredBeforeTheTermStartsListenerRuns() throws Exception {
+        CompletableFuture<Long> applied = store.propose("k", bytes("v"));
+        List<Boolean> answeredWhenTermStarted = new ArrayList<>();
+        store.onTermStarted(term -> answeredWhenTermStarted.add(applied.isDone()));
+        Proposal mine = running.proposeC.take().proposal();
+        running.commitC.put(new Commit.Apply(1, List.of(mine)));
+        running.commitC.put(new Commit.TermStarted(2, 3));
+        await().until(() -> store.appliedIndex() == 2);
+        assertThat(answeredWhenTermStarted).containsExactly(true);
     }
 
     @Test
     void anotherNodesProposalWithTheSameSequenceDoesNotAnswerALocalClient() throws Exception {
         CompletableFuture<Long> applied = store.propose("k", bytes("v"));
-        Proposal mine = proposeC.take().proposal();
+        Proposal mine = running.proposeC.take().proposal();
         commit(new Commit.Apply(1, List.of(new Proposal(OTHER, mine.seq(), "k", bytes("other")))));
         assertThat(applied).isNotDone();
     }
@@ -117,33 +157,42 @@ abstract class KVStoreContract {
     }
 
     @Test
+    void aPassOfManyLargeValuesIsAppliedWhole() throws Exception {
+        byte[] mib = new byte[1 << 20];
+        List<Proposal> large = IntStream.range(0, 20).mapToObj(i -> new Proposal(OTHER, i, "big" + i, mib)).toList();
+        for (int i = 0; i < large.size(); i++) {
+            running.commitC.put(new Commit.Apply(i + 1, List.of(large.get(i))));
+        }
+        assertThat(store.awaitApplied(large.size(), Duration.ofSeconds(30))).isTrue();
+        for (int i = 0; i < large.size(); i++) {
+            assertThat(store.lookup("big" + i)).hasSize(1 << 20);
+        }
+    }
+
+    @Test
     void aSnapshotRecoversTheSameStateInAnotherStore() throws Exception {
         for (int i = 0; i < 2000; i++) {
-            commitC.put(new Commit.Apply(i + 1, List.of(new Proposal(OTHER, i, "key" + i, new byte[1024]))));
+            running.commitC.put(new Commit.Apply(i + 1, List.of(new Proposal(OTHER, i, "key" + i, new byte[1024]))));
         }
         commit(new Commit.Apply(2001, List.of(new Proposal(OTHER, 2001, "key5", null))));
-        List<byte[]> chunks = store.snapshot();
-        assertThat(chunks).hasSizeGreaterThan(1);
+        List<byte[]> chunks = running.snapshot();
+        assertThat(chunks).hasSizeGreaterThan(1).allSatisfy(c -> assertThat(c.length)
+                .isLessThan(SnapshotChunks.CHUNK_BYTES + 2048));
 
-        BlockingQueue<Commit> otherCommitC = new ArrayBlockingQueue<>(4);
-        AbstractKVStore other = newStore(OTHER, new ArrayBlockingQueue<>(4), otherCommitC);
-        Thread otherApplier = Thread.ofVirtual().start(other::readCommits);
-        try {
-            other.recoverFromSnapshot(chunks);
-            assertThat(other.lookup("key1999")).hasSize(1024);
-            assertThat(other.lookup("key5")).isNull();
+        try (RunningStore other = new RunningStore(engine(), dataDir.resolve("other"), true, OTHER)) {
+            other.commit(new Commit.Restore(2001, chunks));
+            assertThat(other.store.lookup("key1999")).hasSize(1024);
+            assertThat(other.store.lookup("key5")).isNull();
+            assertThat(other.store.appliedIndex()).isEqualTo(2001);
             assertThat(other.snapshot()).containsExactlyElementsOf(chunks);
-        } finally {
-            otherApplier.interrupt();
-            other.close();
         }
     }
 
     @Test
     void aRestoreCommitReplacesTheWholeState() throws Exception {
-        commit(new Commit.Apply(1, List.of(new Proposal(OTHER, 1, "a", bytes("1")))));
-        List<byte[]> atOne = store.snapshot();
-        commit(new Commit.Apply(2, List.of(new Proposal(OTHER, 2, "b", bytes("2")))));
+        commit(put(1, "a", "1"));
+        List<byte[]> atOne = running.snapshot();
+        commit(put(2, "b", "2"));
         commit(new Commit.Restore(10, atOne));
         assertThat(store.lookup("a")).isEqualTo(bytes("1"));
         assertThat(store.lookup("b")).isNull();
@@ -152,7 +201,7 @@ abstract class KVStoreContract {
 
     @Test
     void anEmptyStoreStillSnapshotsToOneChunk() {
-        assertThat(store.snapshot()).hasSize(1);
+        assertThat(running.snapshot()).hasSize(1);
     }
 
     @Test
@@ -164,8 +213,13 @@ abstract class KVStoreContract {
                 throw new IllegalStateException(e);
             }
         });
-        commitC.put(new Commit.Advance(5));
+        running.commitC.put(new Commit.Advance(5));
         await().until(reader::isDone);
         assertThat(reader.get()).isTrue();
+    }
+
+    @Test
+    void theStoreNamesItsEngine() {
+        assertThat(store.engine()).isEqualTo(engine().name());
     }
 }

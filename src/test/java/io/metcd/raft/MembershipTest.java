@@ -37,7 +37,7 @@ class MembershipTest {
             await().atMost(Duration.ofSeconds(20)).until(() -> members(leader).contains("\"id\":4")
                     && members(leader).matches(".*\"id\":4,[^}]*\"role\":\"follower\".*"));
             KvClient joined = cluster.client(4);
-            assertThat(joined.get("key99?level=stale").body()).isEqualTo("v99");
+            await().atMost(Duration.ofSeconds(10)).until(() -> "v99".equals(joined.get("key99?level=stale").body()));
             assertThat(cluster.node(4).raft().lastSnapshotIndex()).isPositive();
             assertThat(joined.put("from-4", "x")).returns(204, KvClient.Response::status);
         }

@@ -22,16 +22,19 @@ public final class ProcessCluster implements AutoCloseable {
     private static final Pattern LEADER_ID = Pattern.compile("\"leaderId\":(\\d+)");
     private final Path dir;
     private final String engine;
+    private final List<String> extraFlags;
     private final int[] clientPorts;
     private final String clusterFlag;
     private final Process[] processes;
 
-    public ProcessCluster(Path dir, int size, String engine) {
+    /** @param extraFlags more flags every node starts with, such as {@code --snapshot-count 50} */
+    public ProcessCluster(Path dir, int size, String engine, String... extraFlags) {
         if (!Files.exists(Path.of("target", "metcd.jar"))) {
             throw new IllegalStateException("target/metcd.jar is missing: run 'make build' (make test does)");
         }
         this.dir = dir;
         this.engine = engine;
+        this.extraFlags = List.of(extraFlags);
         this.clientPorts = new int[size];
         this.processes = new Process[size];
         List<String> peers = new ArrayList<>();
@@ -52,9 +55,11 @@ public final class ProcessCluster implements AutoCloseable {
 
     /** Starts node {@code id} with the same flags every time, appending its output to nodeN.log. */
     public void start(int id) {
-        processes[id - 1] = launch(dir.resolve("node" + id + ".log"), "--id", String.valueOf(id), "--cluster", clusterFlag, "--port",
+        List<String> flags = new ArrayList<>(List.of("--id", String.valueOf(id), "--cluster", clusterFlag, "--port",
                 String.valueOf(clientPorts[id - 1]), "--engine", engine, "--data-dir",
-                dir.resolve("node" + id).toString());
+                dir.resolve("node" + id).toString()));
+        flags.addAll(extraFlags);
+        processes[id - 1] = launch(dir.resolve("node" + id + ".log"), flags.toArray(String[]::new));
     }
 
     /** Runs the launcher with any arguments, appending its output to {@code log}. */

@@ -1,6 +1,7 @@
 package io.metcd.testkit;
 
 import io.metcd.Node;
+import io.metcd.kv.Engine;
 import io.metcd.raft.Member;
 import io.microraft.RaftRole;
 
@@ -27,13 +28,27 @@ public final class TestCluster implements AutoCloseable {
     private final Set<Integer> removed = ConcurrentHashMap.newKeySet();
     private final Path dir;
     private final int snapshotCount;
+    private final Engine engine;
+    private final Map<Integer, Engine> otherEngines = new ConcurrentHashMap<>();
 
     public TestCluster(Path dir, int size, int snapshotCount) {
+        this(dir, size, snapshotCount, Engine.map);
+    }
+
+    /** @param engine every node's engine, unless {@link #withEngine} says otherwise */
+    public TestCluster(Path dir, int size, int snapshotCount, Engine engine) {
         this.dir = dir;
         this.snapshotCount = snapshotCount;
+        this.engine = engine;
         for (int i = 0; i < size; i++) {
             declareMember();
         }
+    }
+
+    /** Runs node {@code id} on {@code engine} instead of the cluster's, from its next start. */
+    public TestCluster withEngine(int id, Engine engine) {
+        otherEngines.put(id, engine);
+        return this;
     }
 
     /** Reserves ports for one more member (the next id) and returns its peer URL; nothing starts. */
@@ -60,7 +75,8 @@ public final class TestCluster implements AutoCloseable {
     /** Starts node {@code id} with every declared member in {@code --cluster}, as a joiner if asked. */
     public void start(int id, boolean join) {
         Node node = Node.start(new Node.Settings(members.get(id - 1), List.copyOf(members),
-                clientPorts.get(id - 1), dir.resolve("node" + id), snapshotCount, join), () -> {
+                clientPorts.get(id - 1), dir.resolve("node" + id), snapshotCount, join,
+                otherEngines.getOrDefault(id, engine)), () -> {
                     throw new IllegalStateException("WAL failure on node " + id);
                 }, () -> {
                     removed.add(id);

@@ -44,7 +44,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -75,7 +74,7 @@ class CodecTest {
     }
 
     private static List<LogEntry> entries() {
-        return List.of(entry(5, 2, batch()), entry(6, 3, Operation.NewTerm.INSTANCE), entry(7, 3, membersOp()));
+        return List.of(entry(5, 2, batch()), entry(6, 3, new Operation.NewTerm(3)), entry(7, 3, membersOp()));
     }
 
     private static RaftGroupMembersView view() {
@@ -129,7 +128,7 @@ class CodecTest {
                 MODEL.createVoteResponseBuilder().setGroupId(GROUP).setSender(M3).setTerm(4).setGranted(false).build(),
                 MODEL.createTriggerLeaderElectionRequestBuilder().setGroupId(GROUP).setSender(M1).setTerm(4)
                         .setLastLogTerm(3).setLastLogIndex(7).build(),
-                new PeerMessage.ForwardedProposals(2, batch().proposals()),
+                new PeerMessage.ForwardedProposals(2, 7, batch().proposals()),
                 new PeerMessage.ProposalsRejected(1, new long[] {3, Long.MIN_VALUE, 9}, "not the leader"),
                 new PeerMessage.ReadIndexRequest(3, 77, true),
                 new PeerMessage.ReadIndexResponse(1, 77, -1),
@@ -207,7 +206,7 @@ class CodecTest {
         switch (expected) {
             case Operation.Batch e ->
                 assertProposals(e.proposals(), assertInstanceOf(Operation.Batch.class, actual).proposals());
-            case Operation.NewTerm e -> assertSame(e, actual);
+            case Operation.NewTerm e -> assertEquals(e, actual);
             case Operation.SnapshotPart e ->
                 assertArrayEquals(e.bytes(), assertInstanceOf(Operation.SnapshotPart.class, actual).bytes());
             case UpdateRaftGroupMembersOp e -> {
@@ -321,6 +320,7 @@ class CodecTest {
             case PeerMessage.ForwardedProposals e -> {
                 PeerMessage.ForwardedProposals a = assertInstanceOf(PeerMessage.ForwardedProposals.class, actual);
                 assertEquals(e.from(), a.from());
+                assertEquals(e.term(), a.term());
                 assertProposals(e.proposals(), a.proposals());
             }
             case PeerMessage.ProposalsRejected e -> {
@@ -420,7 +420,7 @@ class CodecTest {
 
     @Test
     void forwardedProposalsRoundTrip() {
-        var message = new PeerMessage.ForwardedProposals(2, batch().proposals());
+        var message = new PeerMessage.ForwardedProposals(2, 7, batch().proposals());
         assertMessage(message, roundTrip(message));
     }
 
@@ -610,7 +610,7 @@ class CodecTest {
     @Test
     void unknownOperationTagsAreRejected() {
         Set<Byte> known = new TreeSet<>();
-        for (Object operation : List.of(batch(), Operation.NewTerm.INSTANCE, new Operation.SnapshotPart(new byte[1]),
+        for (Object operation : List.of(batch(), new Operation.NewTerm(3), new Operation.SnapshotPart(new byte[1]),
                 membersOp())) {
             known.add(encodeOperation(operation)[0]);
         }

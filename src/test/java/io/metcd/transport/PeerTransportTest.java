@@ -404,7 +404,7 @@ class PeerTransportTest {
         ServerSocket stuck = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         resources.add(stuck);
         Member stuckMember = new Member(2, "http://127.0.0.1:" + stuck.getLocalPort());
-        PeerMessage big = new PeerMessage.ForwardedProposals(1,
+        PeerMessage big = new PeerMessage.ForwardedProposals(1, 1,
                 List.of(new Operation.Proposal(1, 1, "big", new byte[1 << 20])));
         int sends = 10_000;
 

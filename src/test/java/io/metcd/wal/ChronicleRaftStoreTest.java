@@ -464,7 +464,7 @@ class ChronicleRaftStoreTest {
 
         @Override
         public Object getNewTermOperation() {
-            return Operation.NewTerm.INSTANCE;
+            return new Operation.NewTerm(1);
         }
     }
 

@@ -1,0 +1,220 @@
+package io.metcd.kv;
+
+import io.metcd.raft.Commit;
+import io.metcd.raft.Operation.Proposal;
+import io.metcd.raft.PendingWrite;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * A store whose state outlives the process in a disk engine's {@link Table}, together with the log index it
+ * reflects. A restarted node starts at that index: MicroRaft's replay of the snapshot and log at or below it
+ * is skipped (see {@link AbstractKVStore}) rather than reloaded, so a restart takes the same time whatever the
+ * amount of data.
+ * <p>
+ * Files, under the directory it is opened on: {@code CURRENT} names the live generation, a directory
+ * {@code gen-<index>} holding a table that started empty (0) or from the snapshot at that index. Installing a
+ * snapshot builds the next generation beside the live one, forces it to disk and only then points
+ * {@code CURRENT} at it, so that a crash at any moment leaves one whole generation to open; the others are
+ * deleted when the store opens.
+ * <p>
+ * Each applier pass becomes one {@link Table#write} carrying its last index. The engines write without
+ * forcing the disk: the Raft WAL is the durable copy, and an engine that comes back behind it (never ahead:
+ * nothing is applied before the WAL holds it) catches up from it.
+ */
+public final class DiskKVStore extends AbstractKVStore {
+    private static final Logger LOG = LoggerFactory.getLogger(DiskKVStore.class);
+    static final String CURRENT = "CURRENT";
+    private static final String GENERATION_PREFIX = "gen-";
+    /** Bounds what a pass holds back in memory before writing it: large values make large batches. */
+    private static final int MAX_PENDING_BYTES = 8 << 20;
+
+    private final Table.Format format;
+    private final Path dir;
+    /** Readers hold it shared; replacing or closing the table holds it exclusively. */
+    private final ReentrantReadWriteLock tableLock = new ReentrantReadWriteLock();
+    private Table table;
+    private String generation;
+    /** Writes applied but not yet written to the table, and their size; the applier's only. */
+    private final List<Proposal> pending = new ArrayList<>();
+    private long pendingBytes;
+
+    private DiskKVStore(Table.Format format, Path dir, Table table, String generation, int localId,
+            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC) {
+        super(localId, proposeC, commitC, table.appliedIndex());
+        this.format = format;
+        this.dir = dir;
+        this.table = table;
+        this.generation = generation;
+    }
+
+    /**
+     * Opens the store kept in {@code dir}, or an empty one.
+     *
+     * @param fresh the node has no Raft state: whatever engine files are there belong to no log and are deleted
+     */
+    static DiskKVStore open(Table.Format format, Path dir, boolean fresh, int localId,
+            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC) {
+        try {
+            Files.createDirectories(dir);
+            Optional<String> current = fresh ? Optional.empty() : EngineFiles.read(dir.resolve(CURRENT));
+            deleteGenerationsBut(dir, current.orElse(null));
+            Table table = null;
+            String generation = GENERATION_PREFIX + 0;
+            if (current.isPresent()) {
+                table = format.open(dir.resolve(current.get())).orElse(null);
+                if (table == null) {
+                    LOG.warn("{} engine files in {} were not closed cleanly: rebuilding them from the Raft snapshot "
+                            + "and log", format.name(), dir.resolve(current.get()));
+                    EngineFiles.deleteTree(dir.resolve(current.get()));
+                } else {
+                    generation = current.get();
+                }
+            }
+            if (table == null) {
+                EngineFiles.deleteTree(dir.resolve(generation));
+                table = format.open(dir.resolve(generation)).orElseThrow();
+                EngineFiles.writeAtomically(dir.resolve(CURRENT), generation);
+            }
+            LOG.info("{} engine in {} opened at applied index {}", format.name(), dir.resolve(generation),
+                    table.appliedIndex());
+            return new DiskKVStore(format, dir, table, generation, localId, proposeC, commitC);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the " + format.name() + " engine in " + dir, e);
+        }
+    }
+
+    private static void deleteGenerationsBut(Path dir, String keep) throws IOException {
+        try (Stream<Path> entries = Files.list(dir)) {
+            for (Path p : entries.toList()) {
+                String name = p.getFileName().toString();
+                if (name.startsWith(GENERATION_PREFIX) && !name.equals(keep)) {
+                    EngineFiles.deleteTree(p);
+                }
+            }
+        }
+    }
+
+    @Override
+    public String engine() {
+        return format.name();
+    }
+
+    @Override
+    protected byte[] get(String key) {
+        tableLock.readLock().lock();
+        try {
+            return table.get(key.getBytes(StandardCharsets.UTF_8));
+        } finally {
+            tableLock.readLock().unlock();
+        }
+    }
+
+    @Override
+    protected void apply(long index, List<Proposal> proposals) {
+        pending.addAll(proposals);
+        for (Proposal p : proposals) {
+            pendingBytes += p.key().length() + (p.isDelete() ? 0 : p.value().length);
+        }
+        if (pendingBytes >= MAX_PENDING_BYTES) {
+            flush(index);
+        }
+    }
+
+    @Override
+    protected void flush(long index) {
+        tableLock.readLock().lock();
+        try {
+            table.write(index, pending);
+        } finally {
+            tableLock.readLock().unlock();
+        }
+        pending.clear();
+        pendingBytes = 0;
+    }
+
+    /** Streams from the table's consistent view: chunk by chunk, never the whole state in memory. */
+    @Override
+    public void snapshot(Consumer<byte[]> chunks) {
+        SnapshotChunks out = new SnapshotChunks(chunks);
+        tableLock.readLock().lock();
+        try {
+            table.scan(out::add);
+        } finally {
+            tableLock.readLock().unlock();
+        }
+        out.finish();
+    }
+
+    /** Builds the next generation from the chunks beside the live one, then switches to it. */
+    @Override
+    public void recoverFromSnapshot(long index, List<byte[]> chunks) {
+        // The snapshot holds everything pending, and more.
+        pending.clear();
+        pendingBytes = 0;
+        String next = GENERATION_PREFIX + index;
+        Path nextDir = dir.resolve(next);
+        long start = System.nanoTime();
+        // Left over from a build that failed, at an index only a snapshot install can reach again.
+        EngineFiles.deleteTree(nextDir);
+        Table built = build(nextDir, index, chunks);
+        EngineFiles.syncTree(nextDir);
+        EngineFiles.writeAtomically(dir.resolve(CURRENT), next);
+        Table old;
+        String oldGeneration;
+        tableLock.writeLock().lock();
+        try {
+            old = table;
+            oldGeneration = generation;
+            table = built;
+            generation = next;
+        } finally {
+            tableLock.writeLock().unlock();
+        }
+        old.close();
+        EngineFiles.deleteTree(dir.resolve(oldGeneration));
+        LOG.info("{} engine loaded the snapshot at index {} ({} chunks) in {} ms", format.name(), index,
+                chunks.size(), (System.nanoTime() - start) / 1_000_000);
+    }
+
+    private Table build(Path nextDir, long index, List<byte[]> chunks) {
+        Table.Builder builder;
+        try {
+            builder = format.build(nextDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + nextDir, e);
+        }
+        try {
+            SnapshotChunks.forEachEntry(chunks, builder::add);
+            return builder.finish(index);
+        } catch (RuntimeException e) {
+            builder.abort();
+            EngineFiles.deleteTree(nextDir);
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        super.close();
+        tableLock.writeLock().lock();
+        try {
+            table.close();
+        } finally {
+            tableLock.writeLock().unlock();
+        }
+    }
+}

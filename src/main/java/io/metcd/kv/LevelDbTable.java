@@ -1,0 +1,167 @@
+package io.metcd.kv;
+
+import io.metcd.raft.Operation.Proposal;
+import org.iq80.leveldb.DB;
+import org.iq80.leveldb.DBIterator;
+import org.iq80.leveldb.Options;
+import org.iq80.leveldb.ReadOptions;
+import org.iq80.leveldb.Snapshot;
+import org.iq80.leveldb.WriteBatch;
+import org.iq80.leveldb.WriteOptions;
+import org.iq80.leveldb.impl.Iq80DBFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+
+/**
+ * The {@code leveldb} engine: an LSM tree (write-optimised), the pure-Java iq80 LevelDB (README, "Storage
+ * engines", says why not leveldbjni).
+ * <p>
+ * Client keys are stored behind a {@code 'd'} byte and the applied index under the key {@code "m"}, so that no
+ * client key can overwrite it. Each {@link #write} is one {@link WriteBatch}, the applied index included, which
+ * LevelDB's own log makes atomic across a kill -9; it is not synced, since the Raft WAL is the durable copy.
+ */
+final class LevelDbTable implements Table {
+    static final Format FORMAT = new Format() {
+        @Override
+        public String name() {
+            return Engine.leveldb.name();
+        }
+
+        @Override
+        public Optional<Table> open(Path dir) throws IOException {
+            Files.createDirectories(dir);
+            return Optional.of(new LevelDbTable(Iq80DBFactory.factory.open(dir.toFile(), new Options())));
+        }
+
+        @Override
+        public Builder build(Path dir) throws IOException {
+            Files.createDirectories(dir);
+            // A larger memtable while loading sorted data: fewer, larger level-0 files to compact.
+            DB db = Iq80DBFactory.factory.open(dir.toFile(), new Options().writeBufferSize(BUILD_BUFFER_BYTES));
+            return new Builder() {
+                private WriteBatch batch = db.createWriteBatch();
+                private long batchBytes;
+
+                @Override
+                public void add(byte[] key, byte[] value) {
+                    batch.put(dataKey(key), value);
+                    batchBytes += key.length + value.length;
+                    if (batchBytes >= BUILD_BATCH_BYTES) {
+                        db.write(batch, UNSYNCED);
+                        batch = db.createWriteBatch();
+                        batchBytes = 0;
+                    }
+                }
+
+                @Override
+                public Table finish(long index) {
+                    batch.put(APPLIED_INDEX, encode(index));
+                    db.write(batch, UNSYNCED);
+                    return new LevelDbTable(db);
+                }
+
+                @Override
+                public void abort() {
+                    closeQuietly(db);
+                }
+            };
+        }
+    };
+
+    private static final byte DATA = 'd';
+    private static final byte[] APPLIED_INDEX = {'m'};
+    private static final WriteOptions UNSYNCED = new WriteOptions().sync(false);
+    private static final int BUILD_BUFFER_BYTES = 16 << 20;
+    private static final int BUILD_BATCH_BYTES = 4 << 20;
+
+    private final DB db;
+
+    private LevelDbTable(DB db) {
+        this.db = db;
+    }
+
+    private static byte[] dataKey(byte[] key) {
+        byte[] k = new byte[key.length + 1];
+        k[0] = DATA;
+        System.arraycopy(key, 0, k, 1, key.length);
+        return k;
+    }
+
+    private static byte[] encode(long index) {
+        return ByteBuffer.allocate(Long.BYTES).putLong(index).array();
+    }
+
+    @Override
+    public long appliedIndex() {
+        byte[] stored = db.get(APPLIED_INDEX);
+        return stored == null ? 0 : ByteBuffer.wrap(stored).getLong();
+    }
+
+    @Override
+    public byte[] get(byte[] key) {
+        return db.get(dataKey(key));
+    }
+
+    @Override
+    public void write(long index, List<Proposal> writes) {
+        try (WriteBatch batch = db.createWriteBatch()) {
+            for (Proposal p : writes) {
+                byte[] key = dataKey(p.key().getBytes(StandardCharsets.UTF_8));
+                if (p.isDelete()) {
+                    batch.delete(key);
+                } else {
+                    batch.put(key, p.value());
+                }
+            }
+            batch.put(APPLIED_INDEX, encode(index));
+            db.write(batch, UNSYNCED);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Reads a LevelDB snapshot: writes made during the scan are not seen. */
+    @Override
+    public void scan(BiConsumer<byte[], byte[]> entry) {
+        try (Snapshot snapshot = db.getSnapshot();
+                DBIterator it = db.iterator(new ReadOptions().snapshot(snapshot).fillCache(false))) {
+            for (it.seek(new byte[] {DATA}); it.hasNext(); ) {
+                Map.Entry<byte[], byte[]> e = it.next();
+                byte[] key = e.getKey();
+                if (key.length == 0 || key[0] != DATA) {
+                    break;
+                }
+                entry.accept(Arrays.copyOfRange(key, 1, key.length), e.getValue());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            db.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void closeQuietly(DB db) {
+        try {
+            db.close();
+        } catch (IOException | RuntimeException e) {
+            // Giving up on a table being built: its directory is deleted next.
+        }
+    }
+}

@@ -1,0 +1,145 @@
+package io.metcd.kv;
+
+import io.metcd.raft.Operation.Proposal;
+import org.mapdb.Atomic;
+import org.mapdb.BTreeMap;
+import org.mapdb.DB;
+import org.mapdb.DBMaker;
+import org.mapdb.Serializer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+
+/**
+ * The {@code mapdb} engine: a MapDB B+tree in one memory-mapped file, read-optimised like BoltDB.
+ * <p>
+ * MapDB's own transactions cost 4-5 ms of fsync per commit and make every write go through its WAL, several
+ * times slower than writing in place; the Raft WAL already is the durable copy, so this table writes in place
+ * without transactions. A write interrupted by a kill -9 can leave such a file torn, so the table is trusted
+ * only if it was closed cleanly: a marker file exists while it is open, and a table found with its marker is
+ * rebuilt from the Raft snapshot and log instead ({@link Format#open} says so). Values live outside the tree's
+ * nodes, so that rewriting a node does not copy up to 32 values of up to 1 MiB each.
+ */
+final class MapDbTable implements Table {
+    static final Format FORMAT = new Format() {
+        @Override
+        public String name() {
+            return Engine.mapdb.name();
+        }
+
+        @Override
+        public Optional<Table> open(Path dir) throws IOException {
+            Files.createDirectories(dir);
+            if (Files.exists(dir.resolve(OPEN_MARKER))) {
+                return Optional.empty();
+            }
+            DB db = openDb(dir);
+            return Optional.of(new MapDbTable(dir, db, tree(db).createOrOpen()));
+        }
+
+        @Override
+        public Builder build(Path dir) throws IOException {
+            Files.createDirectories(dir);
+            DB db = openDb(dir);
+            // MapDB's bulk load writes the tree bottom-up from sorted entries, several times faster than puts.
+            DB.TreeMapSink<byte[], byte[]> sink = tree(db).createFromSink();
+            return new Builder() {
+                @Override
+                public void add(byte[] key, byte[] value) {
+                    sink.put(key, value);
+                }
+
+                @Override
+                public Table finish(long index) {
+                    MapDbTable table = new MapDbTable(dir, db, sink.create());
+                    table.applied.set(index);
+                    db.commit();
+                    return table;
+                }
+
+                @Override
+                public void abort() {
+                    db.close();
+                }
+            };
+        }
+    };
+
+    private static final String FILE = "kv.mapdb";
+    /** Exists while the file is open: found when opening, it means the process died with the file open. */
+    private static final String OPEN_MARKER = "OPEN";
+
+    private final Path dir;
+    private final DB db;
+    private final BTreeMap<byte[], byte[]> map;
+    private final Atomic.Long applied;
+
+    private MapDbTable(Path dir, DB db, BTreeMap<byte[], byte[]> map) {
+        this.dir = dir;
+        this.db = db;
+        this.map = map;
+        this.applied = db.atomicLong("applied-index").createOrOpen();
+    }
+
+    /** Marks the directory open, durably, before MapDB may write a byte. */
+    private static DB openDb(Path dir) {
+        EngineFiles.writeAtomically(dir.resolve(OPEN_MARKER), "open");
+        return DBMaker.fileDB(dir.resolve(FILE).toFile()).fileMmapEnable().fileMmapPreclearDisable()
+                .cleanerHackEnable().make();
+    }
+
+    private static DB.TreeMapMaker<byte[], byte[]> tree(DB db) {
+        // BYTE_ARRAY compares unsigned, the order snapshots are cut in.
+        return db.treeMap("kv", Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable();
+    }
+
+    @Override
+    public long appliedIndex() {
+        return applied.get();
+    }
+
+    @Override
+    public byte[] get(byte[] key) {
+        return map.get(key);
+    }
+
+    @Override
+    public void write(long index, List<Proposal> writes) {
+        for (Proposal p : writes) {
+            if (p.isDelete()) {
+                map.remove(p.key().getBytes(StandardCharsets.UTF_8));
+            } else {
+                map.put(p.key().getBytes(StandardCharsets.UTF_8), p.value());
+            }
+        }
+        applied.set(index);
+    }
+
+    /** Iterates the live tree: the applier, its only writer, waits while a snapshot is taken. */
+    @Override
+    public void scan(BiConsumer<byte[], byte[]> entry) {
+        for (Map.Entry<byte[], byte[]> e : map.entrySet()) {
+            entry.accept(e.getKey(), e.getValue());
+        }
+    }
+
+    /** Forces the file to disk, then removes the marker; if anything fails, the marker stays and the next start rebuilds. */
+    @Override
+    public void close() {
+        db.commit();
+        db.close();
+        try {
+            Files.delete(dir.resolve(OPEN_MARKER));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot mark " + dir + " closed", e);
+        }
+        EngineFiles.syncDirectory(dir);
+    }
+}

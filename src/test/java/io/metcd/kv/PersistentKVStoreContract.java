@@ -1,0 +1,126 @@
+package io.metcd.kv;
+
+import io.metcd.raft.Commit;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * What an engine that keeps its state on disk adds to the {@link KVStoreContract}: a store closed and opened
+ * again on the same directory, as a restarted node opens it, comes back at the index it had applied, and skips
+ * what MicroRaft replays at or below it.
+ */
+abstract class PersistentKVStoreContract extends KVStoreContract {
+
+    /** Closes the store and opens it again on the same directory, as a node restarted on its data does. */
+    void reopen() throws InterruptedException {
+        running.close();
+        running = new RunningStore(engine(), dataDir, false, LOCAL);
+        store = running.store;
+    }
+
+    @Test
+    void aReopenedStoreComesBackAtTheIndexItHadAppliedWithItsData() throws Exception {
+        commit(put(1, "a", "1"));
+        commit(put(2, "b", "2"));
+        commit(new Commit.Advance(3));
+        reopen();
+        assertThat(store.appliedIndex()).isEqualTo(3);
+        assertThat(running.lookup("a")).isEqualTo("1");
+        assertThat(running.lookup("b")).isEqualTo("2");
+    }
+
+    @Test
+    void aReopenedStoreSkipsTheLogReplayedAtOrBelowItsIndex() throws Exception {
+        commit(put(1, "k", "first"));
+        commit(put(2, "k", "second"));
+        reopen();
+        commit(put(1, "k", "first"));
+        assertThat(running.lookup("k")).isEqualTo("second");
+        commit(put(3, "k", "third"));
+        assertThat(running.lookup("k")).isEqualTo("third");
+    }
+
+    @Test
+    void aReopenedStoreSkipsASnapshotAtOrBelowItsIndexInsteadOfReloadingIt() throws Exception {
+        commit(put(1, "a", "1"));
+        List<byte[]> atOne = running.snapshot();
+        commit(put(2, "b", "2"));
+        reopen();
+        commit(new Commit.Restore(1, atOne));
+        assertThat(running.lookup("b")).isEqualTo("2");
+        assertThat(store.appliedIndex()).isEqualTo(2);
+    }
+
+    @Test
+    void aSnapshotAboveTheIndexReplacesTheContentAndIsWhatTheNextReopenFinds() throws Exception {
+        commit(put(1, "a", "1"));
+        List<byte[]> atOne = running.snapshot();
+        commit(put(2, "b", "2"));
+        reopen();
+        commit(new Commit.Restore(10, atOne));
+        assertThat(running.lookup("b")).isNull();
+        reopen();
+        assertThat(store.appliedIndex()).isEqualTo(10);
+        assertThat(running.lookup("a")).isEqualTo("1");
+        assertThat(running.lookup("b")).isNull();
+    }
+
+    @Test
+    void aStoreOpenedForANodeWithoutRaftStateStartsEmpty() throws Exception {
+        commit(put(1, "a", "1"));
+        running.close();
+        running = new RunningStore(engine(), dataDir, true, LOCAL);
+        store = running.store;
+        assertThat(store.appliedIndex()).isZero();
+        assertThat(store.lookup("a")).isNull();
+    }
+
+    @Test
+    void aGenerationLeftByAnInterruptedSnapshotInstallIsIgnoredAndDeleted() throws Exception {
+        commit(put(1, "a", "1"));
+        Path engineDir = dataDir.resolve("engine");
+        Path leftover = Files.createDirectories(engineDir.resolve("gen-99"));
+        Files.writeString(leftover.resolve("half-written"), "junk");
+        reopen();
+        assertThat(store.appliedIndex()).isEqualTo(1);
+        assertThat(running.lookup("a")).isEqualTo("1");
+        assertThat(leftover).doesNotExist();
+    }
+
+    @Test
+    void filesCopiedWhileTheStoreIsOpenAsAKillLeavesThemOpenAtTheAppliedIndexOrEmptyNeverInBetween()
+            throws Exception {
+        for (int i = 1; i <= 50; i++) {
+            commit(put(i, "k" + i, "v" + i));
+        }
+        Path killed = dataDir.resolve("killed");
+        copyTree(dataDir.resolve("engine"), killed.resolve("engine"));
+        try (RunningStore restarted = new RunningStore(engine(), killed, false, LOCAL)) {
+            long index = restarted.store.appliedIndex();
+            assertThat(index).isIn(0L, 50L);
+            assertThat(restarted.lookup("k50")).isEqualTo(index == 0 ? null : "v50");
+            assertThat(restarted.lookup("k1")).isEqualTo(index == 0 ? null : "v1");
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> paths = Files.walk(from)) {
+            for (Path p : paths.toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+    }
+}

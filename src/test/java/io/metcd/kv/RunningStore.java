@@ -1,0 +1,53 @@
+package io.metcd.kv;
+
+import io.metcd.raft.Commit;
+import io.metcd.raft.PendingWrite;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A store of one engine on a data directory, with its applier running, fed through its channels as a node feeds it. */
+final class RunningStore implements AutoCloseable {
+    final BlockingQueue<PendingWrite> proposeC = new ArrayBlockingQueue<>(4);
+    final BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(64);
+    final AbstractKVStore store;
+    private final Thread applier;
+
+    /** @param fresh as for a node without Raft state: discard what the directory holds */
+    RunningStore(Engine engine, Path dataDir, boolean fresh, int localId) {
+        store = engine.open(dataDir, fresh, localId, proposeC, commitC);
+        applier = Thread.ofVirtual().start(store::readCommits);
+    }
+
+    /** Hands the commit to the applier and waits until it is applied (or skipped as already applied). */
+    void commit(Commit c) throws InterruptedException {
+        commitC.put(c);
+        assertThat(store.awaitApplied(c.index(), Duration.ofSeconds(10))).isTrue();
+    }
+
+    List<byte[]> snapshot() {
+        List<byte[]> chunks = new ArrayList<>();
+        store.snapshot(chunks::add);
+        return chunks;
+    }
+
+    String lookup(String key) {
+        byte[] value = store.lookup(key);
+        return value == null ? null : new String(value, StandardCharsets.UTF_8);
+    }
+
+    /** Stops the applier, then closes the store, as a node shuts down. */
+    @Override
+    public void close() throws InterruptedException {
+        applier.interrupt();
+        applier.join();
+        store.close();
+    }
+}
