@@ -37,7 +37,7 @@ import java.util.stream.Stream;
  */
 public final class DiskKVStore extends AbstractKVStore {
     private static final Logger LOG = LoggerFactory.getLogger(DiskKVStore.class);
-    static final String CURRENT = "CURRENT";
+    private static final String CURRENT = "CURRENT";
     private static final String GENERATION_PREFIX = "gen-";
     /** Bounds what a pass holds back in memory before writing it: large values make large batches. */
     private static final int MAX_PENDING_BYTES = 8 << 20;
@@ -48,6 +48,8 @@ public final class DiskKVStore extends AbstractKVStore {
     private final ReentrantReadWriteLock tableLock = new ReentrantReadWriteLock();
     private Table table;
     private String generation;
+    /** Set by {@link #close}, which may run while the applier still works (RaftLoop waits for it only so long). */
+    private boolean closed;
     /** Writes applied but not yet written to the table, and their size; the applier's only. */
     private final List<Proposal> pending = new ArrayList<>();
     private long pendingBytes;
@@ -138,7 +140,9 @@ public final class DiskKVStore extends AbstractKVStore {
     protected void flush(long index) {
         tableLock.readLock().lock();
         try {
-            table.write(index, pending);
+            if (!closed) {
+                table.write(index, pending);
+            }
         } finally {
             tableLock.readLock().unlock();
         }
@@ -174,11 +178,15 @@ public final class DiskKVStore extends AbstractKVStore {
         EngineFiles.syncTree(nextDir);
         EngineFiles.writeAtomically(dir.resolve(CURRENT), next);
         Table old;
-        String oldGeneration;
+        String oldGeneration = generation;
         tableLock.writeLock().lock();
         try {
+            if (closed) {
+                // Nothing may stay open; the next start opens the new generation, which CURRENT names.
+                built.close();
+                return;
+            }
             old = table;
-            oldGeneration = generation;
             table = built;
             generation = next;
         } finally {
@@ -212,6 +220,7 @@ public final class DiskKVStore extends AbstractKVStore {
         super.close();
         tableLock.writeLock().lock();
         try {
+            closed = true;
             table.close();
         } finally {
             tableLock.writeLock().unlock();

@@ -55,7 +55,7 @@ public enum Engine {
         if (!recorded.equals(name())) {
             throw new IllegalStateException("the data directory " + dataDir + " was written by engine " + recorded
                     + ", not " + name() + ": start it with --engine " + recorded
-                    + ", or move it away to start this node afresh with " + name());
+                    + " (a node changes engine only as a new member, on an empty data directory)");
         }
         try {
             Files.createDirectories(dir);

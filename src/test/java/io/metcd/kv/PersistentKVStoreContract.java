@@ -43,9 +43,8 @@ abstract class PersistentKVStoreContract extends KVStoreContract {
         commit(put(2, "k", "second"));
         reopen();
         commit(put(1, "k", "first"));
+        commit(new Commit.Advance(3));
         assertThat(running.lookup("k")).isEqualTo("second");
-        commit(put(3, "k", "third"));
-        assertThat(running.lookup("k")).isEqualTo("third");
     }
 
     @Test
@@ -55,8 +54,8 @@ abstract class PersistentKVStoreContract extends KVStoreContract {
         commit(put(2, "b", "2"));
         reopen();
         commit(new Commit.Restore(1, atOne));
+        commit(new Commit.Advance(3));
         assertThat(running.lookup("b")).isEqualTo("2");
-        assertThat(store.appliedIndex()).isEqualTo(2);
     }
 
     @Test

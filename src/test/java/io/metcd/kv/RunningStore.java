@@ -26,7 +26,10 @@ final class RunningStore implements AutoCloseable {
         applier = Thread.ofVirtual().start(store::readCommits);
     }
 
-    /** Hands the commit to the applier and waits until it is applied (or skipped as already applied). */
+    /**
+     * Hands the commit to the applier and waits until it is applied. One at or below the applied index returns
+     * at once: that it was skipped shows only once a later commit is applied.
+     */
     void commit(Commit c) throws InterruptedException {
         commitC.put(c);
         assertThat(store.awaitApplied(c.index(), Duration.ofSeconds(10))).isTrue();
