@@ -91,25 +91,4 @@ class ClusterTest {
             assertThat(cluster.node(follower).raft().lastSnapshotIndex()).isGreaterThan(0);
         }
     }
-
-    @Test
-    void aFullClusterRestartKeepsEveryAcknowledgedWrite() {
-        try (TestCluster cluster = new TestCluster(dir, 3, 30).start()) {
-            int leader = cluster.awaitLeader();
-            for (int i = 0; i < 100; i++) {
-                assertThat(cluster.client(leader).put("key" + i, "v" + i)).returns(204, KvClient.Response::status);
-            }
-            cluster.client(leader).delete("key7");
-            for (int id = 1; id <= 3; id++) {
-                cluster.stop(id);
-            }
-            cluster.start();
-            for (int id = 1; id <= 3; id++) {
-                KvClient client = cluster.client(id);
-                assertThat(client.get("key99?level=consistent").body()).isEqualTo("v99");
-                assertThat(client.get("key0?level=consistent").body()).isEqualTo("v0");
-                assertThat(client.get("key7?level=consistent")).returns(404, KvClient.Response::status);
-            }
-        }
-    }
 }

@@ -105,7 +105,7 @@ class EngineClusterTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Engine.class, names = {"mapdb", "leveldb"})
+    @EnumSource(Engine.class)
     void aFullClusterRestartKeepsEveryAcknowledgedWrite(Engine engine) {
         try (TestCluster cluster = new TestCluster(dir, 3, 30, engine).start()) {
             putAll(cluster.client(cluster.awaitLeader()), "key", 100);
