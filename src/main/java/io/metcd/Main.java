@@ -42,6 +42,11 @@ public final class Main implements Callable<Integer> {
             description = "committed entries between automatic snapshots (default ${DEFAULT-VALUE})")
     int snapshotCount;
 
+    // Hidden: a node that lets any client cut its links is for tests and `make chaos` only.
+    @Option(names = "--test-faults", hidden = true,
+            description = "serve the fault-injection admin requests under /-/test/ (tests only)")
+    boolean testFaults;
+
     @Override
     public Integer call() throws Exception {
         List<Member> members = members();
@@ -49,7 +54,8 @@ public final class Main implements Callable<Integer> {
         Path dir = dataDir != null ? dataDir : Path.of("data", "node" + id);
         Node node;
         try {
-            node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount, join, engine), () -> {
+            node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount, join, engine,
+                    testFaults), () -> {
                 // A node that cannot persist must neither vote nor acknowledge: stop it at once.
                 LOG.error("the WAL failed; stopping so that nothing unpersisted is acknowledged");
                 Runtime.getRuntime().halt(70);

@@ -123,11 +123,11 @@ public final class Metrics {
                 .help("Connections to peers opened again after one was lost")
                 .callback(cb -> cb.call(transport.reconnects())).register(registry);
         CounterWithCallback.builder().name("metcd_peer_dropped_messages_total")
-                .help("Messages to or from peers dropped: outbound queue full, peer unreachable, or blocked by a test")
+                .help("Messages to or from peers dropped: outbound queue full, peer unreachable, or lost to an injected fault")
                 .labelNames("reason").callback(cb -> {
                     cb.call(transport.droppedQueueFull(), "queue_full");
                     cb.call(transport.droppedUnreachable(), "unreachable");
-                    cb.call(transport.droppedBlocked(), "blocked");
+                    cb.call(transport.droppedByFaults(), "injected_fault");
                 }).register(registry);
     }
 

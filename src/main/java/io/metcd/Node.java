@@ -38,9 +38,10 @@ public final class Node implements AutoCloseable {
      * @param join    this node was added to a running cluster and starts with no data of its own
      * @param engine  where the applied state lives; a data directory is only ever opened with the engine that
      *                wrote it
+     * @param faultInjection whether the client API also serves the test-only fault-injection requests
      */
     public record Settings(Member local, List<Member> members, int clientPort, Path dataDir, int snapshotCount,
-            boolean join, Engine engine) {
+            boolean join, Engine engine, boolean faultInjection) {
         /** Where this node serves clients: the host of its peer URL, on the client port. */
         String clientUrl() {
             return "http://" + local.host() + ":" + clientPort;
@@ -96,7 +97,7 @@ public final class Node implements AutoCloseable {
                 raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved, metrics);
         metrics.watch(raft, store);
         raft.start();
-        HttpApi http = new HttpApi(raft, store, restored.isPresent(), metrics).start(settings.local().host(),
+        HttpApi http = new HttpApi(raft, store, restored.isPresent(), settings.faultInjection(), metrics).start(settings.local().host(),
                 settings.clientPort());
         return new Node(raft, http, restored.isPresent());
     }

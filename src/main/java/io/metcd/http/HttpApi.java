@@ -55,8 +55,11 @@ public final class HttpApi implements AutoCloseable {
      */
     private volatile boolean caughtUp;
 
-    /** @param restarted whether the node came back from existing data, so stale reads must wait for a catch-up */
-    public HttpApi(RaftLoop raft, AbstractKVStore store, boolean restarted, Metrics metrics) {
+    /**
+     * @param restarted      whether the node came back from existing data, so stale reads must wait for a catch-up
+     * @param faultInjection whether to serve {@link FaultInjectionApi}'s admin requests ({@code --test-faults})
+     */
+    public HttpApi(RaftLoop raft, AbstractKVStore store, boolean restarted, boolean faultInjection, Metrics metrics) {
         this.raft = raft;
         this.store = store;
         this.metrics = metrics;
@@ -82,6 +85,12 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.delete("/-/members/{id}", this::removeMember);
             cfg.routes.post("/-/snapshot", this::snapshot);
             cfg.routes.get("/-/metrics", ctx -> ctx.contentType(Metrics.CONTENT_TYPE).result(metrics.scrape()));
+            if (faultInjection) {
+                FaultInjectionApi faults = new FaultInjectionApi(raft.transport().faults());
+                cfg.routes.get(FaultInjectionApi.PATH, faults::list);
+                cfg.routes.put(FaultInjectionApi.PATH + "/{peer}", faults::set);
+                cfg.routes.delete(FaultInjectionApi.PATH, faults::healAll);
+            }
             cfg.routes.get("/-/<path>", ctx -> fail(HttpStatus.NOT_FOUND, "no such cluster API path"));
             cfg.routes.get("/<key>", this::get);
             cfg.routes.put("/<key>", this::put);
@@ -217,6 +226,8 @@ public final class HttpApi implements AutoCloseable {
         int bytes = key.getBytes(StandardCharsets.UTF_8).length;
         if (bytes == 0) {
             fail(HttpStatus.BAD_REQUEST, "empty key");
+        } else if (key.startsWith("-/")) {
+            fail(HttpStatus.NOT_FOUND, "no such cluster API path (paths under /-/ are not keys)");
         } else if (bytes > MAX_KEY_BYTES) {
             fail(HttpStatus.CONTENT_TOO_LARGE, "key longer than " + MAX_KEY_BYTES + " bytes");
         }

@@ -503,11 +503,6 @@ public final class RaftLoop implements AutoCloseable {
         return transport;
     }
 
-    /** Fault injection: while blocked, nothing is sent to or accepted from that member. */
-    public void blockPeer(int memberId, boolean blocked) {
-        transport.blockPeer(memberId, blocked);
-    }
-
     public long lastSnapshotIndex() {
         return wal.lastSnapshotIndex();
     }

@@ -192,8 +192,9 @@ final class OutboundPeer {
     }
 
     private void writeFrame(Object message) throws IOException {
-        if (transport.isBlocked(id)) {
-            transport.countDroppedBlocked();
+        // A partition set while the message waited in the queue still stops it.
+        if (transport.isPartitioned(id)) {
+            transport.countDroppedByFaults();
             return;
         }
         // The length prefix is written as a placeholder and filled in once the payload is encoded.

@@ -32,6 +32,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -92,11 +94,13 @@ public final class PeerTransport implements Transport, AutoCloseable {
     /** Every accepted connection, from before its handshake until its reader ends. */
     private final Set<Socket> inboundSockets = ConcurrentHashMap.newKeySet();
     private final Set<Thread> readers = ConcurrentHashMap.newKeySet();
-    private final Set<Integer> blocked = ConcurrentHashMap.newKeySet();
+    private final NetworkFaults faults = new NetworkFaults();
+    /** Holds back delayed messages; started by the first delay injected, as faults are for tests only. */
+    private ScheduledExecutorService delayed;
 
     private final LongAdder droppedQueueFull = new LongAdder();
     private final LongAdder droppedUnreachable = new LongAdder();
-    private final LongAdder droppedBlocked = new LongAdder();
+    private final LongAdder droppedByFaults = new LongAdder();
     private final LongAdder reconnects = new LongAdder();
 
     private volatile boolean closed;
@@ -198,11 +202,11 @@ public final class PeerTransport implements Transport, AutoCloseable {
 
     /**
      * Returns true if our connection to {@code endpoint} is established, or a message arrived from it
-     * within the last few seconds; false otherwise, and always while its traffic is blocked.
+     * within the last few seconds; false otherwise, and always while it is partitioned from this node.
      */
     @Override
     public boolean isReachable(RaftEndpoint endpoint) {
-        if (!(endpoint.getId() instanceof Integer id) || blocked.contains(id)) {
+        if (!(endpoint.getId() instanceof Integer id) || faults.isPartitioned(id)) {
             return false;
         }
         OutboundPeer peer = peers.get(id);
@@ -218,14 +222,9 @@ public final class PeerTransport implements Transport, AutoCloseable {
         return Optional.ofNullable(clientUrls.get(memberId));
     }
 
-    /**
-     * For fault injection: while {@code blocked}, drops every message to member {@code memberId} and
-     * every frame from it, as a network partition would, without closing any connection.
-     */
-    public void blockPeer(int memberId, boolean blocked) {
-        if (blocked ? this.blocked.add(memberId) : this.blocked.remove(memberId)) {
-            LOG.warn("fault injection: traffic with member {} {}", memberId, blocked ? "blocked" : "unblocked");
-        }
+    /** The faults injected on this node's links; none unless a test or the test-only admin API sets them. */
+    public NetworkFaults faults() {
+        return faults;
     }
 
     /** The number of messages dropped because their peer's outbound queue was full. */
@@ -238,9 +237,9 @@ public final class PeerTransport implements Transport, AutoCloseable {
         return droppedUnreachable.sum();
     }
 
-    /** The number of messages dropped, in either direction, by {@link #blockPeer}. */
-    public long droppedBlocked() {
-        return droppedBlocked.sum();
+    /** The number of messages dropped, in either direction, by the injected {@link #faults()}. */
+    public long droppedByFaults() {
+        return droppedByFaults.sum();
     }
 
     /** The number of outbound connections made to a peer after the first one to it. */
@@ -267,6 +266,9 @@ public final class PeerTransport implements Transport, AutoCloseable {
         closed = true;
         synchronized (this) {
             closeQuietly(server);
+            if (delayed != null) {
+                delayed.shutdownNow();
+            }
         }
         peers.values().forEach(OutboundPeer::stop);
         inboundSockets.forEach(PeerTransport::closeQuietly);
@@ -320,8 +322,8 @@ public final class PeerTransport implements Transport, AutoCloseable {
         return closed;
     }
 
-    boolean isBlocked(int memberId) {
-        return blocked.contains(memberId);
+    boolean isPartitioned(int memberId) {
+        return faults.isPartitioned(memberId);
     }
 
     void countDroppedQueueFull() {
@@ -332,8 +334,8 @@ public final class PeerTransport implements Transport, AutoCloseable {
         droppedUnreachable.add(messages);
     }
 
-    void countDroppedBlocked() {
-        droppedBlocked.increment();
+    void countDroppedByFaults() {
+        droppedByFaults.increment();
     }
 
     void countReconnect() {
@@ -358,11 +360,13 @@ public final class PeerTransport implements Transport, AutoCloseable {
             if (closed || target.id() == local.id()) {
                 return;
             }
-            if (blocked.contains(target.id())) {
-                droppedBlocked.increment();
+            if (faults.loses(target.id())) {
+                droppedByFaults.increment();
                 return;
             }
-            peers.computeIfAbsent(target.id(), id -> new OutboundPeer(this, target).start()).offer(target, message);
+            Runnable offer = () -> peers.computeIfAbsent(target.id(), id -> new OutboundPeer(this, target).start())
+                    .offer(target, message);
+            afterInjectedDelay(target.id(), offer);
         } catch (RuntimeException e) {
             LOG.error("cannot queue a message for {}", target, e);
         }
@@ -472,8 +476,8 @@ public final class PeerTransport implements Transport, AutoCloseable {
                 throw new ProtocolException("connection closed in the middle of a frame");
             }
 
-            if (blocked.contains(peerId)) {
-                droppedBlocked.increment();
+            if (faults.loses(peerId)) {
+                droppedByFaults.increment();
                 continue;
             }
             heard.set(System.nanoTime());
@@ -486,13 +490,40 @@ public final class PeerTransport implements Transport, AutoCloseable {
                 }
                 continue;
             }
-            try {
-                inbound.accept(message);
-            } catch (RuntimeException e) {
-                LOG.error("inbound handler failed on a {} from member {}", message.getClass().getSimpleName(), peerId,
-                        e);
-            }
+            Object received = message;
+            afterInjectedDelay(peerId, () -> deliver(received, peerId));
         }
+    }
+
+    private void deliver(Object message, int peerId) {
+        try {
+            inbound.accept(message);
+        } catch (RuntimeException e) {
+            LOG.error("inbound handler failed on a {} from member {}", message.getClass().getSimpleName(), peerId, e);
+        }
+    }
+
+    /** Runs {@code action} now, or after the delay injected on the link with {@code peerId}. */
+    private void afterInjectedDelay(int peerId, Runnable action) {
+        Duration delay = faults.delay(peerId);
+        if (delay.isZero()) {
+            action.run();
+            return;
+        }
+        ScheduledExecutorService scheduler;
+        synchronized (this) {
+            if (delayed == null) {
+                // One thread keeps the messages of a link in order, as they all wait the same time.
+                delayed = Executors.newSingleThreadScheduledExecutor(
+                        Thread.ofPlatform().daemon().name("metcd-" + local.id() + "-delayed-messages").factory());
+            }
+            scheduler = delayed;
+        }
+        scheduler.schedule(() -> {
+            if (!closed) {
+                action.run();
+            }
+        }, delay.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     private static Duration remaining(long deadline) {

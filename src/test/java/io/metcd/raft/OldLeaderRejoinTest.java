@@ -2,6 +2,7 @@ package io.metcd.raft;
 
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.TestCluster;
+import io.metcd.transport.NetworkFaults;
 import io.microraft.report.RaftNodeReport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,14 +64,22 @@ class OldLeaderRejoinTest {
     }
 
     /** Cuts {@code id} off from every other node, both ways, or heals it. */
-    private static void isolate(TestCluster cluster, int id, boolean blocked) {
+    private static void isolate(TestCluster cluster, int id, boolean partitioned) {
         for (int other = 1; other <= cluster.size(); other++) {
             if (other != id && cluster.node(other) != null) {
-                cluster.node(other).raft().blockPeer(id, blocked);
+                partition(cluster.node(other).raft().transport().faults(), id, partitioned);
                 if (cluster.node(id) != null) {
-                    cluster.node(id).raft().blockPeer(other, blocked);
+                    partition(cluster.node(id).raft().transport().faults(), other, partitioned);
                 }
             }
+        }
+    }
+
+    private static void partition(NetworkFaults faults, int peer, boolean partitioned) {
+        if (partitioned) {
+            faults.set(peer, NetworkFaults.Link.PARTITIONED);
+        } else {
+            faults.heal(peer);
         }
     }
 

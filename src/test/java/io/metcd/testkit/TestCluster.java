@@ -30,6 +30,7 @@ public final class TestCluster implements AutoCloseable {
     private final int snapshotCount;
     private final Engine engine;
     private final Map<Integer, Engine> otherEngines = new ConcurrentHashMap<>();
+    private boolean faultInjection;
 
     public TestCluster(Path dir, int size, int snapshotCount) {
         this(dir, size, snapshotCount, Engine.map);
@@ -48,6 +49,12 @@ public final class TestCluster implements AutoCloseable {
     /** Runs node {@code id} on {@code engine} instead of the cluster's, from its next start. */
     public TestCluster withEngine(int id, Engine engine) {
         otherEngines.put(id, engine);
+        return this;
+    }
+
+    /** Starts every node, from its next start, with the test-only fault-injection API ({@code --test-faults}). */
+    public TestCluster withFaultInjection() {
+        faultInjection = true;
         return this;
     }
 
@@ -76,7 +83,7 @@ public final class TestCluster implements AutoCloseable {
     public void start(int id, boolean join) {
         Node node = Node.start(new Node.Settings(members.get(id - 1), List.copyOf(members),
                 clientPorts.get(id - 1), dir.resolve("node" + id), snapshotCount, join,
-                otherEngines.getOrDefault(id, engine)), () -> {
+                otherEngines.getOrDefault(id, engine), faultInjection), () -> {
                     throw new IllegalStateException("WAL failure on node " + id);
                 }, () -> {
                     removed.add(id);

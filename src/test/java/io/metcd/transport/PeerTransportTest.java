@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -373,26 +374,60 @@ class PeerTransportTest {
     // ------------------------------------------------------------------------------ fault injection
 
     @Test
-    void blockPeerDropsTrafficBothWaysUntilUnblocked() throws IOException {
+    void aPartitionDropsTrafficBothWaysUntilHealed() throws IOException {
         Node a = started(member(1));
         Node b = started(member(2));
         link(a, b);
         link(b, a);
 
-        a.transport.blockPeer(b.member.id(), true);
+        a.transport.faults().set(b.member.id(), NetworkFaults.Link.PARTITIONED);
         a.send(b, marker(1, 1));
         b.send(a, marker(2, 1));
-        await().atMost(PATIENCE).until(() -> a.transport.droppedBlocked() == 2);
+        await().atMost(PATIENCE).until(() -> a.transport.droppedByFaults() == 2);
         assertFalse(a.transport.isReachable(b.member));
 
-        a.transport.blockPeer(b.member.id(), false);
+        a.transport.faults().heal(b.member.id());
         a.send(b, marker(1, 2));
         b.send(a, marker(2, 2));
-        // Each connection delivers in order: what was blocked would have arrived before these.
+        // Each connection delivers in order: what was dropped would have arrived before these.
         await().atMost(PATIENCE).until(() -> b.received.contains(marker(1, 2)) && a.received.contains(marker(2, 2)));
         assertFalse(b.received.contains(marker(1, 1)));
         assertFalse(a.received.contains(marker(2, 1)));
         assertTrue(a.transport.isReachable(b.member));
+    }
+
+    @Test
+    void aDelayedLinkDeliversEveryMessageInOrderAfterTheDelay() throws IOException {
+        Node a = started(member(1));
+        Node b = started(member(2));
+        link(a, b);
+        b.received.clear();
+        Duration delay = Duration.ofMillis(300);
+        a.transport.faults().set(b.member.id(), new NetworkFaults.Link(0, delay));
+
+        long sentAt = System.nanoTime();
+        for (int i = 1; i <= 5; i++) {
+            a.send(b, marker(1, i));
+        }
+        await().atMost(PATIENCE).until(() -> b.received.size() == 5);
+        assertThat(Duration.ofNanos(System.nanoTime() - sentAt)).isGreaterThanOrEqualTo(delay);
+        assertThat(b.received).containsExactly(marker(1, 1), marker(1, 2), marker(1, 3), marker(1, 4), marker(1, 5));
+    }
+
+    @Test
+    void aLossyLinkDropsSomeMessagesAndDeliversTheRest() throws IOException {
+        Node a = started(member(1));
+        Node b = started(member(2));
+        link(a, b);
+        b.received.clear();
+        a.transport.faults().set(b.member.id(), new NetworkFaults.Link(0.5, Duration.ZERO));
+
+        int sent = 200;
+        for (int i = 1; i <= sent; i++) {
+            a.send(b, marker(1, i));
+        }
+        await().atMost(PATIENCE).until(() -> b.received.size() + a.transport.droppedByFaults() == sent);
+        assertThat(a.transport.droppedByFaults()).isBetween(50L, 150L);
     }
 
     // ------------------------------------------------------------------------------ back-pressure

@@ -1,0 +1,70 @@
+package io.metcd.http;
+
+import io.javalin.http.BadRequestResponse;
+import io.javalin.http.Context;
+import io.javalin.http.HttpStatus;
+import io.metcd.transport.NetworkFaults;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The admin requests of {@code --test-faults}, for the fault-injection suite ({@code make chaos}): they
+ * fault this node's links to its peers (see {@link NetworkFaults}). A node started without that flag
+ * has none of these routes.
+ * <ul>
+ * <li>{@code PUT /-/test/faults/{peer}?loss=0..1&delay-ms=N}: faults the link with member {@code peer}
+ * ({@code loss=1} is a partition); 204</li>
+ * <li>{@code DELETE /-/test/faults}: heals every link; 204</li>
+ * <li>{@code GET /-/test/faults}: the faulted links as JSON, by peer id</li>
+ * </ul>
+ */
+final class FaultInjectionApi {
+    static final String PATH = "/-/test/faults";
+    private final NetworkFaults faults;
+
+    FaultInjectionApi(NetworkFaults faults) {
+        this.faults = faults;
+    }
+
+    void set(Context ctx) {
+        long peer = parse(ctx.pathParam("peer"), "peer", Long::parseLong);
+        if (peer < 1 || peer > Integer.MAX_VALUE) {
+            throw new BadRequestResponse("peer must be a member id, not " + peer);
+        }
+        double loss = parse(orZero(ctx.queryParam("loss")), "loss", Double::parseDouble);
+        long delayMs = parse(orZero(ctx.queryParam("delay-ms")), "delay-ms", Long::parseLong);
+        try {
+            faults.set((int) peer, new NetworkFaults.Link(loss, Duration.ofMillis(delayMs)));
+        } catch (IllegalArgumentException e) {
+            throw new BadRequestResponse(e.getMessage());
+        }
+        ctx.status(HttpStatus.NO_CONTENT);
+    }
+
+    void healAll(Context ctx) {
+        faults.healAll();
+        ctx.status(HttpStatus.NO_CONTENT);
+    }
+
+    void list(Context ctx) {
+        Map<String, Object> links = new LinkedHashMap<>();
+        faults.links().forEach((peer, link) -> links.put(peer.toString(),
+                Map.of("loss", link.lossRate(), "delayMs", link.delay().toMillis())));
+        ctx.json(links);
+    }
+
+    private static String orZero(String parameter) {
+        return parameter == null ? "0" : parameter;
+    }
+
+    private static <T> T parse(String text, String name, Function<String, T> parser) {
+        try {
+            return parser.apply(text);
+        } catch (NumberFormatException e) {
+            throw new BadRequestResponse(name + " must be a number, not '" + text + "'");
+        }
+    }
+}
