@@ -90,6 +90,45 @@ public final class ProcessCluster implements AutoCloseable {
         processes[id - 1] = null;
     }
 
+    /** SIGSTOP: the process freezes with its sockets open, as a long GC pause or a stalled VM would. */
+    public void pause(int id) {
+        signal(id, "STOP");
+    }
+
+    /** SIGCONT: a paused process goes on where it stopped, its clock having jumped. */
+    public void resume(int id) {
+        signal(id, "CONT");
+    }
+
+    private void signal(int id, String signal) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(processes[id - 1].pid()))
+                    .inheritIO().start();
+            if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                throw new IllegalStateException("kill -" + signal + " of node " + id + " failed");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Whether node {@code id} was started and has not been stopped, and its process is alive. */
+    public boolean isRunning(int id) {
+        return processes[id - 1] != null && processes[id - 1].isAlive();
+    }
+
+    /** Whether node {@code id} was started and has not been stopped by this cluster, alive or not. */
+    public boolean wasStarted(int id) {
+        return processes[id - 1] != null;
+    }
+
+    public int size() {
+        return processes.length;
+    }
+
     private static void waitFor(Process p) {
         try {
             if (!p.waitFor(20, TimeUnit.SECONDS)) {
