@@ -10,7 +10,7 @@ JAR := target/metcd.jar
 MVN = jdk=$$(bin/find-jdk) && opts=$$(bin/find-jdk --opts) && \
       JAVA_HOME=$$jdk MAVEN_OPTS="$$opts $${MAVEN_OPTS:-}" mvn -B -Djvm.extra.flags="$$opts"
 
-.PHONY: build test cluster cluster-stop cluster-clean run bench clean
+.PHONY: build test chaos cluster cluster-stop cluster-clean run bench clean
 
 build: $(JAR)
 
@@ -20,6 +20,13 @@ $(JAR): pom.xml $(shell find src/main -type f)
 # The end-to-end tests launch bin/metcd, which runs the packaged jar.
 test: build
 	$(MVN) test
+
+# The fault-injection suite alone, longer than its run inside make test: CHAOS_SECONDS per engine,
+# CHAOS_FAULTS (kill,pause,partition,lossy_network; default all), CHAOS_SEED to replay a run's choices.
+CHAOS_SECONDS ?= 60
+chaos: build
+	$(MVN) test -Dtest=ChaosTest -Dsurefire.failIfNoSpecifiedTests=false -Dchaos.seconds=$(CHAOS_SECONDS) \
+	  $(if $(CHAOS_FAULTS),-Dchaos.faults=$(CHAOS_FAULTS)) $(if $(CHAOS_SEED),-Dchaos.seed=$(CHAOS_SEED))
 
 cluster: build
 	bin/local-cluster start

@@ -143,6 +143,10 @@ public final class ProcessCluster implements AutoCloseable {
         return new KvClient(clientPorts[id - 1]);
     }
 
+    public int clientPort(int id) {
+        return clientPorts[id - 1];
+    }
+
     /** Waits until a running node names a leader that is itself running, and returns its id. */
     public int awaitLeader() {
         return await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(this::knownLeader, id -> id > 0);

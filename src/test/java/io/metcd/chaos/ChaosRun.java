@@ -1,0 +1,161 @@
+package io.metcd.chaos;
+
+import io.metcd.testkit.ProcessCluster;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * One run of the fault-injection suite, as Jepsen runs etcd: a three-node cluster of real {@code bin/metcd}
+ * processes, concurrent recording clients, the {@link Nemesis}; then everything is healed and checked: the
+ * history is linearizable, no acknowledged write was lost, the replicas converged, no node crashed.
+ */
+final class ChaosRun {
+    /**
+     * @param duration how long the clients and the nemesis run
+     * @param clients  concurrent clients, each with one request in flight
+     * @param keys     registers the clients share: few, so that operations on one key overlap
+     * @param seed     drives every random choice of the clients and the nemesis (the timing still varies)
+     */
+    record Settings(String engine, Duration duration, int clients, int keys, List<Nemesis.Fault> faults, long seed) {
+        /** Settings from {@code -Dchaos.seconds}, {@code -Dchaos.seed} and {@code -Dchaos.faults}, else defaults. */
+        static Settings fromSystemProperties(String engine, Duration defaultDuration) {
+            Duration duration = Duration.ofSeconds(Long.getLong("chaos.seconds", defaultDuration.toSeconds()));
+            long seed = Long.getLong("chaos.seed", System.nanoTime());
+            String faults = System.getProperty("chaos.faults", "");
+            List<Nemesis.Fault> chosen = faults.isBlank() ? List.of(Nemesis.Fault.values())
+                    : Arrays.stream(faults.split(",")).map(f -> Nemesis.Fault.valueOf(f.strip().toUpperCase())).toList();
+            return new Settings(engine, duration, 6, 3, chosen, seed);
+        }
+    }
+
+    /** The final readers' client ids, after those of the workload. */
+    static final int FINAL_READER = 1000;
+    /** Enough for any run on this hardware, so that a run is bounded in count as well as in time. */
+    private static final int MAX_OPS_PER_CLIENT_SECOND = 2000;
+    private static final Pattern APPLIED = Pattern.compile("\"appliedIndex\":(\\d+)");
+
+    private final Path dir;
+    private final Settings settings;
+
+    ChaosRun(Path dir, Settings settings) {
+        this.dir = dir;
+        this.settings = settings;
+    }
+
+    ChaosReport run() throws InterruptedException {
+        try (ProcessCluster cluster = new ProcessCluster(dir, 3, settings.engine(), "--test-faults",
+                "--snapshot-count", "300").start()) {
+            List<String> keys = IntStream.rangeClosed(1, settings.keys()).mapToObj(i -> "register" + i).toList();
+            ConcurrentLinkedQueue<Op> history = new ConcurrentLinkedQueue<>();
+            long start = System.nanoTime();
+            long deadline = start + settings.duration().toNanos();
+            long maxOps = settings.duration().toSeconds() * MAX_OPS_PER_CLIENT_SECOND;
+            List<Thread> clients = new ArrayList<>();
+            for (int c = 1; c <= settings.clients(); c++) {
+                RecordingClient client = new RecordingClient(c, keys, cluster.size(), cluster::clientPort,
+                        settings.seed() + c);
+                clients.add(Thread.ofVirtual().name("chaos-client-" + c).start(() -> {
+                    try {
+                        for (long n = 0; n < maxOps && System.nanoTime() < deadline; n++) {
+                            history.add(client.next());
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }));
+            }
+            Nemesis nemesis = new Nemesis(cluster, settings.faults(), settings.seed(), start);
+            nemesis.run(deadline);
+            for (Thread client : clients) {
+                client.join();
+            }
+
+            List<Integer> crashed = IntStream.rangeClosed(1, cluster.size()).filter(id -> !cluster.isRunning(id))
+                    .boxed().toList();
+            for (int id : crashed) {
+                cluster.start(id);
+            }
+            Nemesis.healLinks(cluster);
+            cluster.awaitLeader();
+            RecordingClient finalReader = new RecordingClient(FINAL_READER, keys, cluster.size(), cluster::clientPort,
+                    settings.seed());
+            for (int node = 1; node <= cluster.size(); node++) {
+                for (String key : keys) {
+                    history.add(awaitRead(finalReader, node, key));
+                }
+            }
+            Map<Integer, String> digests = awaitConvergence(cluster, keys);
+            List<Op> ops = List.copyOf(history);
+            return new ChaosReport(settings, ops, nemesis.events(), LinearizabilityChecker.check(ops),
+                    LostWrites.of(ops), digests, crashed);
+        }
+    }
+
+    /** A consistent read that the healed cluster answers, retried until it does. */
+    private static Op awaitRead(RecordingClient reader, int node, String key) {
+        return await().atMost(Duration.ofSeconds(60)).until(() -> reader.read(node, key),
+                op -> op.outcome() == Op.Outcome.OK);
+    }
+
+    /**
+     * Waits until every node has applied the same index and holds the same state, and returns each node's
+     * digest of it (SHA-256 over its keys and values, read locally). The workload writes only its registers,
+     * so those are the whole state. On a timeout, returns the last digests, which then differ.
+     */
+    private static Map<Integer, String> awaitConvergence(ProcessCluster cluster, List<String> keys) {
+        Map<Integer, String>[] last = new Map[1];
+        try {
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> {
+                last[0] = digests(cluster, keys);
+                return last[0].values().stream().distinct().count() == 1;
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            // Reported as a divergence below.
+        }
+        return Objects.requireNonNullElse(last[0], Map.of());
+    }
+
+    private static Map<Integer, String> digests(ProcessCluster cluster, List<String> keys) {
+        Map<Integer, String> digests = new TreeMap<>();
+        for (int node = 1; node <= cluster.size(); node++) {
+            Matcher applied = APPLIED.matcher(cluster.client(node).get("-/status").body());
+            if (!applied.find()) {
+                throw new IllegalStateException("node " + node + " did not report its applied index");
+            }
+            MessageDigest sha = sha256();
+            sha.update(("applied " + applied.group(1) + "\n").getBytes(StandardCharsets.UTF_8));
+            for (String key : keys) {
+                var value = cluster.client(node).get(key + "?level=stale");
+                sha.update((key + "=" + (value.status() == 200 ? value.body() : "<absent " + value.status() + ">")
+                        + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            digests.put(node, HexFormat.of().formatHex(sha.digest()).substring(0, 16));
+        }
+        return digests;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package io.metcd.chaos;
+
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The fault-injection suite on every engine: short inside {@code make test}, as long as {@code make chaos}
+ * asks ({@code -Dchaos.seconds}). Each run's report goes to standard output and to {@code target/chaos/}.
+ */
+class ChaosTest {
+    private static final Duration SHORT_RUN = Duration.ofSeconds(20);
+    private static final Path REPORTS = Path.of("target", "chaos");
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest(name = "engine {0}")
+    @ValueSource(strings = {"map", "mapdb", "leveldb"})
+    void everyHistoryIsLinearizableAndNothingAcknowledgedIsLostUnderKillsPausesAndPartitions(String engine)
+            throws InterruptedException, IOException {
+        ChaosReport report = new ChaosRun(dir, ChaosRun.Settings.fromSystemProperties(engine, SHORT_RUN)).run();
+
+        System.out.println(report);
+        Files.createDirectories(REPORTS);
+        Files.writeString(REPORTS.resolve(engine + ".txt"), report + "\n");
+        if (!report.problems().isEmpty()) {
+            Files.writeString(REPORTS.resolve(engine + "-history.txt"),
+                    report.history().stream().map(Op::toString).collect(Collectors.joining("\n")));
+        }
+        assertThat(report.problems()).as(report::toString).isEmpty();
+    }
+}
