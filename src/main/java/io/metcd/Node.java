@@ -93,13 +93,27 @@ public final class Node implements AutoCloseable {
         List<Member> initialMembers = settings.join()
                 ? settings.members().stream().filter(m -> !m.equals(settings.local())).toList()
                 : settings.members();
-        RaftLoop raft = new RaftLoop(settings.local(), settings.clientUrl(), initialMembers,
-                raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved, metrics);
-        metrics.watch(raft, store);
-        raft.start();
-        HttpApi http = new HttpApi(raft, store, restored.isPresent(), settings.faultInjection(), metrics).start(settings.local().host(),
-                settings.clientPort());
-        return new Node(raft, http, restored.isPresent());
+        RaftLoop raft;
+        try {
+            raft = new RaftLoop(settings.local(), settings.clientUrl(), initialMembers,
+                    raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved, metrics);
+        } catch (RuntimeException e) {
+            store.close();
+            wal.close();
+            throw e;
+        }
+        try {
+            metrics.watch(raft, store);
+            raft.start();
+            HttpApi http = new HttpApi(raft, store, restored.isPresent(), settings.faultInjection(), metrics)
+                    .start(settings.local().host(), settings.clientPort());
+            return new Node(raft, http, restored.isPresent());
+        } catch (RuntimeException e) {
+            // A port taken by another process, typically: release the data directory and the peer port, so
+            // that the caller can report it and a retry (or another node in this JVM) can open them.
+            raft.close();
+            throw e;
+        }
     }
 
     private static RaftConfig raftConfig(int snapshotCount) {
