@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.net.BindException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,6 +63,13 @@ public final class Main implements Callable<Integer> {
             }, () -> System.exit(0));
         } catch (IllegalStateException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+        } catch (RuntimeException e) {
+            if (!causedByTakenPort(e)) {
+                throw e;
+            }
+            // Not a bad flag but the machine's state: one line, no usage, no stack trace.
+            System.err.println("metcd: " + e.getMessage());
+            return 1;
         }
         LOG.info("node {} serving clients on port {} and peers on {} ({} {})", id, port, local.peerUrl(),
                 node.restarted() ? "restarted from" : "new, in", dir);
@@ -71,6 +79,15 @@ public final class Main implements Callable<Integer> {
         }, "shutdown"));
         Thread.currentThread().join();
         return 0;
+    }
+
+    private static boolean causedByTakenPort(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof BindException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private List<Member> members() {

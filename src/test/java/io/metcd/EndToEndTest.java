@@ -1,10 +1,13 @@
 package io.metcd;
 
 import io.metcd.testkit.KvClient;
+import io.metcd.testkit.Ports;
 import io.metcd.testkit.ProcessCluster;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -72,5 +75,20 @@ class EndToEndTest {
         assertThat(q.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(q.exitValue()).isNotZero();
         assertThat(Files.readString(badUrl)).contains("bad peer URL 'not a url'");
+    }
+
+    @Test
+    void aTakenClientPortExitsNonZeroWithAOneLineReasonAndNoStackTrace() throws Exception {
+        ProcessCluster cluster = new ProcessCluster(dir, 1, "map");
+        int port = Ports.free();
+        try (ServerSocket taken = new ServerSocket(port, 1, InetAddress.getByName("127.0.0.1"))) {
+            Path log = dir.resolve("taken-port.log");
+            Process p = cluster.launch(log, "--id", "1", "--cluster", "http://127.0.0.1:" + Ports.free(), "--port",
+                    String.valueOf(port), "--data-dir", dir.resolve("taken").toString());
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isEqualTo(1);
+            assertThat(Files.readString(log)).contains("metcd: Port already in use", String.valueOf(port))
+                    .doesNotContain("\tat ");
+        }
     }
 }
