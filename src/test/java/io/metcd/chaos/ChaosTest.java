@@ -7,8 +7,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,15 +29,32 @@ class ChaosTest {
     @ValueSource(strings = {"map", "mapdb", "leveldb"})
     void everyHistoryIsLinearizableAndNothingAcknowledgedIsLostUnderKillsPausesAndPartitions(String engine)
             throws InterruptedException, IOException {
-        ChaosReport report = new ChaosRun(dir, ChaosRun.Settings.fromSystemProperties(engine, SHORT_RUN)).run();
+        Files.createDirectories(REPORTS);
+        ChaosReport report;
+        try {
+            report = new ChaosRun(dir, ChaosRun.Settings.fromSystemProperties(engine, SHORT_RUN)).run();
+        } catch (RuntimeException | InterruptedException e) {
+            keepNodeLogs(engine);
+            throw e;
+        }
 
         System.out.println(report);
-        Files.createDirectories(REPORTS);
         Files.writeString(REPORTS.resolve(engine + ".txt"), report + "\n");
         if (!report.problems().isEmpty()) {
             Files.writeString(REPORTS.resolve(engine + "-history.txt"),
                     report.history().stream().map(Op::toString).collect(Collectors.joining("\n")));
+            keepNodeLogs(engine);
         }
         assertThat(report.problems()).as(report::toString).isEmpty();
+    }
+
+    /** The nodes' logs outlive the temporary directory when a run fails, for the post-mortem. */
+    private void keepNodeLogs(String engine) throws IOException {
+        Path logs = Files.createDirectories(REPORTS.resolve(engine + "-logs"));
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path log : files.filter(f -> f.getFileName().toString().endsWith(".log")).toList()) {
+                Files.copy(log, logs.resolve(log.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
     }
 }
