@@ -22,11 +22,13 @@ test: build
 	$(MVN) test
 
 # The fault-injection suite alone, longer than its run inside make test: CHAOS_SECONDS per engine,
-# CHAOS_FAULTS (kill,pause,partition,lossy_network; default all), CHAOS_SEED to replay a run's choices.
+# CHAOS_FAULTS (kill,pause,partition,lossy_network; default all), CHAOS_ENGINES (map,mapdb,leveldb; default
+# all), CHAOS_SEED to replay a run's choices. Reports: target/chaos/ENGINE.txt.
 CHAOS_SECONDS ?= 60
 chaos: build
 	$(MVN) test -Dtest=ChaosTest -Dsurefire.failIfNoSpecifiedTests=false -Dchaos.seconds=$(CHAOS_SECONDS) \
-	  $(if $(CHAOS_FAULTS),-Dchaos.faults=$(CHAOS_FAULTS)) $(if $(CHAOS_SEED),-Dchaos.seed=$(CHAOS_SEED))
+	  $(if $(CHAOS_FAULTS),-Dchaos.faults=$(CHAOS_FAULTS)) $(if $(CHAOS_SEED),-Dchaos.seed=$(CHAOS_SEED)) \
+	  $(if $(CHAOS_ENGINES),-Dchaos.engines=$(CHAOS_ENGINES))
 
 cluster: build
 	bin/local-cluster start
