@@ -24,6 +24,7 @@ public final class ProcessCluster implements AutoCloseable {
     private final String engine;
     private final List<String> extraFlags;
     private final int[] clientPorts;
+    private final int[] peerPorts;
     private final String clusterFlag;
     private final Process[] processes;
 
@@ -36,11 +37,13 @@ public final class ProcessCluster implements AutoCloseable {
         this.engine = engine;
         this.extraFlags = List.of(extraFlags);
         this.clientPorts = new int[size];
+        this.peerPorts = new int[size];
         this.processes = new Process[size];
         List<String> peers = new ArrayList<>();
         for (int i = 0; i < size; i++) {
             clientPorts[i] = Ports.free();
-            peers.add("http://127.0.0.1:" + Ports.free());
+            peerPorts[i] = Ports.free();
+            peers.add("http://127.0.0.1:" + peerPorts[i]);
         }
         this.clusterFlag = String.join(",", peers);
     }
@@ -145,6 +148,11 @@ public final class ProcessCluster implements AutoCloseable {
 
     public int clientPort(int id) {
         return clientPorts[id - 1];
+    }
+
+    /** Node {@code id}'s peer (Raft) port, for tests that talk raw bytes to it. */
+    public int peerPort(int id) {
+        return peerPorts[id - 1];
     }
 
     /** Waits until a running node names a leader that is itself running, and returns its id. */

@@ -117,6 +117,16 @@ public final class TestCluster implements AutoCloseable {
         return new KvClient(clientPorts.get(id - 1));
     }
 
+    /** Node {@code id}'s client HTTP port, for tests that talk raw bytes to it. */
+    public int clientPort(int id) {
+        return clientPorts.get(id - 1);
+    }
+
+    /** Node {@code id}'s peer (Raft) port, for tests that talk raw bytes to it. */
+    public int peerPort(int id) {
+        return members.get(id - 1).port();
+    }
+
     /** Waits until the running nodes agree on one leader, and returns its id. */
     public int awaitLeader() {
         return await().atMost(Duration.ofSeconds(20)).until(this::agreedLeader, Optional::isPresent).get();
