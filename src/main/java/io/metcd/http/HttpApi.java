@@ -38,6 +38,8 @@ import java.util.concurrent.TimeoutException;
 public final class HttpApi implements AutoCloseable {
     public static final int MAX_KEY_BYTES = 4096;
     public static final int MAX_VALUE_BYTES = 1 << 20;
+    /** Request line plus headers: a longest key with every byte percent-encoded (3 x 4096) fits, with room to spare. */
+    static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
     /** How long a request may wait for a leader, a commit or a read index before it gets a 503. */
     static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration RETRY_BACKOFF = Duration.ofMillis(50);
@@ -70,11 +72,13 @@ public final class HttpApi implements AutoCloseable {
             cfg.http.prefer405over404 = true;
             cfg.router.ignoreTrailingSlashes = false;
             cfg.startup.showJavalinBanner = false;
+            cfg.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(MAX_REQUEST_HEAD_BYTES));
             // Stopping waits (bounded) for the requests in progress, so that a node that stops, or was
             // removed, still answers what it was asked before its port closes.
             cfg.jetty.modifyServer(server -> {
                 server.insertHandler(new GracefulHandler());
                 server.setStopTimeout(STOP_TIMEOUT.toMillis());
+                server.setErrorHandler(new PlainTextErrorHandler());
             });
             cfg.requestLogger.http((ctx, millis) -> metrics.httpRequest(ctx.method().name(), route(ctx),
                     ctx.statusCode(), millis / 1000.0));

@@ -1,0 +1,176 @@
+package io.metcd.http;
+
+import io.metcd.testkit.KvClient;
+import io.metcd.testkit.TestCluster;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The client port under abuse, over raw sockets where a client library would refuse to send the input. Every
+ * refusal is a 4xx (or HTTP's 505 for another protocol version) with one line of plain text, never a 500, an HTML
+ * page or a stack trace; and after each test the node still serves a PUT and a GET. HttpApiTest covers the
+ * well-formed refusals (an unknown level, an empty key, a long key or value sent by a normal client).
+ */
+class HttpHardeningTest {
+    private static final Duration PATIENCE = Duration.ofSeconds(10);
+    private static final AtomicInteger WRITES = new AtomicInteger();
+
+    @TempDir
+    static Path dir;
+    static TestCluster cluster;
+    static KvClient client;
+    static int port;
+
+    @BeforeAll
+    static void startNode() {
+        cluster = new TestCluster(dir, 1, 1000).start();
+        client = cluster.client(1);
+        port = cluster.clientPort(1);
+    }
+
+    @AfterAll
+    static void stopNode() {
+        cluster.close();
+    }
+
+    @AfterEach
+    void theNodeStillServesAWriteAndARead() {
+        String key = "after-abuse-" + WRITES.incrementAndGet();
+        assertThat(client.put(key, "fine")).returns(204, KvClient.Response::status);
+        assertThat(client.get(key).body()).isEqualTo("fine");
+    }
+
+    // ------------------------------------------------------------------------------------ helpers
+
+    /** What the node answered: status, content type and body. */
+    private record Answer(int status, String contentType, String body) {
+    }
+
+    private static Socket connect() throws IOException {
+        Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
+        socket.setSoTimeout((int) PATIENCE.toMillis());
+        return socket;
+    }
+
+    /** Sends {@code request} as it is (one byte per char) on a new connection and reads one answer. */
+    private static Answer exchange(String request) throws IOException {
+        try (Socket socket = connect()) {
+            send(socket, request);
+            return readAnswer(socket.getInputStream());
+        }
+    }
+
+    private static void send(Socket socket, String bytes) throws IOException {
+        socket.getOutputStream().write(bytes.getBytes(StandardCharsets.ISO_8859_1));
+    }
+
+    /** Reads a status line, headers and a body of Content-Length bytes. */
+    private static Answer readAnswer(InputStream in) throws IOException {
+        String[] head = readHead(in).split("\r\n");
+        Map<String, String> headers = new HashMap<>();
+        for (int i = 1; i < head.length; i++) {
+            String[] field = head[i].split(":", 2);
+            headers.put(field[0].trim().toLowerCase(), field[1].trim());
+        }
+        int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
+        String body = new String(in.readNBytes(length), StandardCharsets.UTF_8);
+        return new Answer(Integer.parseInt(head[0].split(" ")[1]), headers.get("content-type"), body);
+    }
+
+    private static String readHead(InputStream in) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("connection closed after " + head.size() + " bytes of an answer: " + head);
+            }
+            head.write(b);
+        }
+        return head.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    /** A refusal as the contract wants it: this status and one line of plain text, no page and no stack trace. */
+    private static void assertRefused(Answer answer, int status) {
+        assertThat(answer.status()).as(answer.toString()).isEqualTo(status);
+        assertThat(answer.contentType()).as(answer.toString()).startsWith("text/plain");
+        assertThat(answer.body()).matches("[^\r\n]+\n").doesNotContain("Exception", "<html");
+    }
+
+    /** A PUT's request line and headers, up to the blank line that ends them. */
+    private static String putHead(String path, String... headers) {
+        return "PUT " + path + " HTTP/1.1\r\nHost: metcd\r\n" + String.join("", headers) + "\r\n";
+    }
+
+    private static String header(String name, Object value) {
+        return name + ": " + value + "\r\n";
+    }
+
+    // ----------------------------------------------------------------------------- not HTTP at all
+
+    @ParameterizedTest
+    @ValueSource(strings = {"HELLO\r\n\r\n", "GET\r\n\r\n", "GET key HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /../k HTTP/1.1\r\nHost: x\r\n\r\n", "GET /k HTTP/1.1\r\n\r\n", "GET /k HTTP/1.1\r\nno colon\r\n\r\n"})
+    void aMalformedRequestLineOrHeaderAnswers400(String request) throws IOException {
+        assertRefused(exchange(request), 400);
+    }
+
+    /** 505 is HTTP's own answer to these, not a server failure: Jetty's, with its one-line reason. */
+    @ParameterizedTest
+    @ValueSource(strings = {"GET /k HTTP/9.9\r\nHost: x\r\n\r\n", "GET /k\r\n\r\n", "GET  HTTP/1.1\r\n\r\n"})
+    void anHttpVersionOtherThan1Answers505(String request) throws IOException {
+        assertRefused(exchange(request), 505);
+    }
+
+    @Test
+    void randomBytesAnswer400() throws IOException {
+        byte[] garbage = new byte[4096];
+        new Random(7).nextBytes(garbage);
+        assertRefused(exchange(new String(garbage, StandardCharsets.ISO_8859_1)), 400);
+    }
+
+    @Test
+    void headersOf100KBAnswer431() throws IOException {
+        assertRefused(exchange("GET /k HTTP/1.1\r\nHost: metcd\r\n" + header("X-Big", "h".repeat(100_000)) + "\r\n"),
+                431);
+    }
+
+    // -------------------------------------------------------------------------------------- keys
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/a%zz", "/a%", "/a%4", "/%e9t%e9", "/%c3%28"})
+    void aKeyWithABadPercentEncodingAnswers400(String path) throws IOException {
+        assertRefused(exchange(putHead(path, header("Content-Length", 1)) + "v"), 400);
+    }
+
+    @Test
+    void aLongestKeyStillFitsWithEveryBytePercentEncoded() throws IOException {
+        String key = "%20".repeat(HttpApi.MAX_KEY_BYTES);
+        assertThat(exchange(putHead("/" + key, header("Content-Length", 5)) + "space").status()).isEqualTo(204);
+        assertThat(client.get(key).body()).isEqualTo("space");
+    }
+
+    @Test
+    void aKeyTooLongForTheRequestLineAnswers413() throws IOException {
+        assertRefused(exchange(putHead("/" + "k".repeat(100_000), header("Content-Length", 1)) + "v"), 413);
+    }
+}
