@@ -120,6 +120,10 @@ public final class HttpApi implements AutoCloseable {
             });
             cfg.routes.exception(HttpResponseException.class,
                     (e, ctx) -> plain(ctx, HttpStatus.forStatus(e.getStatus()), e.getMessage()));
+            // Only reading the body throws these: the client broke its chunked encoding or closed the connection
+            // early. Its fault, not a 500 (Javalin's answer), and it is rarely still listening.
+            cfg.routes.exception(IOException.class,
+                    (e, ctx) -> plain(ctx, HttpStatus.BAD_REQUEST, "request body cut short or malformed"));
             cfg.routes.error(HttpStatus.NOT_FOUND.getCode(), "*", ctx -> {
                 if (ctx.result() == null) {
                     plain(ctx, HttpStatus.NOT_FOUND, "not found");
@@ -139,8 +143,7 @@ public final class HttpApi implements AutoCloseable {
 
     private void put(Context ctx) throws InterruptedException {
         String key = key(ctx);
-        byte[] value = ctx.bodyAsBytes();
-        awaitApplied(key, value);
+        awaitApplied(key, value(ctx));
         ctx.status(HttpStatus.NO_CONTENT);
     }
 
@@ -236,6 +239,17 @@ public final class HttpApi implements AutoCloseable {
             fail(HttpStatus.CONTENT_TOO_LARGE, "key longer than " + MAX_KEY_BYTES + " bytes");
         }
         return key;
+    }
+
+    /**
+     * The body, refused on its declared length before a byte of it is read, so that a client is not left sending a
+     * value that can only be refused; a chunked body is refused by Javalin once it passes {@code maxRequestSize}.
+     */
+    private static byte[] value(Context ctx) {
+        if (ctx.req().getContentLengthLong() > MAX_VALUE_BYTES) {
+            fail(HttpStatus.CONTENT_TOO_LARGE, "value longer than " + MAX_VALUE_BYTES + " bytes");
+        }
+        return ctx.bodyAsBytes();
     }
 
     // ------------------------------------------------------------------------------ cluster API

@@ -121,6 +121,10 @@ class HttpHardeningTest {
         return "PUT " + path + " HTTP/1.1\r\nHost: metcd\r\n" + String.join("", headers) + "\r\n";
     }
 
+    private static String chunk(int size) {
+        return Integer.toHexString(size) + "\r\n" + "v".repeat(size) + "\r\n";
+    }
+
     private static String header(String name, Object value) {
         return name + ": " + value + "\r\n";
     }
@@ -172,5 +176,41 @@ class HttpHardeningTest {
     @Test
     void aKeyTooLongForTheRequestLineAnswers413() throws IOException {
         assertRefused(exchange(putHead("/" + "k".repeat(100_000), header("Content-Length", 1)) + "v"), 413);
+    }
+
+    // ------------------------------------------------------------------------------------ bodies
+
+    @Test
+    void aDeclaredLengthOver1MiBIsRefusedBeforeTheBodyIsSent() throws IOException {
+        assertRefused(exchange(putHead("/big", header("Content-Length", HttpApi.MAX_VALUE_BYTES + 1))), 413);
+    }
+
+    @Test
+    void aChunkedBodyOver1MiBAnswers413() throws IOException {
+        String body = chunk(HttpApi.MAX_VALUE_BYTES) + chunk(1) + "0\r\n\r\n";
+        assertRefused(exchange(putHead("/big-chunked", header("Transfer-Encoding", "chunked")) + body), 413);
+        assertThat(client.get("big-chunked").status()).isEqualTo(404);
+    }
+
+    @Test
+    void aChunkedBodyOfExactly1MiBIsStored() throws IOException {
+        String body = chunk(HttpApi.MAX_VALUE_BYTES / 2) + chunk(HttpApi.MAX_VALUE_BYTES / 2) + "0\r\n\r\n";
+        assertThat(exchange(putHead("/chunked", header("Transfer-Encoding", "chunked")) + body).status()).isEqualTo(204);
+        assertThat(client.get("chunked").body()).hasSize(HttpApi.MAX_VALUE_BYTES);
+    }
+
+    @Test
+    void aMalformedChunkAnswers400() throws IOException {
+        assertRefused(exchange(putHead("/k", header("Transfer-Encoding", "chunked")) + "zz\r\nvalue\r\n0\r\n\r\n"), 400);
+    }
+
+    @Test
+    void aBodyCutShortByTheClientAnswers400() throws IOException {
+        try (Socket socket = connect()) {
+            send(socket, putHead("/cut", header("Content-Length", 100)) + "only ten b");
+            socket.shutdownOutput();
+            assertRefused(readAnswer(socket.getInputStream()), 400);
+        }
+        assertThat(client.get("cut").status()).isEqualTo(404);
     }
 }
