@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 
 /**
  * One node's Prometheus metrics, served as text by {@code GET /-/metrics}. Each node has its own registry (tests run
@@ -129,6 +130,12 @@ public final class Metrics {
                     cb.call(transport.droppedUnreachable(), "unreachable");
                     cb.call(transport.droppedByFaults(), "injected_fault");
                 }).register(registry);
+    }
+
+    /** Registers the gauge of open client connections, which the HTTP API counts when scraped; call once. */
+    public void watchHttp(IntSupplier openConnections) {
+        gauge("metcd_http_open_connections", "Client connections open, idle ones included",
+                cb -> cb.call(openConnections.getAsInt()));
     }
 
     private void gauge(String name, String help, Consumer<GaugeWithCallback.Callback> callback) {

@@ -13,6 +13,8 @@ import io.metcd.raft.MembershipException;
 import io.metcd.raft.RaftLoop;
 import io.microraft.RaftNodeStatus;
 import io.microraft.report.RaftNodeReport;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 
 import java.io.IOException;
@@ -40,6 +42,12 @@ public final class HttpApi implements AutoCloseable {
     public static final int MAX_VALUE_BYTES = 1 << 20;
     /** Request line plus headers: a longest key with every byte percent-encoded (3 x 4096) fits, with room to spare. */
     static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+    /**
+     * A client silent this long, mid-request or between requests, loses its connection (and the virtual thread
+     * blocked reading its body): no working client pauses that long while sending. A request being handled is not
+     * affected, however long it waits for a commit.
+     */
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(10);
     /** How long a request may wait for a leader, a commit or a read index before it gets a 503. */
     static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration RETRY_BACKOFF = Duration.ofMillis(50);
@@ -51,6 +59,8 @@ public final class HttpApi implements AutoCloseable {
     private final AbstractKVStore store;
     private final Metrics metrics;
     private final Javalin app;
+    /** The one connector, made when the server starts. */
+    private volatile ServerConnector connector;
     /**
      * A restarted node rebuilds its state from the WAL only as the leader tells it what is committed; until
      * it has caught up with the leader once, even a stale read could see a state older than before the restart.
@@ -73,6 +83,15 @@ public final class HttpApi implements AutoCloseable {
             cfg.router.ignoreTrailingSlashes = false;
             cfg.startup.showJavalinBanner = false;
             cfg.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(MAX_REQUEST_HEAD_BYTES));
+            // Javalin's default connector, but with our idle timeout instead of Jetty's 30 s.
+            cfg.jetty.addConnector((server, http) -> {
+                ServerConnector c = new ServerConnector(server, new HttpConnectionFactory(http));
+                c.setHost(cfg.jetty.host);
+                c.setPort(cfg.jetty.port);
+                c.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+                connector = c;
+                return c;
+            });
             // Stopping waits (bounded) for the requests in progress, so that a node that stops, or was
             // removed, still answers what it was asked before its port closes.
             cfg.jetty.modifyServer(server -> {
@@ -131,7 +150,11 @@ public final class HttpApi implements AutoCloseable {
             });
             cfg.routes.error(HttpStatus.METHOD_NOT_ALLOWED.getCode(), "*",
                     ctx -> plain(ctx, HttpStatus.METHOD_NOT_ALLOWED, "method not allowed"));
+            // Javalin's answer to a body that stalled past the idle timeout, which it gives no reason.
+            cfg.routes.error(HttpStatus.REQUEST_TIMEOUT.getCode(), "*", ctx -> plain(ctx, HttpStatus.REQUEST_TIMEOUT,
+                    "request body not received within " + IDLE_TIMEOUT.toSeconds() + " s"));
         });
+        metrics.watchHttp(this::openConnections);
     }
 
     public HttpApi start(String host, int port) {
@@ -398,6 +421,11 @@ public final class HttpApi implements AutoCloseable {
             throw new Unavailable(reason);
         }
         Thread.sleep(RETRY_BACKOFF);
+    }
+
+    private int openConnections() {
+        ServerConnector c = connector;
+        return c == null ? 0 : c.getConnectedEndPoints().size();
     }
 
     private static long remaining(long deadline) {

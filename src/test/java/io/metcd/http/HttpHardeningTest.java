@@ -15,15 +15,21 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The client port under abuse, over raw sockets where a client library would refuse to send the input. Every
@@ -33,6 +39,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class HttpHardeningTest {
     private static final Duration PATIENCE = Duration.ofSeconds(10);
+    private static final Pattern OPEN_CONNECTIONS = Pattern.compile("(?m)^metcd_http_open_connections (\\S+)$");
     private static final AtomicInteger WRITES = new AtomicInteger();
 
     @TempDir
@@ -129,6 +136,32 @@ class HttpHardeningTest {
         return name + ": " + value + "\r\n";
     }
 
+    /** Waits until the node holds no more client connections than {@code baseline}, idle ones included. */
+    private static void awaitOpenConnectionsBackTo(int baseline, Duration within) {
+        await().atMost(within).until(() -> openConnections() <= baseline);
+    }
+
+    private static int openConnections() {
+        Matcher m = OPEN_CONNECTIONS.matcher(client.get("-/metrics").body());
+        assertThat(m.find()).as("the open connections gauge").isTrue();
+        return (int) Double.parseDouble(m.group(1));
+    }
+
+    /** Whether the node closed {@code socket}: an end of stream or a reset, after whatever it answered. */
+    private static boolean closedByTheNode(Socket socket) {
+        try {
+            InputStream in = socket.getInputStream();
+            while (in.read() >= 0) {
+                // skips an answer written before closing
+            }
+            return true;
+        } catch (SocketException e) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     // ----------------------------------------------------------------------------- not HTTP at all
 
     @ParameterizedTest
@@ -212,5 +245,55 @@ class HttpHardeningTest {
             assertRefused(readAnswer(socket.getInputStream()), 400);
         }
         assertThat(client.get("cut").status()).isEqualTo(404);
+    }
+
+    // -------------------------------------------------------------------------- slow and gone clients
+
+    @Test
+    void clientsThatStallMidRequestAreDisconnectedAtTheIdleTimeoutWithA408IfInTheirBody() throws IOException {
+        int baseline = openConnections();
+        Socket inHeaders = connect();
+        Socket inBody = connect();
+        Socket inChunkedBody = connect();
+        try {
+            send(inHeaders, "GET /k HTTP/1.1\r\nHost: met");
+            send(inBody, putHead("/k", header("Content-Length", 10)) + "abc");
+            send(inChunkedBody, putHead("/k", header("Transfer-Encoding", "chunked")) + "a\r\nabc");
+            int closeWithin = (int) HttpApi.IDLE_TIMEOUT.plus(PATIENCE).toMillis();
+            for (Socket socket : List.of(inHeaders, inBody, inChunkedBody)) {
+                socket.setSoTimeout(closeWithin);
+                if (socket != inHeaders) {
+                    assertRefused(readAnswer(socket.getInputStream()), 408);
+                }
+                assertThat(closedByTheNode(socket)).isTrue();
+            }
+        } finally {
+            inHeaders.close();
+            inBody.close();
+            inChunkedBody.close();
+        }
+        awaitOpenConnectionsBackTo(baseline, PATIENCE);
+    }
+
+    @Test
+    void manyConnectionsOpenedAndAbandonedAreReleasedWithoutWaitingForTheIdleTimeout() throws IOException {
+        int baseline = openConnections();
+        List<Socket> sockets = new ArrayList<>();
+        try {
+            for (int i = 0; i < 200; i++) {
+                Socket socket = connect();
+                sockets.add(socket);
+                if (i % 2 == 0) { // headers but no body: a virtual thread blocks reading it
+                    send(socket, putHead("/k", header("Content-Length", 10)));
+                }
+            }
+            await().atMost(PATIENCE).until(() -> openConnections() >= baseline + sockets.size());
+        } finally {
+            for (Socket socket : sockets) {
+                socket.setSoLinger(true, 0); // a reset, as from a client that crashed
+                socket.close();
+            }
+        }
+        awaitOpenConnectionsBackTo(baseline, HttpApi.IDLE_TIMEOUT.dividedBy(2));
     }
 }
