@@ -121,6 +121,9 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.get("/", HttpApi::emptyKey);
             cfg.routes.put("/", HttpApi::emptyKey);
             cfg.routes.delete("/", HttpApi::emptyKey);
+            // Javalin answers HEAD with an empty 200 wherever a GET route exists, even for an absent key.
+            cfg.routes.head("/<path>", HttpApi::methodNotAllowed);
+            cfg.routes.head("/", HttpApi::methodNotAllowed);
             cfg.routes.exception(Unavailable.class, (e, ctx) -> {
                 ctx.header("Retry-After", RETRY_AFTER_SECONDS);
                 plain(ctx, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
@@ -243,6 +246,10 @@ public final class HttpApi implements AutoCloseable {
 
     private static void emptyKey(Context ctx) {
         fail(HttpStatus.BAD_REQUEST, "empty key");
+    }
+
+    private static void methodNotAllowed(Context ctx) {
+        fail(HttpStatus.METHOD_NOT_ALLOWED, "method not allowed");
     }
 
     /** The route a request matched, as declared (a bounded set of values, unlike paths); "unmatched" if none. */

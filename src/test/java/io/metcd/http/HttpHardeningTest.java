@@ -116,6 +116,10 @@ class HttpHardeningTest {
         return head.toString(StandardCharsets.ISO_8859_1);
     }
 
+    private static Answer answer(KvClient.Response response) {
+        return new Answer(response.status(), response.header("Content-Type"), response.body());
+    }
+
     /** A refusal as the contract wants it: this status and one line of plain text, no page and no stack trace. */
     private static void assertRefused(Answer answer, int status) {
         assertThat(answer.status()).as(answer.toString()).isEqualTo(status);
@@ -189,6 +193,17 @@ class HttpHardeningTest {
     void headersOf100KBAnswer431() throws IOException {
         assertRefused(exchange("GET /k HTTP/1.1\r\nHost: metcd\r\n" + header("X-Big", "h".repeat(100_000)) + "\r\n"),
                 431);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"FROB", "OPTIONS", "TRACE"})
+    void anUnsupportedMethodAnswers405(String method) {
+        assertRefused(answer(client.send(method, "k", null)), 405);
+    }
+
+    @Test
+    void headAnswers405RatherThanAnEmpty200() {
+        assertThat(client.send("HEAD", "absent", null).status()).isEqualTo(405);
     }
 
     // -------------------------------------------------------------------------------------- keys
