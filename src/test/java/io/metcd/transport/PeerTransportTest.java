@@ -12,19 +12,20 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.BindException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import static io.metcd.transport.PeerWire.concat;
+import static io.metcd.transport.PeerWire.frame;
+import static io.metcd.transport.PeerWire.handshake;
+import static io.metcd.transport.PeerWire.i32;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -116,40 +117,6 @@ class PeerTransportTest {
         await().atMost(PATIENCE).until(() -> to.received.contains(hello));
     }
 
-    private Socket rawConnection(Member to) throws IOException {
-        Socket socket = new Socket(InetAddress.getLoopbackAddress(), to.port());
-        resources.add(socket);
-        return socket;
-    }
-
-    private static byte[] frame(Object message) {
-        Codec.Writer out = new Codec.Writer(64).i32(0);
-        Codec.writeMessage(out, message);
-        out.putI32(0, out.length() - Integer.BYTES);
-        return out.toByteArray();
-    }
-
-    /** Writes {@code bytes} on a raw connection to {@code victim} and checks that the victim closes it. */
-    private void assertConnectionClosedAfter(Node victim, byte[] bytes, boolean thenEndOutput) throws IOException {
-        Socket socket = rawConnection(victim.member);
-        try {
-            OutputStream out = socket.getOutputStream();
-            out.write(bytes);
-            out.flush();
-            if (thenEndOutput) {
-                socket.shutdownOutput();
-            }
-        } catch (SocketException e) {
-            return; // the victim already closed it, and reset the connection
-        }
-        socket.setSoTimeout((int) PATIENCE.toMillis());
-        try {
-            assertEquals(-1, socket.getInputStream().read());
-        } catch (SocketException e) {
-            // Reset: the victim closed the connection with our bytes unread.
-        }
-    }
-
     /**
      * Checks the victim of a protocol violation: it closed that connection (checked before this), kept the
      * connection of a good peer open, and still delivers from it.
@@ -161,22 +128,9 @@ class PeerTransportTest {
         assertEquals(0, good.transport.reconnects(), "the good peer's connection was not disturbed");
     }
 
-    private static byte[] concat(byte[]... parts) {
-        int length = 0;
-        for (byte[] part : parts) {
-            length += part.length;
-        }
-        byte[] all = new byte[length];
-        int at = 0;
-        for (byte[] part : parts) {
-            System.arraycopy(part, 0, all, at, part.length);
-            at += part.length;
-        }
-        return all;
-    }
-
-    private static byte[] i32(int value) {
-        return new Codec.Writer(4).i32(value).toByteArray();
+    /** Writes {@code bytes} on a raw connection to {@code victim} and checks that the victim closes it. */
+    private static void assertConnectionClosedAfter(Node victim, byte[] bytes, boolean thenEndOutput) throws IOException {
+        PeerWire.assertConnectionClosedAfter(victim.member.port(), bytes, thenEndOutput);
     }
 
     // ------------------------------------------------------------------------------------ delivery
@@ -285,7 +239,7 @@ class PeerTransportTest {
         Node victim = started(member(2));
         link(good, victim);
 
-        byte[] handshake = Handshake.encode(GROUP, 9, "http://127.0.0.1:1");
+        byte[] handshake = handshake(GROUP, 9);
         System.arraycopy(i32(Handshake.VERSION + 1), 0, handshake, Integer.BYTES, Integer.BYTES);
         assertConnectionClosedAfter(victim, concat(handshake, frame(marker(9, 1))), false);
 
@@ -299,7 +253,7 @@ class PeerTransportTest {
         Node victim = started(member(2));
         link(good, victim);
 
-        assertConnectionClosedAfter(victim, concat(Handshake.encode("another-group", 9, "http://127.0.0.1:1"), frame(marker(9, 1))), false);
+        assertConnectionClosedAfter(victim, concat(handshake("another-group", 9), frame(marker(9, 1))), false);
 
         assertStillServes(good, victim);
         assertFalse(victim.received.contains(marker(9, 1)));
@@ -312,7 +266,7 @@ class PeerTransportTest {
         victim.transport.start();
         link(good, victim);
 
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), i32((1 << 20) + 1)), false);
+        assertConnectionClosedAfter(victim, concat(handshake(GROUP, 9), i32((1 << 20) + 1)), false);
 
         assertStillServes(good, victim);
     }
@@ -323,7 +277,7 @@ class PeerTransportTest {
         Node victim = started(member(2));
         link(good, victim);
 
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), i32(-5)), false);
+        assertConnectionClosedAfter(victim, concat(handshake(GROUP, 9), i32(-5)), false);
 
         assertStillServes(good, victim);
     }
@@ -334,10 +288,10 @@ class PeerTransportTest {
         Node victim = started(member(2));
         link(good, victim);
 
-        byte[] whole = frame(vote(new Member(9, "http://127.0.0.1:1"), 1));
+        byte[] whole = frame(vote(new Member(9, PeerWire.NOWHERE), 1));
         byte[] cut = new byte[whole.length - 3];
         System.arraycopy(whole, 0, cut, 0, cut.length);
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), cut), true);
+        assertConnectionClosedAfter(victim, concat(handshake(GROUP, 9), cut), true);
 
         assertStillServes(good, victim);
         assertTrue(victim.received.stream().noneMatch(VoteRequest.class::isInstance), "the cut vote was delivered");
@@ -350,7 +304,7 @@ class PeerTransportTest {
         link(good, victim);
 
         byte[] unknownTag = {(byte) 0x7f, 0, 0, 0, 0};
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), i32(unknownTag.length), unknownTag),
+        assertConnectionClosedAfter(victim, concat(handshake(GROUP, 9), i32(unknownTag.length), unknownTag),
                 false);
 
         assertStillServes(good, victim);
@@ -365,7 +319,7 @@ class PeerTransportTest {
         byte[] message = frame(marker(9, 1));
         byte[] padded = concat(message, new byte[] {0});
         System.arraycopy(i32(message.length - Integer.BYTES + 1), 0, padded, 0, Integer.BYTES);
-        assertConnectionClosedAfter(victim, concat(Handshake.encode(GROUP, 9, "http://127.0.0.1:1"), padded), false);
+        assertConnectionClosedAfter(victim, concat(handshake(GROUP, 9), padded), false);
 
         assertStillServes(good, victim);
         assertFalse(victim.received.contains(marker(9, 1)));
