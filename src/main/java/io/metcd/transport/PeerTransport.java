@@ -24,6 +24,7 @@ import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -459,10 +460,7 @@ public final class PeerTransport implements Transport, AutoCloseable {
                 if (length < 0 || length > maxFrameLength) {
                     throw new ProtocolException("frame length " + length + " outside 0.." + maxFrameLength);
                 }
-                if (length > buf.length) {
-                    buf = new byte[length];
-                }
-                in.readFully(buf, 0, length);
+                buf = readPayload(in, buf, length);
                 Codec.Reader reader = new Codec.Reader(ByteBuffer.wrap(buf, 0, length));
                 message = Codec.readMessage(reader);
                 if (reader.remaining() > 0) {
@@ -524,6 +522,26 @@ public final class PeerTransport implements Transport, AutoCloseable {
                 action.run();
             }
         }, delay.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Reads a payload of {@code length} bytes into {@code buf}, or into a larger buffer grown as the bytes arrive and
+     * returned. The length prefix alone allocates nothing: a few connections announcing frames near the limit and
+     * sending nothing more would otherwise take the node's whole heap.
+     */
+    private static byte[] readPayload(DataInputStream in, byte[] buf, int length) throws IOException {
+        int read = 0;
+        while (read < length) {
+            if (read == buf.length) {
+                buf = Arrays.copyOf(buf, (int) Math.min(length, 2L * buf.length));
+            }
+            int n = in.read(buf, read, Math.min(length, buf.length) - read);
+            if (n < 0) {
+                throw new EOFException();
+            }
+            read += n;
+        }
+        return buf;
     }
 
     private static Duration remaining(long deadline) {

@@ -4,6 +4,7 @@ import io.metcd.raft.Member;
 import io.metcd.raft.PeerMessage;
 import io.metcd.raft.RaftLoop;
 import io.metcd.testkit.KvClient;
+import io.metcd.testkit.ProcessCluster;
 import io.metcd.testkit.TestCluster;
 import io.microraft.model.impl.DefaultRaftModelFactory;
 import io.microraft.model.message.VoteRequest;
@@ -25,7 +26,9 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
@@ -128,6 +131,32 @@ class PeerPortHardeningTest {
             Handshake.read(in, GROUP);
             byte[] payload = in.readNBytes(in.readInt());
             return Codec.readMessage(new Codec.Reader(ByteBuffer.wrap(payload)));
+        }
+    }
+
+    /**
+     * A node with the heap bin/metcd gives it (1 GiB), and more connections announcing the largest frame than that
+     * heap could hold: were announced lengths allocated before their bytes arrive, it would exit out of memory.
+     */
+    @Test
+    void framesAnnouncedAtTheSizeLimitTakeNoMemoryBeforeTheirBytesArrive(@TempDir Path processDir) throws IOException {
+        int connections = 12;
+        List<Socket> sockets = new ArrayList<>();
+        try (ProcessCluster node = new ProcessCluster(processDir, 1, "map").start()) {
+            for (int i = 0; i < connections; i++) {
+                Socket socket = new Socket(InetAddress.getLoopbackAddress(), node.peerPort(1));
+                sockets.add(socket);
+                // Each from another member id, as a peer that dials again replaces its previous connection.
+                socket.getOutputStream().write(concat(handshake(GROUP, 100 + i),
+                        i32(PeerTransport.DEFAULT_MAX_FRAME_LENGTH), new byte[] {1, 2, 3}));
+            }
+
+            await().during(Duration.ofSeconds(3)).atMost(PATIENCE).until(() -> node.isRunning(1));
+            assertThat(node.client(1).put("still", "here")).returns(204, KvClient.Response::status);
+        } finally {
+            for (Socket socket : sockets) {
+                socket.close();
+            }
         }
     }
 }

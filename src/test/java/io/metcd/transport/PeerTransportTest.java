@@ -28,6 +28,7 @@ import static io.metcd.transport.PeerWire.handshake;
 import static io.metcd.transport.PeerWire.i32;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -194,6 +195,20 @@ class PeerTransportTest {
         Node restarted = started(b.member);
         deliver(a, restarted, marker(1, 2));
         assertEquals(1, a.transport.reconnects());
+    }
+
+    @Test
+    void aFrameFarLargerThanTheReadBufferArrivesWhole() throws IOException {
+        Node a = started(member(1));
+        Node b = started(member(2));
+        byte[] value = new byte[3 << 20];
+        new Random(3).nextBytes(value);
+
+        a.send(b, new PeerMessage.ForwardedProposals(1, 1, List.of(new Operation.Proposal(1, 1, "big", value))));
+
+        await().atMost(PATIENCE).until(() -> !b.received.isEmpty());
+        var forwarded = assertInstanceOf(PeerMessage.ForwardedProposals.class, b.received.getFirst());
+        assertArrayEquals(value, forwarded.proposals().getFirst().value());
     }
 
     @Test
