@@ -102,9 +102,10 @@ public abstract class AbstractKVStore implements KVStore {
                 long applied = appliedIndex;
                 for (Commit commit : commits) {
                     if (commit.index() <= applied) {
-                        if (commit instanceof Commit.Restore) {
+                        if (commit instanceof Commit.Restore r) {
                             LOG.info("the store already holds index {}: not reloading the snapshot at {}", applied,
                                     commit.index());
+                            r.done().run();
                         }
                         continue;
                     }
@@ -113,7 +114,10 @@ public abstract class AbstractKVStore implements KVStore {
                             apply(a.index(), a.proposals());
                             unanswered.add(a);
                         }
-                        case Commit.Restore r -> recoverFromSnapshot(r.index(), r.chunks());
+                        case Commit.Restore r -> {
+                            recoverFromSnapshot(r.index(), r.chunks());
+                            r.done().run();
+                        }
                         case Commit.Advance ignored -> {
                         }
                         case Commit.TermStarted t -> {

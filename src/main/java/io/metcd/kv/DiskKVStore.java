@@ -165,7 +165,7 @@ public final class DiskKVStore extends AbstractKVStore {
 
     /** Builds the next generation from the chunks beside the live one, then switches to it. */
     @Override
-    public void recoverFromSnapshot(long index, List<byte[]> chunks) {
+    public void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
         // The snapshot holds everything pending, and more.
         pending.clear();
         pendingBytes = 0;
@@ -194,11 +194,11 @@ public final class DiskKVStore extends AbstractKVStore {
         }
         old.close();
         EngineFiles.deleteTree(dir.resolve(oldGeneration));
-        LOG.info("{} engine loaded the snapshot at index {} ({} chunks) in {} ms", format.name(), index,
-                chunks.size(), (System.nanoTime() - start) / 1_000_000);
+        LOG.info("{} engine loaded the snapshot at index {} in {} ms", format.name(), index,
+                (System.nanoTime() - start) / 1_000_000);
     }
 
-    private Table build(Path nextDir, long index, List<byte[]> chunks) {
+    private Table build(Path nextDir, long index, Iterable<byte[]> chunks) {
         Table.Builder builder;
         try {
             builder = format.build(nextDir);

@@ -1,6 +1,5 @@
 package io.metcd.kv;
 
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -46,7 +45,7 @@ public interface KVStore extends AutoCloseable {
      * Replaces the whole state with the one {@link #snapshot} produced (on any node, by any engine) at log
      * index {@code index}.
      */
-    void recoverFromSnapshot(long index, List<byte[]> chunks);
+    void recoverFromSnapshot(long index, Iterable<byte[]> chunks);
 
     /** The index of the last entry applied to this store. */
     long appliedIndex();

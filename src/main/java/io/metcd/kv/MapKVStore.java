@@ -86,7 +86,7 @@ public final class MapKVStore extends AbstractKVStore {
     }
 
     @Override
-    public void recoverFromSnapshot(long index, List<byte[]> chunks) {
+    public void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
         ConcurrentSkipListMap<String, byte[]> restored = new ConcurrentSkipListMap<>(UTF8_ORDER);
         SnapshotChunks.forEachEntry(chunks, (key, value) -> restored.put(new String(key, StandardCharsets.UTF_8), value));
         map = restored;

@@ -2,7 +2,6 @@ package io.metcd.kv;
 
 import io.metcd.transport.Codec;
 
-import java.util.List;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
@@ -43,7 +42,7 @@ final class SnapshotChunks {
     }
 
     /** Every entry of the chunks, in their order. */
-    static void forEachEntry(List<byte[]> chunks, BiConsumer<byte[], byte[]> entry) {
+    static void forEachEntry(Iterable<byte[]> chunks, BiConsumer<byte[], byte[]> entry) {
         for (byte[] bytes : chunks) {
             Codec.Reader in = new Codec.Reader(bytes);
             while (in.remaining() > 0) {

@@ -19,7 +19,15 @@ public sealed interface Commit {
     record TermStarted(long index, int term) implements Commit {
     }
 
-    /** Replace the whole store with a snapshot taken at {@code index} (installed from the leader or on restart). */
-    record Restore(long index, List<byte[]> chunks) implements Commit {
+    /**
+     * Replace the whole store with a snapshot taken at {@code index} (installed from the leader or on restart). The
+     * chunks are read from the WAL one at a time as they are iterated; {@code done} lets the WAL delete them, once the
+     * store has loaded them or found it already holds that state.
+     */
+    record Restore(long index, Iterable<byte[]> chunks, Runnable done) implements Commit {
+        public Restore(long index, Iterable<byte[]> chunks) {
+            this(index, chunks, () -> {
+            });
+        }
     }
 }

@@ -2,9 +2,12 @@ package io.metcd.raft;
 
 import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
+import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.impl.statemachine.InternalCommitAware;
 import io.microraft.statemachine.StateMachine;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -28,13 +31,19 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     private final BlockingQueue<Commit> commitC;
     private final AbstractKVStore store;
+    private final ChronicleRaftStore wal;
     private final IntSupplier currentTerm;
     private final Metrics metrics;
 
-    /** @param currentTerm this node's term; MicroRaft asks for the new-term operation once it leads in it */
-    KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, IntSupplier currentTerm, Metrics metrics) {
+    /**
+     * @param wal         where snapshot chunks go as they are taken, one at a time
+     * @param currentTerm this node's term; MicroRaft asks for the new-term operation once it leads in it
+     */
+    KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
+            IntSupplier currentTerm, Metrics metrics) {
         this.commitC = commitC;
         this.store = store;
+        this.wal = wal;
         this.currentTerm = currentTerm;
         this.metrics = metrics;
     }
@@ -69,17 +78,29 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
             throw new IllegalStateException("the store is at index " + store.appliedIndex()
                     + ", past the snapshot index " + commitIndex + " that MicroRaft is replaying up to");
         }
-        store.snapshot(chunk -> chunkConsumer.accept(new Operation.SnapshotPart(chunk)));
+        store.snapshot(chunk -> chunkConsumer.accept(stage(commitIndex, chunk)));
         metrics.snapshotTaken(System.nanoTime() - start);
     }
 
+    /** MicroRaft holds every chunk until the snapshot is complete: each goes to the WAL at once instead. */
+    private Operation.SnapshotPart stage(long snapshotIndex, byte[] chunk) {
+        try {
+            return wal.stageSnapshotChunk(snapshotIndex, chunk);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The store reads the chunks from the WAL as it loads them, one at a time. */
     @Override
     public void installSnapshot(long commitIndex, List<Object> chunks) {
-        List<byte[]> parts = new ArrayList<>(chunks.size());
+        List<Operation.SnapshotPart> parts = new ArrayList<>(chunks.size());
         for (Object chunk : chunks) {
-            parts.add(((Operation.SnapshotPart) chunk).bytes());
+            parts.add((Operation.SnapshotPart) chunk);
         }
-        publish(new Commit.Restore(commitIndex, parts));
+        Iterable<byte[]> bytes = () -> parts.stream().map(Operation.SnapshotPart::bytes).iterator();
+        wal.holdChunks(commitIndex);
+        publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
     }
 
     @Override

@@ -112,7 +112,7 @@ public final class RaftLoop implements AutoCloseable {
         this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport, () -> raftSnapshotIndex);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
                 .setTransport(snapshotBoundaryFix).setStore(wal)
-                .setStateMachine(new KvStateMachine(commitC, store, this::term, metrics))
+                .setStateMachine(new KvStateMachine(commitC, store, wal, this::term, metrics))
                 .setRaftNodeReportListener(this::onReport);
         if (restored.isPresent()) {
             builder.setRestoredState(restored.get());

@@ -1,5 +1,6 @@
 package io.metcd.wal;
 
+import io.metcd.raft.Operation;
 import io.metcd.transport.Codec;
 import io.microraft.RaftNode;
 import io.microraft.model.RaftModelFactory;
@@ -43,6 +44,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongConsumer;
 import java.util.zip.CRC32C;
 
@@ -70,7 +72,7 @@ import java.util.zip.CRC32C;
  * <b>Threads.</b> Not thread-safe: the owner calls {@link #restore()} and {@link #close()}, MicroRaft's Raft
  * thread calls the rest, and MicroRaft's executor orders the two.
  */
-public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
+public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSource, AutoCloseable {
     /** How big a roll-cycle file grows before writes move on to a new one, unless {@link #open} is told otherwise. */
     public static final long DEFAULT_CYCLE_BYTES = 64L << 20;
 
@@ -87,8 +89,13 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
     private static final byte DELETE_SNAPSHOT_CHUNKS = 7;
     private static final byte COMPACTED = 8;
     private static final byte DISCARD = 9;
+    private static final byte CHUNK_DATA = 10;
+    private static final byte SNAPSHOT_CHUNK_REF = 11;
+    private static final byte[] NO_BODY = new byte[0];
 
     private static final int HEADER_BYTES = 5;
+    /** The part of a {@link #CHUNK_DATA} record that restore reads: the header and the snapshot index. */
+    private static final int CHUNK_DATA_HEAD = HEADER_BYTES + Long.BYTES;
     private static final long MIN_BLOCK_SIZE = 1L << 20;
 
     private final Path dir;
@@ -104,6 +111,11 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
     /** What compaction needs to know about every cycle file still on disk, oldest first. */
     private final TreeMap<Integer, CycleStats> cycles = new TreeMap<>();
     private final Snapshots snapshots = new Snapshots();
+    /**
+     * The first cycle holding chunks of each snapshot a store is still loading, by snapshot index: compaction keeps
+     * it and what follows, though a newer snapshot has replaced that one meanwhile.
+     */
+    private final Map<Long, Integer> heldChunkCycles = new ConcurrentHashMap<>();
 
     // The last of each, as written, so that compaction can copy them forward before it deletes older copies.
     private byte[] endpointRecord;
@@ -284,24 +296,99 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
     }
 
     /**
-     * Appends the chunk as {@code [snapshot index:8][chunk index:4][chunk count:4][chunk]}. Durable after the next
-     * {@link #flush()}.
+     * Appends a chunk of the snapshot at {@code snapshotIndex} that is being taken, before MicroRaft knows how many
+     * chunks there will be and hands them to {@link #persistSnapshotChunk}: so that the snapshot never lies in the
+     * heap whole. Durable after the next {@link #flush()}.
+     *
+     * @return the chunk, as it lies in this log
+     */
+    public Operation.SnapshotPart stageSnapshotChunk(long snapshotIndex, byte[] chunk) throws IOException {
+        checkUsable();
+        try {
+            return new Operation.SnapshotPart(this, appendChunkData(snapshotIndex, chunk));
+        } catch (IOException | RuntimeException | Error e) {
+            throw fail("stageSnapshotChunk", e);
+        }
+    }
+
+    /**
+     * Appends the chunk's bytes, unless {@link #stageSnapshotChunk} already did, as
+     * {@code [snapshot index:8][bytes]}, then a reference to them with the rest of the chunk, as
+     * {@code [snapshot index:8][chunk index:4][chunk count:4][where the bytes are:8][term:4][members]}; from then on
+     * the chunk is read back from this log when it is needed. Durable after the next {@link #flush()}.
      */
     @Override
     public void persistSnapshotChunk(SnapshotChunk chunk) throws IOException {
         checkUsable();
         try {
-            beginRecord(SNAPSHOT_CHUNK).i64(chunk.getIndex()).i32(chunk.getSnapshotChunkIndex())
-                    .i32(chunk.getSnapshotChunkCount());
-            Codec.writeSnapshotChunk(out, chunk);
+            Operation.SnapshotPart part = (Operation.SnapshotPart) chunk.getOperation();
+            if (!part.liesIn(this)) {
+                part.movedTo(this, appendChunkData(chunk.getIndex(), part.bytes()));
+            }
+            beginRecord(SNAPSHOT_CHUNK_REF).i64(chunk.getIndex()).i32(chunk.getSnapshotChunkIndex())
+                    .i32(chunk.getSnapshotChunkCount()).i64(part.location()).i32(chunk.getTerm());
+            Codec.writeMembersView(out, chunk.getGroupMembersView());
             CycleStats stats = append();
             stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, chunk.getIndex());
-            snapshots.add(chunk.getIndex(), chunk.getSnapshotChunkIndex(), chunk.getSnapshotChunkCount(),
-                    appender.lastIndexAppended());
+            snapshots.add(chunk, part.location());
             lastSnapshotIndex = snapshots.newestCompleteIndex();
         } catch (IOException | RuntimeException | Error e) {
             throw fail("persistSnapshotChunk", e);
         }
+    }
+
+    private long appendChunkData(long snapshotIndex, byte[] chunk) throws IOException {
+        beginRecord(CHUNK_DATA).i64(snapshotIndex);
+        CycleStats stats = append(chunk);
+        stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, snapshotIndex);
+        return appender.lastIndexAppended();
+    }
+
+    /**
+     * Reads a chunk's bytes back, on any thread: a leader sends them to a follower that needs the snapshot, a
+     * store loads them.
+     *
+     * @throws UncheckedIOException if a newer snapshot made the log delete them, or they are damaged
+     */
+    @Override
+    public byte[] readChunk(long location) {
+        if (closed) {
+            throw new UncheckedIOException(new IOException("the Raft log in " + dir + " is closed"));
+        }
+        try (ExcerptTailer tailer = queue.createTailer()) {
+            if (tailer.moveToIndex(location)) {
+                try (DocumentContext dc = tailer.readingDocument()) {
+                    if (dc.isPresent() && dc.index() == location) {
+                        Bytes<?> bytes = dc.wire().bytes();
+                        byte[] record = new byte[(int) bytes.readRemaining()];
+                        bytes.read(record);
+                        return chunkBytes(record, location);
+                    }
+                }
+            }
+        }
+        throw new UncheckedIOException(new IOException("the Raft log in " + dir + " no longer holds the snapshot "
+                + "chunk at Chronicle index " + Long.toHexString(location) + ": a newer snapshot replaced it"));
+    }
+
+    private byte[] chunkBytes(byte[] record, long location) {
+        if (!intact(record, record.length)) {
+            throw new UncheckedIOException(new IOException("the Raft log in " + dir
+                    + " has a damaged snapshot chunk at Chronicle index " + Long.toHexString(location)));
+        }
+        Codec.Reader in = new Codec.Reader(ByteBuffer.wrap(record, HEADER_BYTES, record.length - HEADER_BYTES));
+        return switch (record[4]) {
+            case CHUNK_DATA -> Arrays.copyOfRange(record, HEADER_BYTES + Long.BYTES, record.length);
+            // Written by earlier versions: the whole chunk in one record.
+            case SNAPSHOT_CHUNK -> {
+                in.i64();
+                in.i32();
+                in.i32();
+                yield ((Operation.SnapshotPart) Codec.readSnapshotChunk(in).getOperation()).bytes();
+            }
+            default -> throw new UncheckedIOException(new IOException("the Raft log in " + dir
+                    + " has no snapshot chunk at Chronicle index " + Long.toHexString(location)));
+        };
     }
 
     /** Appends a marker that hides, from restore, the entries from {@code logIndexInclusive} written before it. */
@@ -349,6 +436,23 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
         } catch (IOException | RuntimeException | Error e) {
             throw fail("deleteSnapshotChunks", e);
         }
+    }
+
+    /**
+     * Keeps the chunks of the complete snapshot at {@code snapshotIndex} in the log, even once a newer snapshot
+     * replaces it, until {@link #releaseChunks}: a store reads them after MicroRaft has moved on. Called on the Raft
+     * thread.
+     */
+    public void holdChunks(long snapshotIndex) {
+        Snapshots.ChunkSet set = snapshots.byIndex.get(snapshotIndex);
+        if (set != null) {
+            heldChunkCycles.put(snapshotIndex, set.firstCycle(rollCycle));
+        }
+    }
+
+    /** Lets compaction delete the chunks {@link #holdChunks} kept; on any thread. */
+    public void releaseChunks(long snapshotIndex) {
+        heldChunkCycles.remove(snapshotIndex);
     }
 
     /** Msyncs everything appended so far: one msync however many records there are. */
@@ -424,22 +528,28 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
 
     /** Seals the record in {@link #out} with its CRC and appends it; returns the stats of its cycle. */
     private CycleStats append() throws IOException {
+        return append(NO_BODY);
+    }
+
+    /** Appends the record in {@link #out} followed by {@code body}, one CRC over both, without copying the body. */
+    private CycleStats append(byte[] body) throws IOException {
         int length = out.length();
-        if (length > maxRecordBytes) {
-            throw new IOException("a record of " + length + " bytes is larger than the " + maxRecordBytes
-                    + " bytes a cycle of this log can take");
+        if ((long) length + body.length > maxRecordBytes) {
+            throw new IOException("a record of " + (length + body.length) + " bytes is larger than the "
+                    + maxRecordBytes + " bytes a cycle of this log can take");
         }
         rollIfFull();
         crc.reset();
         crc.update(out.array(), 4, length - 4);
+        crc.update(body);
         out.putI32(0, (int) crc.getValue());
-        return write(out.array(), length);
+        return write(out.array(), length, body);
     }
 
-    private CycleStats write(byte[] record, int length) {
+    private CycleStats write(byte[] record, int length, byte[] body) {
         try (DocumentContext dc = appender.writingDocument()) {
             try {
-                dc.wire().bytes().write(record, 0, length);
+                dc.wire().bytes().write(record, 0, length).write(body);
             } catch (RuntimeException | Error e) {
                 dc.rollbackOnClose();
                 throw e;
@@ -447,7 +557,7 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
         }
         CycleStats stats = cycles.computeIfAbsent(rollCycle.toCycle(appender.lastIndexAppended()),
                 c -> new CycleStats());
-        stats.bytes += length;
+        stats.bytes += length + body.length;
         return stats;
     }
 
@@ -476,6 +586,9 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
         }
         long entryLimit = Math.min(upTo, snapshot.index);
         int firstChunkCycle = snapshot.firstCycle(rollCycle);
+        for (int held : heldChunkCycles.values()) {
+            firstChunkCycle = Math.min(firstChunkCycle, held);
+        }
         List<Integer> doomed = new ArrayList<>();
         for (Map.Entry<Integer, CycleStats> e : cycles.entrySet()) {
             int cycle = e.getKey();
@@ -492,7 +605,7 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
         for (byte[] record : new byte[][] {endpointRecord, membersRecord, termRecord}) {
             if (record != null) {
                 rollIfFull();
-                write(record, record.length);
+                write(record, record.length, NO_BODY);
             }
         }
         sync();
@@ -555,13 +668,21 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
                     }
                     long at = dc.index();
                     int length = (int) bytes.readRemaining();
-                    if (length > buf.length) {
-                        buf = new byte[Math.max(length, 2 * buf.length)];
-                    }
-                    bytes.read(buf, 0, length);
                     CycleStats stats = cycles.computeIfAbsent(rollCycle.toCycle(at), c -> new CycleStats());
                     stats.bytes += length;
                     scan.records++;
+                    int head = Math.min(length, CHUNK_DATA_HEAD);
+                    bytes.read(buf, 0, head);
+                    if (head == CHUNK_DATA_HEAD && buf[4] == CHUNK_DATA) {
+                        // The bulk of a snapshot is checked when it is read, not here: a restart does not read it.
+                        long snapshotIndex = new Codec.Reader(ByteBuffer.wrap(buf, HEADER_BYTES, Long.BYTES)).i64();
+                        stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, snapshotIndex);
+                        continue;
+                    }
+                    if (length > buf.length) {
+                        buf = Arrays.copyOf(buf, Math.max(length, 2 * buf.length));
+                    }
+                    bytes.read(buf, head, length - head);
                     if (!intact(buf, length)) {
                         scan.damaged.add(at);
                         continue;
@@ -638,12 +759,25 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
                     scan.entries.addLast(new EntryRef(last.at, last.first, (int) (from - last.first)));
                 }
             }
-            case SNAPSHOT_CHUNK -> {
+            case SNAPSHOT_CHUNK_REF -> {
                 long index = in.i64();
                 int chunkIndex = in.i32();
                 int chunkCount = in.i32();
-                snapshots.add(index, chunkIndex, chunkCount, at);
+                long dataAt = in.i64();
+                snapshots.add(MODEL.createSnapshotChunkBuilder().setIndex(index).setSnapshotChunkIndex(chunkIndex)
+                        .setSnapshotChunkCount(chunkCount).setTerm(in.i32()).setGroupMembersView(Codec.readMembersView(in))
+                        .setOperation(new Operation.SnapshotPart(this, dataAt)).build(), dataAt);
                 stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, index);
+            }
+            case SNAPSHOT_CHUNK -> {
+                // Written by earlier versions: the whole chunk in one record, read here once and then left there.
+                in.i64();
+                in.i32();
+                in.i32();
+                SnapshotChunk chunk = Codec.readSnapshotChunk(in);
+                ((Operation.SnapshotPart) chunk.getOperation()).movedTo(this, at);
+                snapshots.add(chunk, at);
+                stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, chunk.getIndex());
             }
             case DELETE_SNAPSHOT_CHUNKS -> snapshots.delete(in.i64());
             case COMPACTED -> {
@@ -692,15 +826,8 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
                 entryRecords.put(ref.at, ref);
             }
         }
-        Map<Long, Integer> chunkRecords = new HashMap<>();
-        if (snapshot != null) {
-            for (int i = 0; i < snapshot.locations.length; i++) {
-                chunkRecords.put(snapshot.locations[i], i);
-            }
-        }
-        SnapshotChunk[] chunks = new SnapshotChunk[chunkRecords.size()];
         List<LogEntry> entries = new ArrayList<>();
-        readRecords(entryRecords, chunkRecords, chunks, entries, snapshotIndex);
+        readEntries(entryRecords, entries, snapshotIndex);
 
         long expected = snapshotIndex + 1;
         for (LogEntry entry : entries) {
@@ -712,8 +839,9 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
         }
         SnapshotEntry snapshotEntry = null;
         if (snapshot != null) {
-            snapshotEntry = MODEL.createSnapshotEntryBuilder().setIndex(snapshotIndex).setTerm(chunks[0].getTerm())
-                    .setSnapshotChunks(List.of(chunks)).setGroupMembersView(chunks[0].getGroupMembersView())
+            SnapshotChunk first = snapshot.chunks[0];
+            snapshotEntry = MODEL.createSnapshotEntryBuilder().setIndex(snapshotIndex).setTerm(first.getTerm())
+                    .setSnapshotChunks(List.of(snapshot.chunks)).setGroupMembersView(first.getGroupMembersView())
                     .build();
         }
         LOG.info("Raft log in {}: restored {} record(s) in {} cycle file(s): term {}, snapshot at {}, {} entries "
@@ -721,18 +849,18 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
         return Optional.of(new RestoredRaftState(endpoint, members, term, snapshotEntry, entries));
     }
 
-    /** The second pass: decodes the entry and chunk records found by the first, reading on from the earliest. */
-    private void readRecords(Map<Long, EntryRef> entryRecords, Map<Long, Integer> chunkRecords,
-                             SnapshotChunk[] chunks, List<LogEntry> entries, long snapshotIndex) throws IOException {
-        int wanted = entryRecords.size() + chunkRecords.size();
+    /**
+     * The second pass: decodes the entry records found by the first, reading on from the earliest. Snapshot chunks
+     * stay where they are until something needs them.
+     */
+    private void readEntries(Map<Long, EntryRef> entryRecords, List<LogEntry> entries, long snapshotIndex)
+            throws IOException {
+        int wanted = entryRecords.size();
         if (wanted == 0) {
             return;
         }
         long start = Long.MAX_VALUE;
         for (long at : entryRecords.keySet()) {
-            start = Math.min(start, at);
-        }
-        for (long at : chunkRecords.keySet()) {
             start = Math.min(start, at);
         }
         byte[] buf = new byte[64 * 1024];
@@ -749,8 +877,7 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
                     }
                     long at = dc.index();
                     EntryRef ref = entryRecords.get(at);
-                    Integer chunkIndex = chunkRecords.get(at);
-                    if (ref == null && chunkIndex == null) {
+                    if (ref == null) {
                         continue;
                     }
                     wanted--;
@@ -765,20 +892,13 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
                                 + Long.toHexString(at));
                     }
                     Codec.Reader in = new Codec.Reader(ByteBuffer.wrap(buf, HEADER_BYTES, length - HEADER_BYTES));
-                    if (ref != null) {
-                        in.i64();
-                        in.i32();
-                        for (int i = 0; i < ref.count; i++) {
-                            LogEntry entry = Codec.readLogEntry(in);
-                            if (entry.getIndex() > snapshotIndex) {
-                                entries.add(entry);
-                            }
+                    in.i64();
+                    in.i32();
+                    for (int i = 0; i < ref.count; i++) {
+                        LogEntry entry = Codec.readLogEntry(in);
+                        if (entry.getIndex() > snapshotIndex) {
+                            entries.add(entry);
                         }
-                    } else {
-                        in.i64();
-                        in.i32();
-                        in.i32();
-                        chunks[chunkIndex] = Codec.readSnapshotChunk(in);
                     }
                 }
             }
@@ -826,17 +946,22 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
         }
     }
 
-    /** The snapshot chunks in the log, by snapshot index, as the Chronicle indices of their records. */
+    /**
+     * The snapshot chunks in the log, by snapshot index, each with the Chronicle index of the record that holds its
+     * bytes. The chunks hold no bytes themselves, so every snapshot the log still has fits in the heap.
+     */
     private static final class Snapshots {
         private final TreeMap<Long, ChunkSet> byIndex = new TreeMap<>();
 
         static final class ChunkSet {
             final long index;
+            final SnapshotChunk[] chunks;
             final long[] locations;
             int present;
 
             ChunkSet(long index, int count) {
                 this.index = index;
+                this.chunks = new SnapshotChunk[count];
                 this.locations = new long[count];
                 Arrays.fill(locations, -1);
             }
@@ -854,7 +979,10 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
             }
         }
 
-        void add(long index, int chunkIndex, int chunkCount, long at) throws IOException {
+        void add(SnapshotChunk chunk, long at) throws IOException {
+            long index = chunk.getIndex();
+            int chunkIndex = chunk.getSnapshotChunkIndex();
+            int chunkCount = chunk.getSnapshotChunkCount();
             if (chunkCount <= 0 || chunkIndex < 0 || chunkIndex >= chunkCount) {
                 throw new IOException("bad snapshot chunk " + chunkIndex + " of " + chunkCount + " at " + index);
             }
@@ -867,6 +995,7 @@ public final class ChronicleRaftStore implements RaftStore, AutoCloseable {
             if (set.locations[chunkIndex] < 0) {
                 set.present++;
             }
+            set.chunks[chunkIndex] = chunk;
             set.locations[chunkIndex] = at;
         }
 

@@ -150,6 +150,109 @@ class ChronicleRaftStoreTest {
     }
 
     @Test
+    void aPersistedChunkLetsGoOfItsBytesAndReadsThemFromTheLog() throws IOException {
+        ChronicleRaftStore store = openRestored();
+        persistIdentity(store);
+        SnapshotChunk chunk = chunk(10, 1, 0, 1);
+        Operation.SnapshotPart part = (Operation.SnapshotPart) chunk.getOperation();
+
+        store.persistSnapshotChunk(chunk);
+
+        assertTrue(part.liesIn(store), part::toString);
+        assertArrayEquals(chunkBytes(10, 0), part.bytes());
+    }
+
+    @Test
+    void restoreLeavesTheSnapshotsChunksInTheLog() throws IOException {
+        ChronicleRaftStore store = openRestored();
+        persistIdentity(store);
+        store.persistLogEntries(entries(1, 10, 1));
+        store.persistSnapshotChunk(chunk(10, 1, 0, 1));
+        store.flush();
+
+        ChronicleRaftStore reopened = reopen(store);
+        SnapshotEntry snapshot = reopened.restore().orElseThrow().getSnapshotEntry();
+
+        @SuppressWarnings("unchecked")
+        Operation.SnapshotPart part = (Operation.SnapshotPart) ((List<SnapshotChunk>) snapshot.getOperation()).get(0)
+                .getOperation();
+        assertTrue(part.liesIn(reopened), part::toString);
+        assertArrayEquals(chunkBytes(10, 0), part.bytes());
+    }
+
+    @Test
+    void stagedChunksMakeASnapshotOnceMicroRaftPersistsThem() throws IOException {
+        ChronicleRaftStore store = openRestored();
+        persistIdentity(store);
+        store.persistLogEntries(entries(1, 10, 1));
+        long recordsBefore = countRecords(store);
+        List<Operation.SnapshotPart> staged = List.of(store.stageSnapshotChunk(10, chunkBytes(10, 0)),
+                store.stageSnapshotChunk(10, chunkBytes(10, 1)));
+        for (int i = 0; i < staged.size(); i++) {
+            store.persistSnapshotChunk(MODEL.createSnapshotChunkBuilder().setIndex(10).setTerm(1)
+                    .setOperation(staged.get(i)).setSnapshotChunkIndex(i).setSnapshotChunkCount(2)
+                    .setGroupMembersView(members(0)).build());
+        }
+        store.flush();
+        // Each chunk's bytes were written once, and one small reference to them.
+        assertEquals(recordsBefore + 2L * staged.size(), countRecords(store));
+
+        RestoredRaftState state = reopen(store).restore().orElseThrow();
+
+        assertEquals(10, state.getSnapshotEntry().getIndex());
+        @SuppressWarnings("unchecked")
+        List<SnapshotChunk> chunks = (List<SnapshotChunk>) state.getSnapshotEntry().getOperation();
+        for (int i = 0; i < 2; i++) {
+            assertArrayEquals(chunkBytes(10, i), ((Operation.SnapshotPart) chunks.get(i).getOperation()).bytes());
+        }
+    }
+
+    @Test
+    void aDamagedChunkFailsWhenItIsRead() throws IOException {
+        ChronicleRaftStore store = openRestored();
+        persistIdentity(store);
+        store.persistLogEntries(entries(1, 10, 1));
+        store.persistSnapshotChunk(MODEL.createSnapshotChunkBuilder().setIndex(10).setTerm(1)
+                .setOperation(new Operation.SnapshotPart("CHUNK-MARKER".getBytes(StandardCharsets.UTF_8)))
+                .setSnapshotChunkIndex(0).setSnapshotChunkCount(1).setGroupMembersView(members(0)).build());
+        store.flush();
+        store.close();
+        corrupt("CHUNK-MARKER");
+
+        SnapshotEntry snapshot = open().restore().orElseThrow().getSnapshotEntry();
+
+        @SuppressWarnings("unchecked")
+        Operation.SnapshotPart part = (Operation.SnapshotPart) ((List<SnapshotChunk>) snapshot.getOperation()).get(0)
+                .getOperation();
+        UncheckedIOException e = assertThrows(UncheckedIOException.class, part::bytes);
+        assertTrue(e.getMessage().contains("damaged snapshot chunk"), e::toString);
+    }
+
+    @Test
+    void chunksOfASnapshotBeingLoadedOutliveANewerSnapshotUntilReleased() throws IOException {
+        ChronicleRaftStore store = openRestored();
+        persistIdentity(store);
+        store.persistLogEntries(entries(1, 10, 1));
+        SnapshotChunk older = chunk(10, 1, 0, 1);
+        store.persistSnapshotChunk(older);
+        store.flush();
+        Operation.SnapshotPart loading = (Operation.SnapshotPart) older.getOperation();
+        store.holdChunks(10);
+        // Enough log after it for compaction to have whole cycles to delete.
+        store.persistLogEntries(entries(11, 3000, 1));
+        store.persistSnapshotChunk(chunk(3000, 1, 0, 1));
+        store.flush();
+
+        store.truncateLogEntriesUntil(3000);
+        assertArrayEquals(chunkBytes(10, 0), loading.bytes());
+
+        store.releaseChunks(10);
+        store.truncateLogEntriesUntil(3000);
+        UncheckedIOException e = assertThrows(UncheckedIOException.class, loading::bytes);
+        assertTrue(e.getMessage().contains("no longer holds"), e::toString);
+    }
+
+    @Test
     void incompleteSnapshotIsIgnored() throws IOException {
         ChronicleRaftStore store = openRestored();
         persistIdentity(store);
