@@ -10,7 +10,7 @@ JAR := target/metcd.jar
 MVN = jdk=$$(bin/find-jdk) && opts=$$(bin/find-jdk --opts) && \
       JAVA_HOME=$$jdk MAVEN_OPTS="$$opts $${MAVEN_OPTS:-}" mvn -B -Djvm.extra.flags="$$opts"
 
-.PHONY: build test chaos cluster cluster-stop cluster-clean run bench clean
+.PHONY: build test chaos cluster cluster-stop cluster-clean run bench bench-engines clean
 
 build: $(JAR)
 
@@ -44,6 +44,10 @@ run: build
 
 bench: build
 	scripts/bench.sh
+
+# The storage engines side by side (and etcd), 1 M keys each: throughput, memory, restart times.
+bench-engines: build
+	BENCH=engines scripts/bench.sh
 
 clean:
 	rm -rf target

@@ -4,10 +4,11 @@
   META key=value...                                   build and machine facts for the header
   round=R system=S case=C RESULT key=value...         one wrk run (run-wrk.sh's RESULT line)
   RSS round=R system=S node=N role=... kb=K           a node's VmRSS after the writes
+  RESTART round=R system=S node=N how=H secs=T kb=K   a follower restarted (BENCH=engines), RSS after it
   NOTE free text                                      anything the reader must know
 
 Rows are cases, columns each system's median ops/s, p50 and p99 over the rounds, then the ratio of
-the medians metcd/etcd. Runs with errors (connect/read/write/timeout, or any non-2xx status, which
+the medians metcd/etcd. With META bench=engines, rows are the systems (metcd:ENGINE, etcd) instead. Runs with errors (connect/read/write/timeout, or any non-2xx status, which
 includes a 404 for a key the fill should have written) are listed under the table.
 """
 import statistics
@@ -35,7 +36,7 @@ def fields(tokens):
 
 
 def parse(path):
-    meta, runs, rss, notes = {}, [], [], []
+    meta, runs, rss, restarts, notes = {}, [], [], [], []
     with open(path) as f:
         for line in f:
             line = line.rstrip("\n")
@@ -46,31 +47,70 @@ def parse(path):
                 notes.append(line[5:])
             elif line.startswith("RSS "):
                 rss.append(fields(line.split()[1:]))
+            elif line.startswith("RESTART "):
+                restarts.append(fields(line.split()[1:]))
             elif " RESULT " in line:
                 runs.append(fields(line.split()))
-    return meta, runs, rss, notes
+    return meta, runs, rss, restarts, notes
 
 
 def fmt(value, digits):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def median_of(rows, key):
+    return statistics.median(float(r[key]) for r in rows) if rows else None
+
+
+def engine_table(runs, rss, restarts):
+    """One row per system: throughput and p99 of each case, RSS after the writes, restart times and RSS."""
+    systems = list(dict.fromkeys(r["system"] for r in runs))
+    cases = [c for c in ("fill", "put-64-leader", "get-lin-64-leader") if any(r["case"] == c for r in runs)]
+    head = f"{'system':14}"
+    for c in cases:
+        head += f" | {c + ' ops/s':>22} {'p99 ms':>8}"
+    head += f" | {'RSS MB':>6} | {'restart s (TERM/-9)':>19} | {'RSS MB after':>12}"
+    print(head)
+    print("-" * len(head))
+    for s in systems:
+        row = f"{s:14}"
+        for c in cases:
+            rs = [r for r in runs if r["system"] == s and r["case"] == c]
+            row += f" | {fmt(median_of(rs, 'ops_s'), 0):>22} {fmt(median_of(rs, 'p99_ms'), 1):>8}"
+        kb = max((int(r["kb"]) for r in rss if r["system"] == s), default=None)
+        row += f" | {fmt(kb / 1024 if kb else None, 0):>6}"
+        by_how = {h: [r for r in restarts if r["system"] == s and r["how"] == h] for h in ("sigterm", "kill9")}
+        secs = "/".join(fmt(median_of(by_how[h], "secs"), 1) for h in by_how)
+        after = "/".join(fmt(max((int(r["kb"]) / 1024 for r in by_how[h]), default=None), 0) for h in by_how)
+        print(row + f" | {secs:>19} | {after:>12}")
+    print()
+    print("RSS MB: the largest node's after the writes; restart: a follower, from launch until it serves a read at")
+    print("the index it had applied before (SIGTERM, then kill -9), and its RSS then")
+    print()
+
+
 def main(path):
-    meta, runs, rss, notes = parse(path)
+    meta, runs, rss, restarts, notes = parse(path)
     by_case = defaultdict(lambda: defaultdict(list))  # case -> system -> [run]
     for r in runs:
         by_case[r["case"]][r["system"]].append(r)
     systems = [s for s in SYSTEMS if any(s in by_case[c] for c in by_case)] or ["metcd"]
+    engines = meta.get("bench") == "engines"
 
     print(f"metcd benchmark  {meta.get('date', '')}")
     for key in ("engine", "commit", "jdk", "machine", "workload", "etcd"):
         if key in meta:
             print(f"  {key + ':':10} {meta[key]}")
-    if "etcd" not in systems:
+    if not any(r["system"] == "etcd" for r in runs):
         print("  etcd:      not measured (etcd/etcdctl not installed)")
     rounds = max((int(r["round"]) for r in runs), default=0)
     print(f"  values are medians over {rounds} round(s)" if rounds > 1 else "  one round: single runs, which vary by about ±30%")
     print()
+
+    if engines:
+        engine_table(runs, rss, restarts)
+        print_problems(meta, runs, notes)
+        return
 
     head = f"{'case':46}"
     for s in systems:
@@ -106,7 +146,10 @@ def main(path):
             nodes = ", ".join(f"node {n} {kb / 1024:.0f}" for n, kb in sorted(per_node.items()))
             print(f"RSS after writes, MB (max over rounds) {s}: {nodes}")
     print()
+    print_problems(meta, runs, notes)
 
+
+def print_problems(meta, runs, notes):
     problems = []
     for r in runs:
         errors = {k: int(r.get(k, 0)) for k in ERROR_KEYS if int(r.get(k, 0))}

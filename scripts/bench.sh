@@ -7,15 +7,22 @@
 # stops the cluster. The end prints one table (medians over rounds) and writes it, with the raw
 # RESULT lines, to data/bench/results-<time>.txt.
 #
+# BENCH=engines (`make bench-engines`) measures the storage engines instead: each of metcd's engines and etcd
+# hold KEYSPACE=1,000,000 keys; after the fill come PUT and linearizable GET at 64 connections, every
+# node's RSS, then a follower is restarted twice (after SIGTERM, then after kill -9), each time timed from
+# launch until it serves a read at the index it had applied before, with its RSS once it has.
+#
 # Environment (all optional):
 #   ENGINE=map|mapdb|leveldb  metcd's engine (default map)
+#   BENCH=compare|engines     the side-by-side cases (default) or the engine table
 #   ROUNDS=1                  rounds per system; use 3 for medians worth comparing (runs vary ±30%)
 #   DURATION=10               seconds per measured run
 #   FILL_SECONDS=150          upper bound for writing the keyspace once
 #   NODES=3                   metcd cluster size (etcd is always three members)
 #   BENCH_DIR                 the shared wrk scripts (default ../shared/bench next to this checkout)
 #   KEYSPACE, VALUE_SIZE, ... workload settings, passed through to wrk-common.lua
-#   SYSTEMS="metcd etcd"      what to measure (etcd is left out when it is not installed)
+#   SYSTEMS="metcd etcd"      what to measure (etcd is left out when it is not installed); metcd:ENGINE
+#                             names an engine (BENCH=engines: "metcd:map metcd:mapdb metcd:leveldb etcd")
 #
 # Everything stays on 127.0.0.1. Every wrk run is bounded by run-wrk.sh (timeout DURATION+60). The
 # script stops only the processes it started, by their recorded PIDs, also on error or Ctrl-C.
@@ -24,13 +31,24 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 BENCH_DIR=${BENCH_DIR:-$root/../shared/bench}
+BENCH=${BENCH:-compare}
 ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-10}
-FILL_SECONDS=${FILL_SECONDS:-150}
-SYSTEMS=${SYSTEMS:-metcd etcd}
 export ENGINE=${ENGINE:-map}
 export NODES=${NODES:-3}
-export KEYSPACE=${KEYSPACE:-100000}
+case $BENCH in
+  compare)
+    FILL_SECONDS=${FILL_SECONDS:-150}
+    SYSTEMS=${SYSTEMS:-metcd etcd}
+    export KEYSPACE=${KEYSPACE:-100000} ;;
+  engines)
+    FILL_SECONDS=${FILL_SECONDS:-900}
+    SYSTEMS=${SYSTEMS:-metcd:map metcd:mapdb metcd:leveldb etcd}
+    export KEYSPACE=${KEYSPACE:-1000000} ;;
+  *) echo "bench: BENCH must be compare or engines, not '$BENCH'" >&2; exit 2 ;;
+esac
+# How long a restarted node may take to serve again before the bench gives up on it.
+RESTART_WAIT_S=${RESTART_WAIT_S:-120}
 # The bench cluster gets its own data dir, so a `make cluster`'s data in data/ is never touched
 # (config/cluster.env reads DATA from the environment).
 export DATA=data/bench
@@ -47,16 +65,24 @@ wrk_out=$DATA/wrk-$stamp.out # the current run's output, until it is appended to
 # The measured cases, in run order: writes first (they also warm the JVM up), then reads of the
 # filled keyspace. Fields: case id, connections, node it targets, metcd kind, etcd kind ("-": none).
 # The ids are the report's row keys (scripts/bench-report.py labels them).
-CASES=(
-  "put-1-leader          1 leader   put            put"
-  "put-64-leader        64 leader   put            put"
-  "put-64-follower      64 follower put            put"
-  "get-lin-1-leader      1 leader   get-consistent get"
-  "get-lin-64-leader    64 leader   get-consistent get"
-  "get-stale-64-leader  64 leader   get-stale      get-serializable"
-  "get-default-64-leader 64 leader  get-default    -"
-)
-FIRST_READ_CASE=get-lin-1-leader # RSS is sampled just before it, after all the writes
+if [[ $BENCH == compare ]]; then
+  CASES=(
+    "put-1-leader          1 leader   put            put"
+    "put-64-leader        64 leader   put            put"
+    "put-64-follower      64 follower put            put"
+    "get-lin-1-leader      1 leader   get-consistent get"
+    "get-lin-64-leader    64 leader   get-consistent get"
+    "get-stale-64-leader  64 leader   get-stale      get-serializable"
+    "get-default-64-leader 64 leader  get-default    -"
+  )
+  FIRST_READ_CASE=get-lin-1-leader # RSS is sampled just before it, after all the writes
+else
+  CASES=(
+    "put-64-leader        64 leader   put            put"
+    "get-lin-64-leader    64 leader   get-consistent get"
+  )
+  FIRST_READ_CASE=get-lin-64-leader
+fi
 
 say() { echo "$*" | tee -a "$log"; }
 note() { echo "NOTE $*" >>"$raw"; say "  note: $*"; }
@@ -220,6 +246,98 @@ record_rss() {
   done
 }
 
+# Seconds since $1 (a `date +%s.%N` reading), to the millisecond.
+since() { awk -v t0="$1" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.3f", t1 - t0 }'; }
+
+# Waits up to STOP_WAIT_S for process $1 to be gone.
+await_exit() {
+  local deadline=$((SECONDS + 15))
+  while [[ -d /proc/$1 ]] && ((SECONDS < deadline)); do sleep 0.05; done
+  [[ ! -d /proc/$1 ]]
+}
+
+# The key the fill wrote first: a restarted node must serve it.
+first_key() {
+  local last=$((KEYSPACE - 1))
+  printf "%s%0$((${#last} > 6 ? ${#last} : 6))d" "${KEY_PREFIX:-bench-}" 0
+}
+
+# metcd node $1, stopped with signal $2 and started again: prints the seconds from launch until it has
+# applied what it had before and answers a default-level read.
+metcd_restart() {
+  local n=$1 sig=$2 pid before t0 applied
+  before=$(metcd_status_field "$n" appliedIndex)
+  [[ $before =~ ^[0-9]+$ ]] || return 1
+  pid=$(metcd_pid "$n")
+  kill -"$sig" "$pid"
+  await_exit "$pid" || return 1
+  t0=$(date +%s.%N)
+  bin/local-cluster start-node "$n" >>"$log" 2>&1 || return 1
+  local deadline=$((SECONDS + RESTART_WAIT_S))
+  while ((SECONDS < deadline)); do
+    applied=$(metcd_status_field "$n" appliedIndex)
+    if [[ $applied =~ ^[0-9]+$ ]] && ((applied >= before)) &&
+       curl -fs -o /dev/null --max-time 2 "$(metcd_url "$n")/$(first_key)?level=default"; then
+      since "$t0"
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# etcd member $1's applied Raft index, from its own endpoint status.
+etcd_applied() {
+  etcdctl --endpoints="$(etcd_url "$1")" --dial-timeout=1s --command-timeout=2s endpoint status -w json 2>/dev/null |
+    sed -n 's/.*"raftAppliedIndex":\([0-9]*\).*/\1/p'
+}
+
+# etcd member $1, stopped with signal $2 and started again with the command line it had: as metcd_restart,
+# with a serializable read.
+etcd_restart() {
+  local n=$1 sig=$2 pid before t0 applied args=()
+  before=$(etcd_applied "$n")
+  [[ $before =~ ^[0-9]+$ ]] || return 1
+  pid=$(etcd_pid "$n")
+  mapfile -d '' args <"/proc/$pid/cmdline"
+  kill -"$sig" "$pid"
+  await_exit "$pid" || return 1
+  sed -i "/^m$n /d" "$ETCD_DIR/etcd.pids"
+  t0=$(date +%s.%N)
+  setsid -f sh -c 'echo "$1 $$" >>"$2"; shift 2; exec "$@"' sh "m$n" "$ETCD_DIR/etcd.pids" "${args[@]}" \
+    </dev/null >>"$ETCD_DIR/m$n.log" 2>&1
+  local deadline=$((SECONDS + RESTART_WAIT_S))
+  while ((SECONDS < deadline)); do
+    applied=$(etcd_applied "$n")
+    if [[ $applied =~ ^[0-9]+$ ]] && ((applied >= before)) &&
+       etcdctl --endpoints="$(etcd_url "$n")" --dial-timeout=1s --command-timeout=2s get --consistency=s \
+         "$(first_key)" 2>/dev/null | grep -q .; then
+      since "$t0"
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# Restarts follower $3 of $1 (metcd or etcd) after SIGTERM, then after kill -9, and appends a RESTART line
+# for each, with the node's RSS once it serves again.
+record_restarts() {
+  local system=$1 round=$2 n=$3 kind=${1%%:*} how sig secs pid
+  for how in sigterm kill9; do
+    sig=TERM
+    [[ $how == kill9 ]] && sig=KILL
+    if secs=$("${kind}_restart" "$n" "$sig"); then
+      pid=$("${kind}_pid" "$n")
+      echo "RESTART round=$round system=$system node=$n how=$how secs=$secs kb=$(rss_kb "$pid")" >>"$raw"
+      say "  $system r$round restart of node $n after $how: serving again in $secs s, RSS $(( $(rss_kb "$pid") / 1024 )) MB"
+    else
+      note "$system round $round: node $n did not serve again within ${RESTART_WAIT_S}s of its restart after $how"
+      return 0
+    fi
+  done
+}
+
 # True while every node's process is alive: after a crash the rest of the round would mean nothing.
 all_alive() {
   local pid
@@ -229,9 +347,10 @@ all_alive() {
 # One round of one system: fresh cluster, fill, the cases, RSS, stop.
 bench_round() {
   local system=$1 round=$2 leader follower api kind_col url_of pids=() n pid c id conns where kind
-  if [[ $system == metcd ]]; then
+  if [[ $system == metcd* ]]; then
+    [[ $system != metcd:* ]] || ENGINE=${system#metcd:}
     metcd_start
-    leader=$(metcd_leader) || die "metcd: no leader found; see $log"
+    leader=$(metcd_leader) || die "$system: no leader found; see $log"
     for ((n = 1; n <= NODES; n++)); do pids+=("$(metcd_pid "$n")"); done
     api=kv kind_col=4 url_of=metcd_url
   else
@@ -243,7 +362,7 @@ bench_round() {
   say "round $round/$ROUNDS $system: ${#pids[@]} nodes up, leader node $leader; writing $KEYSPACE keys"
   run_case "$system" "$round" fill "$api@$($url_of "$leader")" fill 64 "$FILL_SECONDS"
   # The leader may have changed under the fill's load: target the current one.
-  leader=$(if [[ $system == metcd ]]; then metcd_leader; else etcd_leader; fi) || die "$system: no leader after fill"
+  leader=$(if [[ $system == metcd* ]]; then metcd_leader; else etcd_leader; fi) || die "$system: no leader after fill"
   follower=''
   for ((n = 1; n <= ${#pids[@]}; n++)); do [[ $n == "$leader" ]] || { follower=$n; break; }; done
 
@@ -261,15 +380,16 @@ bench_round() {
     run_case "$system" "$round" "$id" "$api@$($url_of "$n")" "$kind" "$conns" "$DURATION"
     if ! all_alive "${pids[@]}"; then
       note "$system round $round: a node died during $id; rest of the round skipped (logs in $log)"
-      [[ $system == metcd ]] && for ((n = 1; n <= NODES; n++)); do tail -n 30 "$DATA/node$n.log" >>"$log" 2>&1 || true; done
+      [[ $system == metcd* ]] && for ((n = 1; n <= NODES; n++)); do tail -n 30 "$DATA/node$n.log" >>"$log" 2>&1 || true; done
       break
     fi
   done
   # A leader change during the round (a new term) disturbs the numbers: worth knowing.
-  n=$(if [[ $system == metcd ]]; then metcd_leader; else etcd_leader; fi) || n='none'
+  n=$(if [[ $system == metcd* ]]; then metcd_leader; else etcd_leader; fi) || n='none'
   [[ $n == "$leader" ]] || note "$system round $round: leader changed from node $leader to $n during the round"
+  if [[ $BENCH == engines && -n $follower ]]; then record_restarts "$system" "$round" "$follower"; fi
 
-  if [[ $system == metcd ]]; then metcd_stop; else etcd_stop; fi
+  if [[ $system == metcd* ]]; then metcd_stop; else etcd_stop; fi
 }
 
 # What the table's header shows about this build and machine.
@@ -281,7 +401,8 @@ write_meta() {
   jdk=$("$(bin/find-jdk)/bin/java" -version 2>&1 | head -n 1) || jdk=unknown
   {
     echo "META date=$(date '+%Y-%m-%d %H:%M %Z')"
-    echo "META engine=$ENGINE"
+    echo "META bench=$BENCH"
+    [[ $BENCH == engines ]] || echo "META engine=$ENGINE"
     echo "META commit=$commit"
     echo "META jdk=$jdk"
     echo "META machine=$(nproc) cores, $(uname -r)"
@@ -298,17 +419,18 @@ main() {
   local systems=() system order round i
   for system in $SYSTEMS; do
     case $system in
-      metcd) systems+=(metcd) ;;
+      metcd | metcd:map | metcd:mapdb | metcd:leveldb) systems+=("$system") ;;
       etcd) if etcd_available; then systems+=(etcd); else
               say "etcd/etcdctl not on PATH: etcd skipped, metcd measured alone (apt-get install etcd-server etcd-client)"; fi ;;
-      *) die "SYSTEMS may name metcd and etcd, not '$system'" ;;
+      *) die "SYSTEMS may name metcd, metcd:ENGINE and etcd, not '$system'" ;;
     esac
   done
   ((${#systems[@]})) || die "nothing to measure"
   write_meta
   # Roughly: each measured run, plus about a minute per cluster for start, fill and stop.
   local minutes=$(((ROUNDS * ${#systems[@]} * (${#CASES[@]} * DURATION + 60) + 59) / 60))
-  say "bench: ${systems[*]}, engine $ENGINE, $ROUNDS round(s), ${DURATION}s per run, about $minutes min; log $log"
+  [[ $BENCH == compare ]] || minutes="$minutes-$((minutes + ROUNDS * ${#systems[@]} * KEYSPACE / 4000 / 60))"
+  say "bench: ${systems[*]}, $BENCH, engine $ENGINE, $ROUNDS round(s), ${DURATION}s per run, about $minutes min; log $log"
   for ((round = 1; round <= ROUNDS; round++)); do
     # Alternate which system goes first, so slow drift of the machine does not favour one.
     order=("${systems[@]}")
