@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -167,7 +168,7 @@ public final class HttpApi implements AutoCloseable {
 
     // --------------------------------------------------------------------------------------- keys
 
-    private void put(Context ctx) throws InterruptedException {
+    private void put(Context ctx) throws InterruptedException, IOException {
         String key = key(ctx);
         awaitApplied(key, value(ctx));
         ctx.status(HttpStatus.NO_CONTENT);
@@ -183,18 +184,17 @@ public final class HttpApi implements AutoCloseable {
         long deadline = System.nanoTime() + REQUEST_TIMEOUT.toNanos();
         while (true) {
             awaitLeader(deadline);
-            CompletableFuture<Long> applied = store.propose(key, value);
             try {
-                applied.orTimeout(remaining(deadline), TimeUnit.NANOSECONDS).join();
+                await(store.propose(key, value), deadline);
                 return;
-            } catch (CompletionException e) {
+            } catch (ExecutionException e) {
                 if (e.getCause() instanceof ProposalRejectedException rejected) {
                     backOff(deadline, rejected.getMessage());
-                } else if (e.getCause() instanceof TimeoutException) {
-                    throw new Unavailable("write not committed in time; it may still be applied");
                 } else {
                     throw new Unavailable("write outcome unknown: " + e.getCause().getMessage());
                 }
+            } catch (TimeoutException e) {
+                throw new Unavailable("write not committed in time; it may still be applied");
             }
         }
     }
@@ -229,17 +229,19 @@ public final class HttpApi implements AutoCloseable {
         while (true) {
             awaitLeader(deadline);
             try {
-                long index = raft.readIndex(linearizable).orTimeout(remaining(deadline), TimeUnit.NANOSECONDS).join();
+                long index = await(raft.readIndex(linearizable), deadline);
                 if (!store.awaitApplied(index, Duration.ofNanos(remaining(deadline)))) {
                     throw new Unavailable("this node is behind the leader; try again");
                 }
                 return;
-            } catch (CompletionException e) {
+            } catch (ExecutionException e) {
                 if (e.getCause() instanceof ProposalRejectedException rejected) {
                     backOff(deadline, rejected.getMessage());
                 } else {
                     throw new Unavailable("leader did not confirm the read in time");
                 }
+            } catch (TimeoutException e) {
+                throw new Unavailable("leader did not confirm the read in time");
             }
         }
     }
@@ -275,11 +277,19 @@ public final class HttpApi implements AutoCloseable {
      * The body, refused on its declared length before a byte of it is read, so that a client is not left sending a
      * value that can only be refused; a chunked body is refused by Javalin once it passes {@code maxRequestSize}.
      */
-    private static byte[] value(Context ctx) {
-        if (ctx.req().getContentLengthLong() > MAX_VALUE_BYTES) {
+    private static byte[] value(Context ctx) throws IOException {
+        long length = ctx.req().getContentLengthLong();
+        if (length > MAX_VALUE_BYTES) {
             fail(HttpStatus.CONTENT_TOO_LARGE, "value longer than " + MAX_VALUE_BYTES + " bytes");
+        } else if (length < 0) {
+            return ctx.bodyAsBytes();
         }
-        return ctx.bodyAsBytes();
+        // Read at its declared length in one array: Javalin's reader copies every body through an 8 KiB buffer.
+        byte[] value = ctx.req().getInputStream().readNBytes((int) length);
+        if (value.length < length) {
+            throw new IOException("body ended after " + value.length + " of " + length + " bytes");
+        }
+        return value;
     }
 
     // ------------------------------------------------------------------------------ cluster API
@@ -416,6 +426,23 @@ public final class HttpApi implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------------------------- helpers
+
+    /**
+     * Blocks the request's virtual thread until {@code result} completes or the deadline passes; then fails it, so
+     * that whoever keeps it until it completes lets go of it. A timed wait rather than {@code orTimeout}: that
+     * schedules a task and wakes a timer thread for every request.
+     */
+    private static <T> T await(CompletableFuture<T> result, long deadline)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        try {
+            return result.get(remaining(deadline), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            if (result.completeExceptionally(e)) {
+                throw e;
+            }
+            return result.get(); // it completed meanwhile
+        }
+    }
 
     private void awaitLeader(long deadline) throws InterruptedException {
         if (raft.awaitLeader(Duration.ofNanos(remaining(deadline))) == null) {
