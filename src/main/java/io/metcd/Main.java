@@ -40,7 +40,7 @@ public final class Main implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--snapshot-count", defaultValue = "10000",
-            description = "committed entries between automatic snapshots (default ${DEFAULT-VALUE})")
+            description = "client writes between automatic snapshots (default ${DEFAULT-VALUE})")
     int snapshotCount;
 
     // Hidden: a node that lets any client cut its links is for tests and `make chaos` only.

@@ -34,16 +34,25 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     private final ChronicleRaftStore wal;
     private final IntSupplier currentTerm;
     private final Metrics metrics;
+    private final int snapshotCount;
+    private final Runnable takeSnapshot;
+    /** Client writes committed since the last snapshot was asked for; only the Raft thread touches it. */
+    private long writesSinceSnapshot;
 
     /**
-     * @param wal         where snapshot chunks go as they are taken, one at a time
-     * @param currentTerm this node's term; MicroRaft asks for the new-term operation once it leads in it
+     * @param wal           where snapshot chunks go as they are taken, one at a time
+     * @param currentTerm   this node's term; MicroRaft asks for the new-term operation once it leads in it
+     * @param snapshotCount client writes between snapshots: MicroRaft counts log entries, which group many writes
+     *                      each, so its count alone would let the log in memory grow with the size of the groups
+     * @param takeSnapshot  asks MicroRaft for a snapshot at the commit index (it runs after the current task)
      */
     KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
-            IntSupplier currentTerm, Metrics metrics) {
+            IntSupplier currentTerm, Metrics metrics, int snapshotCount, Runnable takeSnapshot) {
         this.commitC = commitC;
         this.store = store;
         this.wal = wal;
+        this.snapshotCount = snapshotCount;
+        this.takeSnapshot = takeSnapshot;
         this.currentTerm = currentTerm;
         this.metrics = metrics;
     }
@@ -51,7 +60,14 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     @Override
     public Object runOperation(long commitIndex, Object operation) {
         switch (operation) {
-            case Operation.Batch batch -> publish(new Commit.Apply(commitIndex, batch.proposals()));
+            case Operation.Batch batch -> {
+                publish(new Commit.Apply(commitIndex, batch.proposals()));
+                writesSinceSnapshot += batch.proposals().size();
+                if (writesSinceSnapshot >= snapshotCount) {
+                    writesSinceSnapshot = 0;
+                    takeSnapshot.run();
+                }
+            }
             case Operation.NewTerm t -> publish(new Commit.TermStarted(commitIndex, t.term()));
             default -> {
                 if (operation != READ_INDEX) {
@@ -70,6 +86,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     @Override
     public void takeSnapshot(long commitIndex, Consumer<Object> chunkConsumer) {
         long start = System.nanoTime();
+        writesSinceSnapshot = 0;
         store.awaitAppliedUninterruptibly(commitIndex);
         if (store.appliedIndex() != commitIndex) {
             // A restarted disk engine holds state past what MicroRaft has replayed so far. Auto snapshots cannot

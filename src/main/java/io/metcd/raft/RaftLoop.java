@@ -112,7 +112,8 @@ public final class RaftLoop implements AutoCloseable {
         this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport, () -> raftSnapshotIndex);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
                 .setTransport(snapshotBoundaryFix).setStore(wal)
-                .setStateMachine(new KvStateMachine(commitC, store, wal, this::term, metrics))
+                .setStateMachine(new KvStateMachine(commitC, store, wal, this::term, metrics,
+                        config.getCommitCountToTakeSnapshot(), this::requestSnapshot))
                 .setRaftNodeReportListener(this::onReport);
         if (restored.isPresent()) {
             builder.setRestoredState(restored.get());
@@ -435,6 +436,15 @@ public final class RaftLoop implements AutoCloseable {
         return raftNode.takeSnapshot().copy().thenApply(ordered -> ordered.getResult() != null
                 ? ordered.getResult().getLog().getLastSnapshotIndex()
                 : ordered.getCommitIndex());
+    }
+
+    /** A snapshot every so many client writes (see {@link KvStateMachine}); a failed one is retried at the next. */
+    private void requestSnapshot() {
+        raftNode.takeSnapshot().whenComplete((result, failure) -> {
+            if (failure != null) {
+                LOG.debug("snapshot not taken: {}", failure.toString());
+            }
+        });
     }
 
     // ------------------------------------------------------------------------------------- membership
