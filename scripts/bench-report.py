@@ -49,7 +49,7 @@ def parse(path):
                 rss.append(fields(line.split()[1:]))
             elif line.startswith("RESTART "):
                 restarts.append(fields(line.split()[1:]))
-            elif " RESULT " in line:
+            elif " RESULT " in line and " case=warmup" not in line:
                 runs.append(fields(line.split()))
     return meta, runs, rss, restarts, notes
 

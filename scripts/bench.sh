@@ -17,6 +17,8 @@
 #   BENCH=compare|engines     the side-by-side cases (default) or the engine table
 #   ROUNDS=1                  rounds per system; use 3 for medians worth comparing (runs vary ±30%)
 #   DURATION=10               seconds per measured run
+#   WARMUP=5                  seconds of unmeasured load on each node before the cases (0: none), the
+#                             same for both systems: a JVM compiles a code path only once it runs it
 #   FILL_SECONDS=150          upper bound for writing the keyspace once
 #   NODES=3                   metcd cluster size (etcd is always three members)
 #   BENCH_DIR                 the shared wrk scripts (default ../shared/bench next to this checkout)
@@ -34,6 +36,7 @@ BENCH_DIR=${BENCH_DIR:-$root/../shared/bench}
 BENCH=${BENCH:-compare}
 ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-5}
 export ENGINE=${ENGINE:-map}
 export NODES=${NODES:-3}
 case $BENCH in
@@ -365,6 +368,14 @@ bench_round() {
   leader=$(if [[ $system == metcd* ]]; then metcd_leader; else etcd_leader; fi) || die "$system: no leader after fill"
   follower=''
   for ((n = 1; n <= ${#pids[@]}; n++)); do [[ $n == "$leader" ]] || { follower=$n; break; }; done
+  if ((WARMUP > 0)); then
+    # Writes through every node and reads on the leader, as the cases do; measured but not reported.
+    for ((n = 1; n <= ${#pids[@]}; n++)); do
+      run_case "$system" "$round" "warmup-put-node$n" "$api@$($url_of "$n")" put 64 "$WARMUP"
+    done
+    run_case "$system" "$round" warmup-get "$api@$($url_of "$leader")" \
+      "$([[ $system == metcd* ]] && echo get-consistent || echo get)" 64 "$WARMUP"
+  fi
 
   for c in "${CASES[@]}"; do
     read -r id conns where _ _ <<<"$c"
@@ -428,7 +439,7 @@ main() {
   ((${#systems[@]})) || die "nothing to measure"
   write_meta
   # Roughly: each measured run, plus about a minute per cluster for start, fill and stop.
-  local minutes=$(((ROUNDS * ${#systems[@]} * (${#CASES[@]} * DURATION + 60) + 59) / 60))
+  local minutes=$(((ROUNDS * ${#systems[@]} * (${#CASES[@]} * DURATION + 4 * WARMUP + 60) + 59) / 60))
   [[ $BENCH == compare ]] || minutes="$minutes-$((minutes + ROUNDS * ${#systems[@]} * KEYSPACE / 4000 / 60))"
   say "bench: ${systems[*]}, $BENCH, engine $ENGINE, $ROUNDS round(s), ${DURATION}s per run, about $minutes min; log $log"
   for ((round = 1; round <= ROUNDS; round++)); do
