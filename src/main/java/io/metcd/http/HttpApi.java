@@ -60,6 +60,7 @@ public final class HttpApi implements AutoCloseable {
     private final AbstractKVStore store;
     private final Metrics metrics;
     private final Javalin app;
+    private final RequestTimeouts timeouts;
     /** The one connector, made when the server starts. */
     private volatile ServerConnector connector;
     /**
@@ -77,6 +78,7 @@ public final class HttpApi implements AutoCloseable {
         this.store = store;
         this.metrics = metrics;
         this.caughtUp = !restarted;
+        this.timeouts = new RequestTimeouts("request-timeouts-" + raft.local().id());
         this.app = Javalin.create(cfg -> {
             cfg.concurrency.useVirtualThreads = true;
             cfg.http.maxRequestSize = MAX_VALUE_BYTES;
@@ -230,7 +232,9 @@ public final class HttpApi implements AutoCloseable {
             awaitLeader(deadline);
             try {
                 long index = await(raft.readIndex(linearizable), deadline);
-                if (!store.awaitApplied(index, Duration.ofNanos(remaining(deadline)))) {
+                try {
+                    await(store.whenApplied(index), deadline);
+                } catch (TimeoutException e) {
                     throw new Unavailable("this node is behind the leader; try again");
                 }
                 return;
@@ -428,19 +432,19 @@ public final class HttpApi implements AutoCloseable {
     // ---------------------------------------------------------------------------------- helpers
 
     /**
-     * Blocks the request's virtual thread until {@code result} completes or the deadline passes; then fails it, so
-     * that whoever keeps it until it completes lets go of it. A timed wait rather than {@code orTimeout}: that
-     * schedules a task and wakes a timer thread for every request.
+     * Blocks the request's virtual thread until {@code result} completes, which {@link #timeouts} makes it do with a
+     * {@link TimeoutException} at the deadline; failing it also makes whoever keeps it let go of it.
      */
-    private static <T> T await(CompletableFuture<T> result, long deadline)
+    private <T> T await(CompletableFuture<T> result, long deadline)
             throws InterruptedException, ExecutionException, TimeoutException {
+        timeouts.failAt(result, deadline);
         try {
-            return result.get(remaining(deadline), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            if (result.completeExceptionally(e)) {
-                throw e;
+            return result.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof TimeoutException timeout) {
+                throw timeout;
             }
-            return result.get(); // it completed meanwhile
+            throw e;
         }
     }
 
@@ -484,5 +488,6 @@ public final class HttpApi implements AutoCloseable {
     @Override
     public void close() {
         app.stop();
+        timeouts.close();
     }
 }

@@ -6,16 +6,16 @@ import io.metcd.raft.PendingWrite;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
 
@@ -33,6 +33,7 @@ import java.util.function.IntConsumer;
 public abstract class AbstractKVStore implements KVStore {
     private static final Logger LOG = LoggerFactory.getLogger(AbstractKVStore.class);
     private static final int MAX_COMMITS_PER_PASS = 256;
+    private static final int MAX_APPLIED_WAITERS = 4096;
 
     private final int localId;
     private final BlockingQueue<PendingWrite> proposeC;
@@ -44,8 +45,11 @@ public abstract class AbstractKVStore implements KVStore {
      * life cannot be mistaken for a write a client is waiting for now.
      */
     private final AtomicLong nextSeq = new AtomicLong(ThreadLocalRandom.current().nextLong(1L << 62));
+    /** Guards {@link #appliedWaiters} and the advances of {@link #appliedIndex}. */
     private final ReentrantLock appliedLock = new ReentrantLock();
-    private final Condition appliedAdvanced = appliedLock.newCondition();
+    /** What {@link #whenApplied} handed out, lowest index first. */
+    private final PriorityQueue<AppliedWaiter> appliedWaiters =
+            new PriorityQueue<>(Comparator.comparingLong(AppliedWaiter::index));
     private volatile long appliedIndex;
     private volatile IntConsumer termStartedListener = term -> {
     };
@@ -159,14 +163,21 @@ public abstract class AbstractKVStore implements KVStore {
         unanswered.clear();
     }
 
+    private record AppliedWaiter(long index, CompletableFuture<Long> applied) {
+    }
+
     private void publishApplied(long index) {
+        List<AppliedWaiter> reached = new ArrayList<>();
         appliedLock.lock();
         try {
             appliedIndex = index;
-            appliedAdvanced.signalAll();
+            while (!appliedWaiters.isEmpty() && appliedWaiters.peek().index() <= index) {
+                reached.add(appliedWaiters.poll());
+            }
         } finally {
             appliedLock.unlock();
         }
+        reached.forEach(w -> w.applied().complete(index));
     }
 
     /** Runs on the applier, in log order, when a new leader's first entry (of that term) is applied. */
@@ -180,44 +191,29 @@ public abstract class AbstractKVStore implements KVStore {
     }
 
     /**
-     * Blocks until this store has applied {@code index}.
-     *
-     * @return false if {@code timeout} passed first
+     * Completes, with the applied index, once this store has applied {@code index}. A waiter that gave up may fail
+     * the future; it is dropped when the index is reached, or sooner once many have piled up behind a stalled store.
      */
-    public boolean awaitApplied(long index, Duration timeout) throws InterruptedException {
-        if (appliedIndex >= index) {
-            return true;
+    public CompletableFuture<Long> whenApplied(long index) {
+        long applied = appliedIndex;
+        if (applied >= index) {
+            return CompletableFuture.completedFuture(applied);
         }
-        long nanos = timeout.toNanos();
+        CompletableFuture<Long> waiter = new CompletableFuture<>();
         appliedLock.lock();
         try {
-            while (appliedIndex < index) {
-                if (nanos <= 0) {
-                    return false;
-                }
-                nanos = appliedAdvanced.awaitNanos(nanos);
+            applied = appliedIndex;
+            if (applied >= index) {
+                return CompletableFuture.completedFuture(applied);
             }
-            return true;
+            if (appliedWaiters.size() >= MAX_APPLIED_WAITERS) {
+                appliedWaiters.removeIf(w -> w.applied().isDone());
+            }
+            appliedWaiters.add(new AppliedWaiter(index, waiter));
         } finally {
             appliedLock.unlock();
         }
-    }
-
-    /** Waits for {@code index} on the Raft thread, where MicroRaft gives no timeout: the applier never waits on Raft. */
-    public void awaitAppliedUninterruptibly(long index) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                if (awaitApplied(index, Duration.ofDays(1))) {
-                    break;
-                }
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        return waiter;
     }
 
     @Override

@@ -87,7 +87,8 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     public void takeSnapshot(long commitIndex, Consumer<Object> chunkConsumer) {
         long start = System.nanoTime();
         writesSinceSnapshot = 0;
-        store.awaitAppliedUninterruptibly(commitIndex);
+        // MicroRaft gives the Raft thread no timeout; the applier never waits on it.
+        store.whenApplied(commitIndex).join();
         if (store.appliedIndex() != commitIndex) {
             // A restarted disk engine holds state past what MicroRaft has replayed so far. Auto snapshots cannot
             // land there (the engine never passes a snapshot point before that snapshot is in the WAL), a manual

@@ -165,7 +165,7 @@ abstract class KVStoreContract {
         for (int i = 0; i < large.size(); i++) {
             running.commitC.put(new Commit.Apply(i + 1, List.of(large.get(i))));
         }
-        assertThat(store.awaitApplied(large.size(), Duration.ofSeconds(30))).isTrue();
+        assertThat(store.whenApplied(large.size())).succeedsWithin(Duration.ofSeconds(30));
         for (int i = 0; i < large.size(); i++) {
             assertThat(store.lookup("big" + i)).hasSize(1 << 20);
         }
@@ -208,16 +208,12 @@ abstract class KVStoreContract {
 
     @Test
     void readersWaitingForAnIndexAreReleasedWhenItIsApplied() throws Exception {
-        CompletableFuture<Boolean> reader = CompletableFuture.supplyAsync(() -> {
-            try {
-                return store.awaitApplied(5, Duration.ofSeconds(10));
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<Long> reader = store.whenApplied(5);
+        assertThat(reader).isNotDone();
+
         running.commitC.put(new Commit.Advance(5));
-        await().until(reader::isDone);
-        assertThat(reader.get()).isTrue();
+
+        assertThat(reader).succeedsWithin(Duration.ofSeconds(10)).isEqualTo(5L);
     }
 
     @Test

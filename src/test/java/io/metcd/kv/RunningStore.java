@@ -32,7 +32,7 @@ final class RunningStore implements AutoCloseable {
      */
     void commit(Commit c) throws InterruptedException {
         commitC.put(c);
-        assertThat(store.awaitApplied(c.index(), Duration.ofSeconds(10))).isTrue();
+        assertThat(store.whenApplied(c.index())).succeedsWithin(Duration.ofSeconds(10));
     }
 
     List<byte[]> snapshot() {
