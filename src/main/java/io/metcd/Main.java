@@ -39,7 +39,7 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--data-dir", description = "WAL, snapshots and engine files (default data/node{id})")
     Path dataDir;
 
-    @Option(names = "--snapshot-count", defaultValue = "10000",
+    @Option(names = "--snapshot-count", defaultValue = "100000",
             description = "client writes between automatic snapshots (default ${DEFAULT-VALUE})")
     int snapshotCount;
 
