@@ -18,7 +18,7 @@ $(JAR): pom.xml $(shell find src/main -type f)
 	$(MVN) -q package -DskipTests
 
 # bin/metcd's start-up cache for this JDK (classes parsed and linked ahead): nodes start in about half the time.
-target/startup-cache.stamp: $(JAR) scripts/startup-cache.sh
+target/startup-cache.stamp: $(JAR) scripts/startup-cache.sh config/jvm.options
 	scripts/startup-cache.sh
 	touch $@
 

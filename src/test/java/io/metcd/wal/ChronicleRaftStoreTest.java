@@ -173,9 +173,7 @@ class ChronicleRaftStoreTest {
         ChronicleRaftStore reopened = reopen(store);
         SnapshotEntry snapshot = reopened.restore().orElseThrow().getSnapshotEntry();
 
-        @SuppressWarnings("unchecked")
-        Operation.SnapshotPart part = (Operation.SnapshotPart) ((List<SnapshotChunk>) snapshot.getOperation()).get(0)
-                .getOperation();
+        Operation.SnapshotPart part = firstPart(snapshot);
         assertTrue(part.liesIn(reopened), part::toString);
         assertArrayEquals(chunkBytes(10, 0), part.bytes());
     }
@@ -221,9 +219,7 @@ class ChronicleRaftStoreTest {
 
         SnapshotEntry snapshot = open().restore().orElseThrow().getSnapshotEntry();
 
-        @SuppressWarnings("unchecked")
-        Operation.SnapshotPart part = (Operation.SnapshotPart) ((List<SnapshotChunk>) snapshot.getOperation()).get(0)
-                .getOperation();
+        Operation.SnapshotPart part = firstPart(snapshot);
         UncheckedIOException e = assertThrows(UncheckedIOException.class, part::bytes);
         assertTrue(e.getMessage().contains("damaged snapshot chunk"), e::toString);
     }
@@ -642,6 +638,11 @@ class ChronicleRaftStoreTest {
                 .setOperation(new Operation.SnapshotPart(chunkBytes(snapshotIndex, chunkIndex)))
                 .setSnapshotChunkIndex(chunkIndex).setSnapshotChunkCount(chunkCount)
                 .setGroupMembersView(members(0)).build();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Operation.SnapshotPart firstPart(SnapshotEntry snapshot) {
+        return (Operation.SnapshotPart) ((List<SnapshotChunk>) snapshot.getOperation()).get(0).getOperation();
     }
 
     /** Entries carry byte arrays, which records compare by identity: compare their encodings instead. */
