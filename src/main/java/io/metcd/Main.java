@@ -8,7 +8,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.net.BindException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,8 +59,10 @@ public final class Main implements Callable<Integer> {
         try {
             node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount, join, engine,
                     testFaults), () -> {
-                // A node that cannot persist must neither vote nor acknowledge: stop it at once.
-                LOG.error("the WAL failed; stopping so that nothing unpersisted is acknowledged");
+                // A node that cannot persist must neither vote nor acknowledge: stop it at once. A full disk shows
+                // as a JVM InternalError in the WAL's memory-mapped writes, not as "no space left": say how much is.
+                LOG.error("the WAL failed ({} on the disk of {}); stopping so that nothing unpersisted is acknowledged",
+                        freeSpace(dir), dir);
                 Runtime.getRuntime().halt(70);
             }, () -> System.exit(0));
         } catch (IllegalStateException e) {
@@ -79,6 +83,14 @@ public final class Main implements Callable<Integer> {
         }, "shutdown"));
         Thread.currentThread().join();
         return 0;
+    }
+
+    private static String freeSpace(Path dir) {
+        try {
+            return Files.getFileStore(dir).getUsableSpace() + " bytes free";
+        } catch (IOException | RuntimeException e) {
+            return "free space unknown: " + e.getMessage();
+        }
     }
 
     private static boolean causedByTakenPort(Throwable e) {

@@ -94,6 +94,7 @@ public final class RaftLoop implements AutoCloseable {
     /** ReadIndex requests this follower sent to the leader, by request id. */
     private final Map<Long, CompletableFuture<Long>> pendingReadIndex = new ConcurrentHashMap<>();
     private final AtomicLong nextReadId = new AtomicLong();
+    private final LeaderLease lease;
 
     /**
      * @param clientUrl   where this node serves clients, told to every peer
@@ -108,6 +109,7 @@ public final class RaftLoop implements AutoCloseable {
         this.proposeC = proposeC;
         this.wal = wal;
         this.store = store;
+        this.lease = new LeaderLease(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs()));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport, () -> raftSnapshotIndex);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
@@ -218,31 +220,41 @@ public final class RaftLoop implements AutoCloseable {
     /**
      * The index a read must wait for to see every write acknowledged before it started: the leader's
      * commit index once it has confirmed its leadership (a heartbeat round for {@code linearizable}, its
-     * lease otherwise). A follower asks the leader. Fails with {@link ProposalRejectedException} when no
-     * leader can answer.
+     * lease otherwise, renewed by a heartbeat round when it has run out: see {@link LeaderLease}). A
+     * follower asks the leader. Fails with {@link ProposalRejectedException} when no leader can answer.
      */
     public CompletableFuture<Long> readIndex(boolean linearizable) {
         Member leader = leader();
         if (leader == null) {
             return CompletableFuture.failedFuture(new ProposalRejectedException("no leader"));
         } else if (leader.equals(local)) {
-            CompletableFuture<Long> index = new CompletableFuture<>();
-            raftNode.query(KvStateMachine.READ_INDEX,
-                    linearizable ? QueryPolicy.LINEARIZABLE : QueryPolicy.LEADER_LEASE, Optional.empty(),
-                    Optional.empty()).whenComplete((ordered, failure) -> {
-                        if (failure != null) {
-                            index.completeExceptionally(new ProposalRejectedException("leadership not confirmed"));
-                        } else {
-                            index.complete(ordered.getCommitIndex());
-                        }
-                    });
-            return index;
+            int term = term();
+            long asked = System.nanoTime();
+            if (!linearizable && lease.holds(term, asked)) {
+                return query(QueryPolicy.LEADER_LEASE);
+            }
+            LeaderLease.Round round = lease.begin(term, asked);
+            return query(QueryPolicy.LINEARIZABLE).whenComplete((index, failure) -> lease.end(round, failure == null));
         }
         long id = nextReadId.incrementAndGet();
         CompletableFuture<Long> index = new CompletableFuture<>();
         pendingReadIndex.put(id, index);
         index.whenComplete((i, failure) -> pendingReadIndex.remove(id));
         transport.send(leader, new PeerMessage.ReadIndexRequest(local.id(), id, linearizable));
+        return index;
+    }
+
+    /** This leader's commit index once MicroRaft confirms, as {@code policy} says, that it still leads. */
+    private CompletableFuture<Long> query(QueryPolicy policy) {
+        CompletableFuture<Long> index = new CompletableFuture<>();
+        raftNode.query(KvStateMachine.READ_INDEX, policy, Optional.empty(), Optional.empty())
+                .whenComplete((ordered, failure) -> {
+                    if (failure != null) {
+                        index.completeExceptionally(new ProposalRejectedException("leadership not confirmed"));
+                    } else {
+                        index.complete(ordered.getCommitIndex());
+                    }
+                });
         return index;
     }
 

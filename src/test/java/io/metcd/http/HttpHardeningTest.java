@@ -1,5 +1,6 @@
 package io.metcd.http;
 
+import io.metcd.testkit.HttpAnswer;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.TestCluster;
 import org.junit.jupiter.api.AfterAll;
@@ -10,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -20,9 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
@@ -69,10 +67,6 @@ class HttpHardeningTest {
 
     // ------------------------------------------------------------------------------------ helpers
 
-    /** What the node answered: status, content type and body. */
-    private record Answer(int status, String contentType, String body) {
-    }
-
     private static Socket connect() throws IOException {
         Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
         socket.setSoTimeout((int) PATIENCE.toMillis());
@@ -80,10 +74,10 @@ class HttpHardeningTest {
     }
 
     /** Sends {@code request} as it is (one byte per char) on a new connection and reads one answer. */
-    private static Answer exchange(String request) throws IOException {
+    private static HttpAnswer exchange(String request) throws IOException {
         try (Socket socket = connect()) {
             send(socket, request);
-            return readAnswer(socket.getInputStream());
+            return HttpAnswer.read(socket.getInputStream());
         }
     }
 
@@ -91,39 +85,10 @@ class HttpHardeningTest {
         socket.getOutputStream().write(bytes.getBytes(StandardCharsets.ISO_8859_1));
     }
 
-    /** Reads a status line, headers and a body of Content-Length bytes. */
-    private static Answer readAnswer(InputStream in) throws IOException {
-        String[] head = readHead(in).split("\r\n");
-        Map<String, String> headers = new HashMap<>();
-        for (int i = 1; i < head.length; i++) {
-            String[] field = head[i].split(":", 2);
-            headers.put(field[0].trim().toLowerCase(), field[1].trim());
-        }
-        int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
-        String body = new String(in.readNBytes(length), StandardCharsets.UTF_8);
-        return new Answer(Integer.parseInt(head[0].split(" ")[1]), headers.get("content-type"), body);
-    }
-
-    private static String readHead(InputStream in) throws IOException {
-        ByteArrayOutputStream head = new ByteArrayOutputStream();
-        while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
-            int b = in.read();
-            if (b < 0) {
-                throw new IOException("connection closed after " + head.size() + " bytes of an answer: " + head);
-            }
-            head.write(b);
-        }
-        return head.toString(StandardCharsets.ISO_8859_1);
-    }
-
-    private static Answer answer(KvClient.Response response) {
-        return new Answer(response.status(), response.header("Content-Type"), response.body());
-    }
-
     /** A refusal as the contract wants it: this status and one line of plain text, no page and no stack trace. */
-    private static void assertRefused(Answer answer, int status) {
+    private static void assertRefused(HttpAnswer answer, int status) {
         assertThat(answer.status()).as(answer.toString()).isEqualTo(status);
-        assertThat(answer.contentType()).as(answer.toString()).startsWith("text/plain");
+        assertThat(answer.header("Content-Type")).as(answer.toString()).startsWith("text/plain");
         assertThat(answer.body()).matches("[^\r\n]+\n").doesNotContain("Exception", "<html");
     }
 
@@ -198,7 +163,7 @@ class HttpHardeningTest {
     @ParameterizedTest
     @ValueSource(strings = {"FROB", "OPTIONS", "TRACE"})
     void anUnsupportedMethodAnswers405(String method) {
-        assertRefused(answer(client.send(method, "k", null)), 405);
+        assertRefused(HttpAnswer.of(client.send(method, "k", null)), 405);
     }
 
     @Test
@@ -257,7 +222,7 @@ class HttpHardeningTest {
         try (Socket socket = connect()) {
             send(socket, putHead("/cut", header("Content-Length", 100)) + "only ten b");
             socket.shutdownOutput();
-            assertRefused(readAnswer(socket.getInputStream()), 400);
+            assertRefused(HttpAnswer.read(socket.getInputStream()), 400);
         }
         assertThat(client.get("cut").status()).isEqualTo(404);
     }
@@ -278,7 +243,7 @@ class HttpHardeningTest {
             for (Socket socket : List.of(inHeaders, inBody, inChunkedBody)) {
                 socket.setSoTimeout(closeWithin);
                 if (socket != inHeaders) {
-                    assertRefused(readAnswer(socket.getInputStream()), 408);
+                    assertRefused(HttpAnswer.read(socket.getInputStream()), 408);
                 }
                 assertThat(closedByTheNode(socket)).isTrue();
             }

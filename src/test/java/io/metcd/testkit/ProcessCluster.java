@@ -56,13 +56,22 @@ public final class ProcessCluster implements AutoCloseable {
         return this;
     }
 
-    /** Starts node {@code id} with the same flags every time, appending its output to nodeN.log. */
+    /** Starts node {@code id} with the same flags every time, appending its output to {@link #log}. */
     public void start(int id) {
         List<String> flags = new ArrayList<>(List.of("--id", String.valueOf(id), "--cluster", clusterFlag, "--port",
-                String.valueOf(clientPorts[id - 1]), "--engine", engine, "--data-dir",
-                dir.resolve("node" + id).toString()));
+                String.valueOf(clientPorts[id - 1]), "--engine", engine, "--data-dir", dataDir(id).toString()));
         flags.addAll(extraFlags);
-        processes[id - 1] = launch(dir.resolve("node" + id + ".log"), flags.toArray(String[]::new));
+        processes[id - 1] = launch(log(id), flags.toArray(String[]::new));
+    }
+
+    /** Node {@code id}'s {@code --data-dir}, which a test may prepare before the node first starts. */
+    public Path dataDir(int id) {
+        return dir.resolve("node" + id);
+    }
+
+    /** Where node {@code id}'s output goes, across restarts. */
+    public Path log(int id) {
+        return dir.resolve("node" + id + ".log");
     }
 
     /** Runs the launcher with any arguments, appending its output to {@code log}. */
@@ -91,6 +100,26 @@ public final class ProcessCluster implements AutoCloseable {
         p.destroy();
         waitFor(p);
         processes[id - 1] = null;
+    }
+
+    /**
+     * Waits up to {@code timeout} for node {@code id} to exit by itself (a node that stops itself, or fails) and returns
+     * its exit status; the node then counts as stopped, ready for {@link #start(int)}.
+     *
+     * @throws IllegalStateException if it still runs
+     */
+    public int awaitExit(int id, Duration timeout) {
+        Process p = processes[id - 1];
+        try {
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new IllegalStateException("node " + id + " still runs after " + timeout);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        processes[id - 1] = null;
+        return p.exitValue();
     }
 
     /** SIGSTOP: the process freezes with its sockets open, as a long GC pause or a stalled VM would. */

@@ -20,13 +20,20 @@ public final class WriteLoad implements AutoCloseable {
     private volatile boolean stopped;
 
     public WriteLoad(String prefix, int maxWrites, IntSupplier target, IntFunction<KvClient> clients) {
+        this(prefix, maxWrites, 0, target, clients);
+    }
+
+    /** @param padBytes how much longer than its short unique prefix each value is, to fill a disk sooner */
+    public WriteLoad(String prefix, int maxWrites, int padBytes, IntSupplier target, IntFunction<KvClient> clients) {
+        String pad = "x".repeat(padBytes);
         writer = Thread.ofVirtual().name("write-load").start(() -> {
             long lastAck = System.nanoTime();
             for (int i = 0; i < maxWrites && !stopped; i++) {
                 String key = prefix + i;
+                String value = "v" + i + pad;
                 try {
-                    if (clients.apply(target.getAsInt()).put(key, "v" + i).status() == 204) {
-                        acknowledged.put(key, "v" + i);
+                    if (clients.apply(target.getAsInt()).put(key, value).status() == 204) {
+                        acknowledged.put(key, value);
                         long now = System.nanoTime();
                         longestGapNanos.accumulateAndGet(now - lastAck, Math::max);
                         lastAck = now;

@@ -1,0 +1,59 @@
+package io.metcd.raft;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Whether this leader may answer a {@code default} read under its lease: only for a heartbeat timeout after the moment
+ * it asked for a heartbeat round (a MicroRaft LINEARIZABLE query) that a majority then answered.
+ * <p>
+ * MicroRaft 0.7's own lease (LEADER_LEASE) is not enough: it dates a follower's answer from when the Raft thread
+ * handles it, not from when the heartbeat it answers was sent. Answers that waited in the Raft thread's queue while the
+ * leader was stopped (SIGSTOP, a long GC or disk sync) renew that lease when the leader goes on, though its followers,
+ * hearing nothing meanwhile, may have elected another leader that has committed writes since: the resumed leader then
+ * serves its old state for up to a lease ({@code LeaderLeaseTest}). A round asked for at moment t is answered only
+ * by followers that heard from this leader after t, and each of them votes for no one else for a heartbeat timeout
+ * after that, so a lease that runs from t is sound. A round also confirms only once an entry of the leader's term is
+ * committed, which LEADER_LEASE does not check: a newly elected leader's commit index may still lag behind writes its
+ * predecessor acknowledged.
+ * <p>
+ * A query that joins a round already in flight is answered by heartbeats sent before it was asked, so only a query
+ * asked while none of this node's queries was in flight dates the lease (all of them go through here).
+ */
+final class LeaderLease {
+    private final long durationNanos;
+    private final AtomicInteger roundsInFlight = new AtomicInteger();
+    private volatile Confirmed confirmed;
+
+    /** Leadership in {@code term} confirmed by a round asked for at {@code atNanos}. */
+    private record Confirmed(int term, long atNanos) {
+    }
+
+    /** One heartbeat round asked for; {@code dates} whether its answer may date the lease. */
+    record Round(int term, long askedNanos, boolean dates) {
+    }
+
+    LeaderLease(Duration duration) {
+        this.durationNanos = duration.toNanos();
+    }
+
+    /** Whether a read asked for at {@code nowNanos} (System.nanoTime) in {@code term} may be served under the lease. */
+    boolean holds(int term, long nowNanos) {
+        Confirmed c = confirmed;
+        return c != null && c.term() == term && nowNanos - c.atNanos() < durationNanos;
+    }
+
+    /** Call before asking MicroRaft for a heartbeat round, with the term and the time read before. */
+    Round begin(int term, long askedNanos) {
+        return new Round(term, askedNanos, roundsInFlight.getAndIncrement() == 0);
+    }
+
+    /** Call once the round is answered, or failed. */
+    void end(Round round, boolean leadershipConfirmed) {
+        roundsInFlight.decrementAndGet();
+        if (leadershipConfirmed && round.dates()) {
+            // Rounds may end out of order: an older one ending last only shortens the lease.
+            confirmed = new Confirmed(round.term(), round.askedNanos());
+        }
+    }
+}
