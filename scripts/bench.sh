@@ -17,7 +17,7 @@
 #   BENCH=compare|engines     the side-by-side cases (default) or the engine table
 #   ROUNDS=1                  rounds per system; use 3 for medians worth comparing (runs vary ±30%)
 #   DURATION=10               seconds per measured run
-#   WARMUP=5                  seconds of unmeasured load on each node before the cases (0: none), the
+#   WARMUP=10                 seconds of unmeasured load on each node before the cases (0: none), the
 #                             same for both systems: a JVM compiles a code path only once it runs it
 #   FILL_SECONDS=150          upper bound for writing the keyspace once
 #   NODES=3                   metcd cluster size (etcd is always three members)
@@ -36,7 +36,7 @@ BENCH_DIR=${BENCH_DIR:-$root/../shared/bench}
 BENCH=${BENCH:-compare}
 ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-5}
+WARMUP=${WARMUP:-10}
 export ENGINE=${ENGINE:-map}
 export NODES=${NODES:-3}
 case $BENCH in
