@@ -49,6 +49,12 @@ public final class HttpApi implements AutoCloseable {
      * affected, however long it waits for a commit.
      */
     static final Duration IDLE_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * New connections the kernel completes and holds until the server accepts them. Java's default of 50 drops the
+     * connection attempts of a burst of clients beyond it, which retry after 1 s and then 3 s, so that clients with a
+     * short connect timeout fail while the node has room for them (OverloadTest). Linux caps it at net.core.somaxconn.
+     */
+    static final int ACCEPT_QUEUE = 1024;
     /** How long a request may wait for a leader, a commit or a read index before it gets a 503. */
     static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration RETRY_BACKOFF = Duration.ofMillis(50);
@@ -86,12 +92,13 @@ public final class HttpApi implements AutoCloseable {
             cfg.router.ignoreTrailingSlashes = false;
             cfg.startup.showJavalinBanner = false;
             cfg.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(MAX_REQUEST_HEAD_BYTES));
-            // Javalin's default connector, but with our idle timeout instead of Jetty's 30 s.
+            // Javalin's default connector, but with our idle timeout instead of Jetty's 30 s, and a longer accept queue.
             cfg.jetty.addConnector((server, http) -> {
                 ServerConnector c = new ServerConnector(server, new HttpConnectionFactory(http));
                 c.setHost(cfg.jetty.host);
                 c.setPort(cfg.jetty.port);
                 c.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+                c.setAcceptQueueSize(ACCEPT_QUEUE);
                 connector = c;
                 return c;
             });

@@ -147,6 +147,11 @@ public final class ProcessCluster implements AutoCloseable {
         }
     }
 
+    /** The process id of running node {@code id}, for what only the operating system tells (its memory). */
+    public long pid(int id) {
+        return processes[id - 1].pid();
+    }
+
     /** Whether node {@code id} was started and has not been stopped, and its process is alive. */
     public boolean isRunning(int id) {
         return processes[id - 1] != null && processes[id - 1].isAlive();
