@@ -3,6 +3,7 @@ package io.metcd.chaos;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.ProcessCluster;
 
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -123,16 +124,26 @@ final class Nemesis {
     static void healLinks(ProcessCluster cluster) {
         for (int id = 1; id <= cluster.size(); id++) {
             if (cluster.isRunning(id)) {
-                expect204(cluster.client(id).send("DELETE", "-/test/faults", null), id);
+                admin(cluster, id, "DELETE", "-/test/faults");
             }
         }
     }
 
     private void setLink(int node, int peer, String fault) {
-        expect204(cluster.client(node).send("PUT", "-/test/faults/" + peer + "?" + fault, null), node);
+        admin(cluster, node, "PUT", "-/test/faults/" + peer + "?" + fault);
     }
 
-    private static void expect204(KvClient.Response response, int node) {
+    /**
+     * A fault-injection request, sent again once if the connection fails: they are idempotent, and the HTTP client
+     * may pick a pooled connection that the node closed (idle, or killed and restarted) as the request goes out.
+     */
+    private static void admin(ProcessCluster cluster, int node, String method, String path) {
+        KvClient.Response response;
+        try {
+            response = cluster.client(node).send(method, path, null);
+        } catch (UncheckedIOException e) {
+            response = cluster.client(node).send(method, path, null);
+        }
         if (response.status() != 204) {
             throw new IllegalStateException("node " + node + " refused a fault-injection request: " + response);
         }
