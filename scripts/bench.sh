@@ -153,6 +153,9 @@ metcd_start() {
 }
 
 metcd_stop() {
+  # The node logs go with the data directory: keep their warnings (leader changes, failed requests)
+  # and the first lines of any stack trace after them in our log.
+  grep -H -A 12 -E ' (WARN|ERROR) ' "$DATA"/node*.log 2>/dev/null | tail -n 400 >>"$log" || true
   bin/local-cluster clean >>"$log" 2>&1
   metcd_up=0
 }
