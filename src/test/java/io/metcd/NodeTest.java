@@ -41,4 +41,23 @@ class NodeTest {
             assertThat(client.get("after-retry").body()).isEqualTo("v");
         }
     }
+
+    @Test
+    void aNodeThatCannotListenForPeersSaysWhichPortAndReleasesItsDataDirectory() throws IOException {
+        int peerPort = Ports.free();
+        Member local = new Member(1, "http://127.0.0.1:" + peerPort);
+        int clientPort = Ports.free();
+        Node.Settings settings = new Node.Settings(local, List.of(local), clientPort, dir, 1000, false, Engine.mapdb,
+                false);
+        try (ServerSocket taken = new ServerSocket(peerPort, 1, InetAddress.getByName("127.0.0.1"))) {
+            assertThatThrownBy(() -> Node.start(settings, () -> { }, () -> { }))
+                    .hasMessageContaining("cannot listen for peers on " + local.peerUrl());
+        }
+
+        try (Node node = Node.start(settings, () -> { }, () -> { })) {
+            KvClient client = new KvClient(clientPort);
+            await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
+                    .until(() -> client.put("after-retry", "v").status() == 204);
+        }
+    }
 }

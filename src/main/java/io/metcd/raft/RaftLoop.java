@@ -542,7 +542,10 @@ public final class RaftLoop implements AutoCloseable {
         transport.close();
         applier.interrupt();
         try {
-            applier.join(Duration.ofSeconds(5));
+            // Not started when start() failed first (a taken peer port): joining it would throw and hide why.
+            if (applier.getState() != Thread.State.NEW) {
+                applier.join(Duration.ofSeconds(5));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
