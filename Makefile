@@ -1,6 +1,6 @@
 # metcd: see /work/shared/CONTRACT.md for what each target promises.
-# ENGINE=map|mapdb|leveldb and NODES=N reach bin/local-cluster through the environment
-# (defaults and the port layout: config/cluster.env).
+# ENGINE=map|mapdb|leveldb, NODES=N, DATA=dir, CLIENT_PORT_BASE and PEER_PORT_BASE reach bin/local-cluster
+# through the environment (defaults and the port layout: config/cluster.env).
 
 JAR := target/metcd.jar
 
@@ -28,10 +28,13 @@ test: build
 
 # The fault-injection suite alone, longer than its run inside make test: CHAOS_SECONDS per engine,
 # CHAOS_FAULTS (kill,pause,partition,lossy_network; default all), CHAOS_ENGINES (map,mapdb,leveldb; default
-# all), CHAOS_SEED to replay a run's choices. Reports: target/chaos/ENGINE.txt.
+# all), CHAOS_SEED to replay a run's choices. Reports: target/chaos/ENGINE.txt. Then CHAOS_STARTS fresh starts
+# and restarts of bin/local-cluster, each followed at once by a write and a read on every node.
 CHAOS_SECONDS ?= 60
+CHAOS_STARTS ?= 10
 chaos: build
-	$(MVN) test -Dtest=ChaosTest -Dsurefire.failIfNoSpecifiedTests=false -Dchaos.seconds=$(CHAOS_SECONDS) \
+	$(MVN) test -Dtest='ChaosTest,LocalClusterTest' -Dsurefire.failIfNoSpecifiedTests=false \
+	  -Dchaos.seconds=$(CHAOS_SECONDS) -Dlocal-cluster.rounds=$(CHAOS_STARTS) \
 	  $(if $(CHAOS_FAULTS),-Dchaos.faults=$(CHAOS_FAULTS)) $(if $(CHAOS_SEED),-Dchaos.seed=$(CHAOS_SEED)) \
 	  $(if $(CHAOS_ENGINES),-Dchaos.engines=$(CHAOS_ENGINES))
 

@@ -317,6 +317,8 @@ public final class HttpApi implements AutoCloseable {
         status.put("appliedIndex", store.appliedIndex());
         status.put("lastSnapshotIndex", raft.lastSnapshotIndex());
         status.put("engine", store.engine());
+        // Which process answers: bin/local-cluster checks that its port is served by the node it started.
+        status.put("pid", ProcessHandle.current().pid());
         ctx.json(status);
     }
 

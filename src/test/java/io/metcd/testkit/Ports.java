@@ -6,6 +6,7 @@ import java.net.ServerSocket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.IntStream;
 
 /**
  * Loopback ports for test nodes. They come from below Linux's ephemeral range (32768 and up), because a
@@ -21,19 +22,33 @@ public final class Ports {
     }
 
     public static int free() {
+        return freeBlock(1);
+    }
+
+    /**
+     * The first of {@code count} consecutive free ports, all handed out: for what numbers its ports from a base,
+     * as {@code bin/local-cluster} does (node N on base + N).
+     */
+    public static synchronized int freeBlock(int count) {
         for (int attempt = 0; attempt < 1000; attempt++) {
-            int port = ThreadLocalRandom.current().nextInt(FIRST, LAST);
-            if (HANDED_OUT.contains(port)) {
-                continue;
-            }
-            try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-                if (HANDED_OUT.add(port)) {
-                    return port;
-                }
-            } catch (IOException e) {
-                // taken: try another
+            int first = ThreadLocalRandom.current().nextInt(FIRST, LAST - count);
+            if (IntStream.range(first, first + count).allMatch(Ports::bindable)) {
+                IntStream.range(first, first + count).forEach(HANDED_OUT::add);
+                return first;
             }
         }
-        throw new IllegalStateException("no free loopback port between " + FIRST + " and " + LAST);
+        throw new IllegalStateException("no " + count + " free loopback ports in a row between " + FIRST + " and "
+                + LAST);
+    }
+
+    private static boolean bindable(int port) {
+        if (HANDED_OUT.contains(port)) {
+            return false;
+        }
+        try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            return true;
+        } catch (IOException e) {
+            return false; // taken
+        }
     }
 }
