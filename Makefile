@@ -26,17 +26,20 @@ target/startup-cache.stamp: $(JAR) scripts/startup-cache.sh config/jvm.options
 test: build
 	$(MVN) test
 
-# The fault-injection suite alone, longer than its run inside make test: CHAOS_SECONDS per engine,
-# CHAOS_FAULTS (kill,pause,partition,lossy_network; default all), CHAOS_ENGINES (map,mapdb,leveldb; default
-# all), CHAOS_SEED to replay a run's choices. Reports: target/chaos/ENGINE.txt. Then CHAOS_STARTS fresh starts
-# and restarts of bin/local-cluster, each followed at once by a write and a read on every node.
+# The fault-injection suite alone, longer than its run inside make test: CHAOS_SECONDS per engine and network,
+# CHAOS_FAULTS (kill,pause,partition,one_way_partition,link_down,lossy_network,snapshot_blackhole; default all
+# that the network can make), CHAOS_ENGINES (map,mapdb,leveldb; default all), CHAOS_NETWORKS (loopback: the
+# nodes' own switch; namespaces: three hosts in network namespaces, the kernel cutting links, root only; default
+# both), CHAOS_SEED to replay a run's choices. Reports: target/chaos/ENGINE[-namespaces].txt. Then CHAOS_STARTS
+# fresh starts and restarts of bin/local-cluster, each followed at once by a write and a read on every node.
 CHAOS_SECONDS ?= 60
 CHAOS_STARTS ?= 10
 chaos: build
 	$(MVN) test -Dtest='ChaosTest,LocalClusterTest' -Dsurefire.failIfNoSpecifiedTests=false \
-	  -Dchaos.seconds=$(CHAOS_SECONDS) -Dlocal-cluster.rounds=$(CHAOS_STARTS) \
+	  -Dchaos.seconds=$(CHAOS_SECONDS) -Dchaos.namespace-engines=map,mapdb,leveldb \
+	  -Dlocal-cluster.rounds=$(CHAOS_STARTS) \
 	  $(if $(CHAOS_FAULTS),-Dchaos.faults=$(CHAOS_FAULTS)) $(if $(CHAOS_SEED),-Dchaos.seed=$(CHAOS_SEED)) \
-	  $(if $(CHAOS_ENGINES),-Dchaos.engines=$(CHAOS_ENGINES))
+	  $(if $(CHAOS_ENGINES),-Dchaos.engines=$(CHAOS_ENGINES)) $(if $(CHAOS_NETWORKS),-Dchaos.networks=$(CHAOS_NETWORKS))
 
 cluster: build
 	bin/local-cluster start

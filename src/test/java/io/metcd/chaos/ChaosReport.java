@@ -36,13 +36,15 @@ record ChaosReport(ChaosRun.Settings settings, List<Op> history, List<Nemesis.Ev
         if (events.isEmpty()) {
             problems.add("the nemesis injected no fault");
         }
+        events.stream().filter(Nemesis.Event::failed).forEach(e -> problems.add("after " + e));
         return problems;
     }
 
     @Override
     public String toString() {
         StringBuilder out = new StringBuilder();
-        out.append("chaos run: engine ").append(settings.engine()).append(", ").append(seconds(settings.duration()))
+        out.append("chaos run: engine ").append(settings.engine()).append(", network ").append(settings.network())
+                .append(", ").append(seconds(settings.duration()))
                 .append(", ").append(settings.clients()).append(" clients on ").append(settings.keys())
                 .append(" keys, faults ").append(settings.faults()).append(", seed ").append(settings.seed())
                 .append('\n');

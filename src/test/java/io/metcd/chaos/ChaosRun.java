@@ -3,7 +3,6 @@ package io.metcd.chaos;
 import io.metcd.testkit.ProcessCluster;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -13,6 +12,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.regex.Matcher;
@@ -24,24 +24,41 @@ import static org.awaitility.Awaitility.await;
 /**
  * One run of the fault-injection suite, as Jepsen runs etcd: a three-node cluster of real {@code bin/metcd}
  * processes, concurrent recording clients, the {@link Nemesis}; then everything is healed and checked: the
- * history is linearizable, no acknowledged write was lost, the replicas converged, no node crashed.
+ * history is linearizable, no acknowledged write was lost, the replicas converged, no node crashed, and every
+ * blackholed follower caught up by snapshot.
  */
 final class ChaosRun {
     /**
+     * Snapshots every 300 writes, so that they are taken and installed during a run, and a blackholed follower soon
+     * needs one.
+     */
+    static final int SNAPSHOT_COUNT = 300;
+    /** The flags of every node of a run: the fault-injection API and frequent snapshots. */
+    static final String[] NODE_FLAGS = {"--test-faults", "--snapshot-count", String.valueOf(SNAPSHOT_COUNT)};
+
+    /**
+     * @param network  where the nodes run and how their links are cut: their own switch on loopback, or the kernel
+     *                 between network namespaces
      * @param duration how long the clients and the nemesis run
      * @param clients  concurrent clients, each with one request in flight
      * @param keys     registers the clients share: few, so that operations on one key overlap
      * @param seed     drives every random choice of the clients and the nemesis (the timing still varies)
      */
-    record Settings(String engine, Duration duration, int clients, int keys, List<Nemesis.Fault> faults, long seed) {
-        /** Settings from {@code -Dchaos.seconds}, {@code -Dchaos.seed} and {@code -Dchaos.faults}, else defaults. */
-        static Settings fromSystemProperties(String engine, Duration defaultDuration) {
+    record Settings(String engine, String network, Duration duration, int clients, int keys,
+            List<Nemesis.Fault> faults, long seed) {
+        /**
+         * Settings from {@code -Dchaos.seconds}, {@code -Dchaos.seed} and {@code -Dchaos.faults}, else defaults; only
+         * the faults {@code possible} on this network.
+         */
+        static Settings fromSystemProperties(String engine, String network, Duration defaultDuration,
+                Set<Nemesis.Fault> possible) {
             Duration duration = Duration.ofSeconds(Long.getLong("chaos.seconds", defaultDuration.toSeconds()));
             long seed = Long.getLong("chaos.seed", System.nanoTime());
             String faults = System.getProperty("chaos.faults", "");
             List<Nemesis.Fault> chosen = faults.isBlank() ? List.of(Nemesis.Fault.values())
                     : Arrays.stream(faults.split(",")).map(f -> Nemesis.Fault.valueOf(f.strip().toUpperCase())).toList();
-            return new Settings(engine, duration, 6, 3, chosen, seed);
+            return new Settings(engine, network, duration, 6, 3, chosen.stream().filter(possible::contains).toList(),
+                    seed);
         }
     }
 
@@ -51,61 +68,60 @@ final class ChaosRun {
     private static final int MAX_OPS_PER_CLIENT_SECOND = 2000;
     private static final Pattern APPLIED = Pattern.compile("\"appliedIndex\":(\\d+)");
 
-    private final Path dir;
     private final Settings settings;
 
-    ChaosRun(Path dir, Settings settings) {
-        this.dir = dir;
+    ChaosRun(Settings settings) {
         this.settings = settings;
     }
 
-    ChaosReport run() throws InterruptedException {
-        try (ProcessCluster cluster = new ProcessCluster(dir, 3, settings.engine(), "--test-faults",
-                "--snapshot-count", "300").start()) {
-            List<String> keys = IntStream.rangeClosed(1, settings.keys()).mapToObj(i -> "register" + i).toList();
-            ConcurrentLinkedQueue<Op> history = new ConcurrentLinkedQueue<>();
-            long start = System.nanoTime();
-            long deadline = start + settings.duration().toNanos();
-            long maxOps = settings.duration().toSeconds() * MAX_OPS_PER_CLIENT_SECOND;
-            List<Thread> clients = new ArrayList<>();
-            for (int c = 1; c <= settings.clients(); c++) {
-                RecordingClient client = new RecordingClient(c, keys, cluster.size(), cluster::clientPort,
-                        settings.seed() + c);
-                clients.add(Thread.ofVirtual().name("chaos-client-" + c).start(() -> {
-                    try {
-                        for (long n = 0; n < maxOps && System.nanoTime() < deadline; n++) {
-                            history.add(client.next());
-                        }
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
+    /** Runs the workload and the nemesis on {@code cluster}, started, whose links {@code network} cuts. */
+    ChaosReport run(ProcessCluster cluster, Network network) throws InterruptedException {
+        List<String> keys = IntStream.rangeClosed(1, settings.keys()).mapToObj(i -> "register" + i).toList();
+        ConcurrentLinkedQueue<Op> history = new ConcurrentLinkedQueue<>();
+        long start = System.nanoTime();
+        long deadline = start + settings.duration().toNanos();
+        long maxOps = settings.duration().toSeconds() * MAX_OPS_PER_CLIENT_SECOND;
+        List<Thread> clients = new ArrayList<>();
+        for (int c = 1; c <= settings.clients(); c++) {
+            RecordingClient client = new RecordingClient(c, keys, cluster.size(), cluster::clientUrl,
+                    settings.seed() + c);
+            clients.add(Thread.ofVirtual().name("chaos-client-" + c).start(() -> {
+                try {
+                    for (long n = 0; n < maxOps && System.nanoTime() < deadline; n++) {
+                        history.add(client.next());
                     }
-                }));
-            }
-            Nemesis nemesis = new Nemesis(cluster, settings.faults(), settings.seed(), start);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+        }
+        Nemesis nemesis = new Nemesis(cluster, network, settings.faults(), SNAPSHOT_COUNT, settings.seed(), start);
+        try {
             nemesis.run(deadline);
+        } finally {
             for (Thread client : clients) {
                 client.join();
             }
-
-            List<Integer> crashed = IntStream.rangeClosed(1, cluster.size()).filter(id -> !cluster.isRunning(id))
-                    .boxed().toList();
-            for (int id : crashed) {
-                cluster.start(id);
-            }
-            Nemesis.healLinks(cluster);
-            cluster.awaitLeader();
-            RecordingClient finalReader = new RecordingClient(FINAL_READER, keys, cluster.size(), cluster::clientPort,
-                    settings.seed());
-            for (int node = 1; node <= cluster.size(); node++) {
-                for (String key : keys) {
-                    history.add(awaitRead(finalReader, node, key));
-                }
-            }
-            Map<Integer, String> digests = awaitConvergence(cluster, keys);
-            List<Op> ops = List.copyOf(history);
-            return new ChaosReport(settings, ops, nemesis.events(), LinearizabilityChecker.check(ops),
-                    LostWrites.of(ops), digests, crashed);
         }
+
+        List<Integer> crashed = IntStream.rangeClosed(1, cluster.size()).filter(id -> !cluster.isRunning(id))
+                .boxed().toList();
+        for (int id : crashed) {
+            cluster.start(id);
+        }
+        network.heal();
+        cluster.awaitLeader();
+        RecordingClient finalReader = new RecordingClient(FINAL_READER, keys, cluster.size(), cluster::clientUrl,
+                settings.seed());
+        for (int node = 1; node <= cluster.size(); node++) {
+            for (String key : keys) {
+                history.add(awaitRead(finalReader, node, key));
+            }
+        }
+        Map<Integer, String> digests = awaitConvergence(cluster, keys);
+        List<Op> ops = List.copyOf(history);
+        return new ChaosReport(settings, ops, nemesis.events(), LinearizabilityChecker.check(ops),
+                LostWrites.of(ops), digests, crashed);
     }
 
     /** A consistent read that the healed cluster answers, retried until it does. */

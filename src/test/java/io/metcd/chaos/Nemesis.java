@@ -3,11 +3,11 @@ package io.metcd.chaos;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.ProcessCluster;
 
-import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -15,8 +15,8 @@ import java.util.regex.Pattern;
 import static org.awaitility.Awaitility.await;
 
 /**
- * Jepsen's nemesis for a {@link ProcessCluster} started with {@code --test-faults}: one fault at a time, the
- * kinds in turn, on a node picked at random (the leader half of the time), held for a random while, then healed.
+ * Jepsen's nemesis for a {@link ProcessCluster}: one fault at a time, the kinds in turn, on a node picked at random
+ * (the leader half of the time), held for a random while, then healed. Link faults go through a {@link Network}.
  */
 final class Nemesis {
     enum Fault {
@@ -26,29 +26,64 @@ final class Nemesis {
         PAUSE,
         /** The node cut off from every peer, both ways. */
         PARTITION,
-        /** Every link loses a fifth of its messages and delays the rest. */
-        LOSSY_NETWORK
+        /** The leader hears nothing from its peers, while what it sends them still arrives. */
+        ONE_WAY_PARTITION,
+        /** The node's link down: cut off from peers and clients alike. */
+        LINK_DOWN,
+        /** Every link loses a share of its messages. */
+        LOSSY_NETWORK,
+        /**
+         * etcd's "blackhole until a snapshot is needed": a follower cut off, both ways, until the leader has compacted
+         * its log past what the follower holds; healed, it must catch up by installing a snapshot.
+         */
+        SNAPSHOT_BLACKHOLE;
+
+        boolean isLinkFault() {
+            return this != KILL && this != PAUSE;
+        }
     }
 
-    /** One fault as it was injected, for the report. */
-    record Event(long atMillis, Fault fault, int node, long heldMillis) {
+    /**
+     * One fault as it was injected, for the report.
+     *
+     * @param outcome what came of it, when that is checked (a blackholed follower caught up by snapshot, or not)
+     * @param failed  whether the outcome is not what it must be
+     */
+    record Event(long atMillis, Fault fault, int node, long heldMillis, String outcome, boolean failed) {
         @Override
         public String toString() {
-            return "%6d ms  %-13s node %d for %d ms".formatted(atMillis, fault, node, heldMillis);
+            return "%6d ms  %-18s %s for %d ms%s".formatted(atMillis, fault,
+                    fault == Fault.LOSSY_NETWORK ? "every link" : "node " + node, heldMillis,
+                    outcome.isEmpty() ? "" : ": " + outcome);
         }
     }
 
     private static final Pattern LEADER_ID = Pattern.compile("\"leaderId\":(\\d+)");
-    private static final Duration LOSSY_DELAY = Duration.ofMillis(30);
+    private static final Pattern COMMIT_INDEX = Pattern.compile("\"commitIndex\":(\\d+)");
+    private static final Pattern SNAPSHOT_INDEX = Pattern.compile("\"lastSnapshotIndex\":(\\d+)");
+    private static final Pattern INSTALLED = Pattern.compile("metcd_snapshots_total\\{kind=\"installed\"} (\\d+)");
+    /** How long a blackhole may take to make the leader compact past the follower. */
+    private static final Duration BLACKHOLE_LIMIT = Duration.ofSeconds(30);
+    /** The key the blackhole's own writes go to, none of the workload's registers. */
+    private static final String FILLER_KEY = "nemesis-filler";
+    private static final int FILLER_BURST = 20;
+    /** Entries a follower may hold past the leader's commit index when it is cut off: writes in flight. */
+    private static final int UNCOMMITTED_MARGIN = 20;
 
     private final ProcessCluster cluster;
+    private final Network network;
     private final List<Fault> faults;
+    private final int snapshotCount;
     private final Random random;
     private final long startNanos;
     private final List<Event> events = new ArrayList<>();
 
-    Nemesis(ProcessCluster cluster, List<Fault> faults, long seed, long startNanos) {
+    /** @param snapshotCount the nodes' {@code --snapshot-count}, which sets how much log a leader keeps after one */
+    Nemesis(ProcessCluster cluster, Network network, List<Fault> faults, int snapshotCount, long seed,
+            long startNanos) {
         this.cluster = cluster;
+        this.network = network;
+        this.snapshotCount = snapshotCount;
         this.random = new Random(seed);
         List<Fault> order = new ArrayList<>(faults);
         Collections.shuffle(order, random);
@@ -65,17 +100,12 @@ final class Nemesis {
             }
             // In turn rather than at random, so that even a short run sees every kind of fault.
             Fault fault = faults.get(events.size() % faults.size());
-            int node = random.nextBoolean() ? leaderOrAny() : 1 + random.nextInt(cluster.size());
-            // Up to twice the leader's heartbeat timeout, so that some faults cost the leader its lease.
-            long held = between(1000, 4000);
             long at = Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
-            inject(fault, node);
-            try {
-                Thread.sleep(held);
-            } finally {
-                heal(fault, node);
-            }
-            events.add(new Event(at, fault, node, held));
+            events.add(switch (fault) {
+                case SNAPSHOT_BLACKHOLE -> blackhole(at);
+                case ONE_WAY_PARTITION -> hold(at, fault, leaderOrAny());
+                default -> hold(at, fault, random.nextBoolean() ? leaderOrAny() : 1 + random.nextInt(cluster.size()));
+            });
         }
     }
 
@@ -83,27 +113,45 @@ final class Nemesis {
         return List.copyOf(events);
     }
 
+    private Event hold(long at, Fault fault, int node) throws InterruptedException {
+        // Up to twice the leader's heartbeat timeout, so that some faults cost the leader its lease. A leader cut off
+        // one way is heard by its followers: they elect another only after it has noticed their silence and stepped
+        // down, so that one is held long enough for both some of the time.
+        long held = fault == Fault.ONE_WAY_PARTITION ? between(2000, 6000) : between(1000, 4000);
+        String outcome = "";
+        inject(fault, node);
+        try {
+            Thread.sleep(held);
+            if (fault.isLinkFault() && fault != Fault.LOSSY_NETWORK) {
+                outcome = leadersSeenByOthers(node);
+            }
+        } finally {
+            heal(fault, node);
+        }
+        return new Event(at, fault, node, held, outcome, false);
+    }
+
+    /** The leader each node other than {@code node} names, as the fault ends: did they move on without it? */
+    private String leadersSeenByOthers(int node) {
+        List<String> seen = new ArrayList<>();
+        for (int id = 1; id <= cluster.size(); id++) {
+            if (id != node) {
+                seen.add("node " + id + " follows "
+                        + field(cluster.client(id), LEADER_ID).map(String::valueOf).orElse("nobody"));
+            }
+        }
+        return "then " + String.join(", ", seen);
+    }
+
     private void inject(Fault fault, int node) {
         switch (fault) {
             case KILL -> cluster.kill(node);
             case PAUSE -> cluster.pause(node);
-            case PARTITION -> {
-                for (int peer = 1; peer <= cluster.size(); peer++) {
-                    if (peer != node) {
-                        setLink(node, peer, "loss=1");
-                        setLink(peer, node, "loss=1");
-                    }
-                }
-            }
-            case LOSSY_NETWORK -> {
-                for (int from = 1; from <= cluster.size(); from++) {
-                    for (int to = 1; to <= cluster.size(); to++) {
-                        if (from != to) {
-                            setLink(from, to, "loss=0.2&delay-ms=" + LOSSY_DELAY.toMillis());
-                        }
-                    }
-                }
-            }
+            case PARTITION -> network.partition(node);
+            case ONE_WAY_PARTITION -> network.oneWayPartition(node);
+            case LINK_DOWN -> network.linkDown(node);
+            case LOSSY_NETWORK -> network.lossy();
+            case SNAPSHOT_BLACKHOLE -> throw new IllegalArgumentException("see blackhole()");
         }
     }
 
@@ -111,53 +159,98 @@ final class Nemesis {
         switch (fault) {
             case KILL -> {
                 cluster.start(node);
-                // The next fault may need this node's admin API: wait until it serves again.
+                // The next fault may need this node's API: wait until it serves again.
                 await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
                         .until(() -> cluster.client(node).get("-/status").status() == 200);
             }
             case PAUSE -> cluster.resume(node);
-            case PARTITION, LOSSY_NETWORK -> healLinks(cluster);
+            default -> network.heal();
         }
-    }
-
-    /** Clears every injected link fault on every running node. */
-    static void healLinks(ProcessCluster cluster) {
-        for (int id = 1; id <= cluster.size(); id++) {
-            if (cluster.isRunning(id)) {
-                admin(cluster, id, "DELETE", "-/test/faults");
-            }
-        }
-    }
-
-    private void setLink(int node, int peer, String fault) {
-        admin(cluster, node, "PUT", "-/test/faults/" + peer + "?" + fault);
     }
 
     /**
-     * A fault-injection request, sent again once if the connection fails: they are idempotent, and the HTTP client
-     * may pick a pooled connection that the node closed (idle, or killed and restarted) as the request goes out.
+     * Cuts a follower off and writes to the leader, as etcd's stresser does, until the leader's latest snapshot is past
+     * what the follower may hold by more than the log MicroRaft keeps behind a snapshot; then heals, and checks that
+     * the follower catches up by installing a snapshot. The writes go to a key of their own, outside the history.
      */
-    private static void admin(ProcessCluster cluster, int node, String method, String path) {
-        KvClient.Response response;
+    private Event blackhole(long at) throws InterruptedException {
+        int leader = leaderOrAny();
+        int follower = (leader + random.nextInt(cluster.size() - 1)) % cluster.size() + 1;
+        long installedBefore = await().atMost(Duration.ofSeconds(30))
+                .until(() -> installedSnapshots(follower), Optional::isPresent).get();
+        // MicroRaft keeps a tenth of the snapshot interval of log behind a snapshot.
+        long past = field(cluster.client(leader), COMMIT_INDEX).orElse(0L) + UNCOMMITTED_MARGIN + snapshotCount / 10;
+        long cut = System.nanoTime();
+        String compaction;
+        network.partition(follower);
         try {
-            response = cluster.client(node).send(method, path, null);
-        } catch (UncheckedIOException e) {
-            response = cluster.client(node).send(method, path, null);
+            compaction = writeUntilCompactedPast(past, cut + BLACKHOLE_LIMIT.toNanos());
+        } finally {
+            network.heal();
         }
-        if (response.status() != 204) {
-            throw new IllegalStateException("node " + node + " refused a fault-injection request: " + response);
+        long held = Duration.ofNanos(System.nanoTime() - cut).toMillis();
+        if (compaction == null) {
+            return new Event(at, Fault.SNAPSHOT_BLACKHOLE, follower, held,
+                    "the leader did not compact past index " + past + " within " + BLACKHOLE_LIMIT.toSeconds() + " s",
+                    true);
+        }
+        long installed;
+        try {
+            installed = await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                    .until(() -> installedSnapshots(follower).orElse(-1L), n -> n > installedBefore);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            return new Event(at, Fault.SNAPSHOT_BLACKHOLE, follower, held, compaction
+                    + ", but the follower installed no snapshot within 30 s of the heal", true);
+        }
+        return new Event(at, Fault.SNAPSHOT_BLACKHOLE, follower, held, compaction
+                + "; caught up by snapshot (snapshots installed " + installedBefore + " -> " + installed + ")", false);
+    }
+
+    /** Writes to the leader until its snapshot passes {@code index}; says where it got, or null if not in time. */
+    private String writeUntilCompactedPast(long index, long deadlineNanos) {
+        int writes = 0;
+        while (System.nanoTime() < deadlineNanos) {
+            int leader = leaderOrAny();
+            KvClient client = cluster.client(leader);
+            Optional<Long> snapshot = field(client, SNAPSHOT_INDEX);
+            if (snapshot.isPresent() && snapshot.get() > index) {
+                return "leader " + leader + " compacted to " + snapshot.get() + ", past " + index + ", after "
+                        + writes + " writes";
+            }
+            for (int i = 0; i < FILLER_BURST; i++) {
+                try {
+                    client.put(FILLER_KEY, "w" + writes++);
+                } catch (RuntimeException e) {
+                    break; // that node does not answer now: ask who leads again
+                }
+            }
+        }
+        return null;
+    }
+
+    private Optional<Long> installedSnapshots(int node) {
+        try {
+            Matcher m = INSTALLED.matcher(cluster.client(node).get("-/metrics").body());
+            return m.find() ? Optional.of(Long.parseLong(m.group(1))) : Optional.empty();
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<Long> field(KvClient node, Pattern field) {
+        try {
+            Matcher m = field.matcher(node.get("-/status").body());
+            return m.find() ? Optional.of(Long.parseLong(m.group(1))) : Optional.empty();
+        } catch (RuntimeException e) {
+            return Optional.empty(); // that node does not answer now
         }
     }
 
     private int leaderOrAny() {
         for (int id = 1; id <= cluster.size(); id++) {
-            try {
-                Matcher m = LEADER_ID.matcher(cluster.client(id).get("-/status").body());
-                if (m.find()) {
-                    return Integer.parseInt(m.group(1));
-                }
-            } catch (RuntimeException e) {
-                // That node does not answer now: ask another.
+            Optional<Long> leader = field(cluster.client(id), LEADER_ID);
+            if (leader.isPresent()) {
+                return leader.get().intValue();
             }
         }
         return 1 + random.nextInt(cluster.size());

@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
-import java.util.function.IntUnaryOperator;
+import java.util.function.IntFunction;
 
 /**
  * One client of the chaos workload: PUTs of unique values and {@code consistent} GETs on a few keys, one
@@ -26,18 +26,19 @@ final class RecordingClient {
 
     private final int id;
     private final List<String> keys;
-    private final IntUnaryOperator clientPortOfNode;
+    private final IntFunction<String> urlOfNode;
     private final int nodes;
     private final Random random;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(1)).build();
     private long written;
 
-    RecordingClient(int id, List<String> keys, int nodes, IntUnaryOperator clientPortOfNode, long seed) {
+    /** @param urlOfNode where node N serves clients, {@code http://address:port} */
+    RecordingClient(int id, List<String> keys, int nodes, IntFunction<String> urlOfNode, long seed) {
         this.id = id;
         this.keys = keys;
         this.nodes = nodes;
-        this.clientPortOfNode = clientPortOfNode;
+        this.urlOfNode = urlOfNode;
         this.random = new Random(seed);
     }
 
@@ -98,7 +99,7 @@ final class RecordingClient {
     }
 
     private HttpRequest.Builder request(int node, String path) {
-        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + clientPortOfNode.applyAsInt(node) + "/" + path))
+        return HttpRequest.newBuilder(URI.create(urlOfNode.apply(node) + "/" + path))
                 .timeout(REQUEST_TIMEOUT);
     }
 }

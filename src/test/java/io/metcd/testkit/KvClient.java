@@ -14,8 +14,14 @@ public final class KvClient {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private final String base;
 
+    /** A client of the node serving on this loopback port. */
     public KvClient(int port) {
-        this.base = "http://127.0.0.1:" + port;
+        this("http://127.0.0.1:" + port);
+    }
+
+    /** A client of the node serving at {@code base}, {@code http://address:port}. */
+    public KvClient(String base) {
+        this.base = base;
     }
 
     public record Response(int status, String body, java.net.http.HttpHeaders headers) {

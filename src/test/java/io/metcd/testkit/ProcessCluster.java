@@ -10,42 +10,54 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import static org.awaitility.Awaitility.await;
 
 /**
- * Real {@code bin/metcd} processes, started with the flags {@code make cluster} uses (on free ports), so
- * that tests can kill -9, SIGTERM and restart them as an operator would.
+ * Real {@code bin/metcd} processes, started with the flags {@code make cluster} uses (on free loopback ports, or on
+ * the {@link Host}s given), so that tests can kill -9, SIGTERM and restart them as an operator would.
  */
 public final class ProcessCluster implements AutoCloseable {
     private static final Path LAUNCHER = Path.of("bin", "metcd").toAbsolutePath();
     private static final Pattern LEADER_ID = Pattern.compile("\"leaderId\":(\\d+)");
+
+    /**
+     * Where a node runs: the address it listens on and connects from, its ports, and the command prefix that runs a
+     * program there (none for this machine, {@code ip netns exec NS} for a network namespace).
+     */
+    public record Host(String address, int clientPort, int peerPort, List<String> launcher) {
+        /** A node on loopback, on free ports. */
+        static Host loopback() {
+            return new Host("127.0.0.1", Ports.free(), Ports.free(), List.of());
+        }
+    }
+
     private final Path dir;
     private final String engine;
     private final List<String> extraFlags;
-    private final int[] clientPorts;
-    private final int[] peerPorts;
+    private final List<Host> hosts;
     private final String clusterFlag;
     private final Process[] processes;
 
     /** @param extraFlags more flags every node starts with, such as {@code --snapshot-count 50} */
     public ProcessCluster(Path dir, int size, String engine, String... extraFlags) {
+        this(dir, Stream.generate(Host::loopback).limit(size).toList(), engine, extraFlags);
+    }
+
+    /** Node N on {@code hosts.get(N - 1)}. */
+    public ProcessCluster(Path dir, List<Host> hosts, String engine, String... extraFlags) {
         if (!Files.exists(Path.of("target", "metcd.jar"))) {
             throw new IllegalStateException("target/metcd.jar is missing: run 'make build' (make test does)");
         }
         this.dir = dir;
         this.engine = engine;
         this.extraFlags = List.of(extraFlags);
-        this.clientPorts = new int[size];
-        this.peerPorts = new int[size];
-        this.processes = new Process[size];
-        List<String> peers = new ArrayList<>();
-        for (int i = 0; i < size; i++) {
-            clientPorts[i] = Ports.free();
-            peerPorts[i] = Ports.free();
-            peers.add("http://127.0.0.1:" + peerPorts[i]);
-        }
-        this.clusterFlag = String.join(",", peers);
+        this.hosts = List.copyOf(hosts);
+        this.processes = new Process[hosts.size()];
+        this.clusterFlag = hosts.stream().map(h -> "http://" + h.address() + ":" + h.peerPort())
+                .collect(Collectors.joining(","));
     }
 
     public ProcessCluster start() {
@@ -58,10 +70,12 @@ public final class ProcessCluster implements AutoCloseable {
 
     /** Starts node {@code id} with the same flags every time, appending its output to {@link #log}. */
     public void start(int id) {
-        List<String> flags = new ArrayList<>(List.of("--id", String.valueOf(id), "--cluster", clusterFlag, "--port",
-                String.valueOf(clientPorts[id - 1]), "--engine", engine, "--data-dir", dataDir(id).toString()));
-        flags.addAll(extraFlags);
-        processes[id - 1] = launch(log(id), flags.toArray(String[]::new));
+        Host host = hosts.get(id - 1);
+        List<String> command = new ArrayList<>(host.launcher());
+        command.addAll(List.of(LAUNCHER.toString(), "--id", String.valueOf(id), "--cluster", clusterFlag, "--port",
+                String.valueOf(host.clientPort()), "--engine", engine, "--data-dir", dataDir(id).toString()));
+        command.addAll(extraFlags);
+        processes[id - 1] = run(log(id), command);
     }
 
     /** Node {@code id}'s {@code --data-dir}, which a test may prepare before the node first starts. */
@@ -74,10 +88,14 @@ public final class ProcessCluster implements AutoCloseable {
         return dir.resolve("node" + id + ".log");
     }
 
-    /** Runs the launcher with any arguments, appending its output to {@code log}. */
+    /** Runs the launcher with any arguments, on this machine, appending its output to {@code log}. */
     public Process launch(Path log, String... args) {
         List<String> command = new ArrayList<>(List.of(LAUNCHER.toString()));
         command.addAll(List.of(args));
+        return run(log, command);
+    }
+
+    private static Process run(Path log, List<String> command) {
         try {
             return new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
@@ -177,16 +195,22 @@ public final class ProcessCluster implements AutoCloseable {
     }
 
     public KvClient client(int id) {
-        return new KvClient(clientPorts[id - 1]);
+        return new KvClient(clientUrl(id));
+    }
+
+    /** Where node {@code id} serves clients: {@code http://address:port}. */
+    public String clientUrl(int id) {
+        Host host = hosts.get(id - 1);
+        return "http://" + host.address() + ":" + host.clientPort();
     }
 
     public int clientPort(int id) {
-        return clientPorts[id - 1];
+        return hosts.get(id - 1).clientPort();
     }
 
     /** Node {@code id}'s peer (Raft) port, for tests that talk raw bytes to it. */
     public int peerPort(int id) {
-        return peerPorts[id - 1];
+        return hosts.get(id - 1).peerPort();
     }
 
     /** Waits until a running node names a leader that is itself running, and returns its id. */

@@ -5,11 +5,8 @@ import org.opentest4j.TestAbortedException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -37,7 +34,7 @@ public final class Tmpfs implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        String failure = run("mount", "-t", "tmpfs", "-o", "size=" + bytes, "tmpfs", dir.toString());
+        String failure = Commands.run("mount", "-t", "tmpfs", "-o", "size=" + bytes, "tmpfs", dir.toString());
         assumeTrue(failure == null, () -> "cannot mount a tmpfs on " + dir + " (this test needs root): " + failure);
         return new Tmpfs(dir);
     }
@@ -74,29 +71,11 @@ public final class Tmpfs implements AutoCloseable {
     /** Unmounts it; lazily if a process still holds a file in it, so that the directory can go. */
     @Override
     public void close() {
-        if (run("umount", dir.toString()) != null) {
-            String failure = run("umount", "-l", dir.toString());
+        if (Commands.run("umount", dir.toString()) != null) {
+            String failure = Commands.run("umount", "-l", dir.toString());
             if (failure != null) {
                 throw new IllegalStateException("cannot unmount the tmpfs on " + dir + ": " + failure);
             }
-        }
-    }
-
-    /** Runs a command; returns null if it succeeded, else its exit status and output. */
-    private static String run(String... command) {
-        try {
-            Process p = new ProcessBuilder(List.of(command)).redirectErrorStream(true).start();
-            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return "timed out";
-            }
-            return p.exitValue() == 0 ? null : "exit " + p.exitValue() + ": " + output;
-        } catch (IOException e) {
-            return e.toString();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return e.toString();
         }
     }
 }
