@@ -171,7 +171,9 @@ final class Nemesis {
     /**
      * Cuts a follower off and writes to the leader, as etcd's stresser does, until the leader's latest snapshot is past
      * what the follower may hold by more than the log MicroRaft keeps behind a snapshot; then heals, and checks that
-     * the follower catches up by installing a snapshot. The writes go to a key of their own, outside the history.
+     * the follower catches up by installing a snapshot. The writes go to a key of their own, outside the history. The
+     * follower is one that the first node to answer does not name as leader: rarely, when that view is a moment old,
+     * the leader itself, which the others then replace and leave behind all the same.
      */
     private Event blackhole(long at) throws InterruptedException {
         int leader = leaderOrAny();
@@ -180,15 +182,15 @@ final class Nemesis {
                 .until(() -> installedSnapshots(follower), Optional::isPresent).get();
         // MicroRaft keeps a tenth of the snapshot interval of log behind a snapshot.
         long past = field(cluster.client(leader), COMMIT_INDEX).orElse(0L) + UNCOMMITTED_MARGIN + snapshotCount / 10;
-        long cut = System.nanoTime();
+        long cutAt = System.nanoTime();
         String compaction;
         network.partition(follower);
         try {
-            compaction = writeUntilCompactedPast(past, cut + BLACKHOLE_LIMIT.toNanos());
+            compaction = writeUntilCompactedPast(past, follower, cutAt + BLACKHOLE_LIMIT.toNanos());
         } finally {
             network.heal();
         }
-        long held = Duration.ofNanos(System.nanoTime() - cut).toMillis();
+        long held = Duration.ofNanos(System.nanoTime() - cutAt).toMillis();
         if (compaction == null) {
             return new Event(at, Fault.SNAPSHOT_BLACKHOLE, follower, held,
                     "the leader did not compact past index " + past + " within " + BLACKHOLE_LIMIT.toSeconds() + " s",
@@ -206,26 +208,50 @@ final class Nemesis {
                 + "; caught up by snapshot (snapshots installed " + installedBefore + " -> " + installed + ")", false);
     }
 
-    /** Writes to the leader until its snapshot passes {@code index}; says where it got, or null if not in time. */
-    private String writeUntilCompactedPast(long index, long deadlineNanos) {
+    /**
+     * Writes to the leader that the nodes other than {@code cut} follow until its snapshot passes {@code index}; says
+     * where it got, or null if not by {@code deadlineNanos}. The cut node may still think it leads: it is never asked.
+     */
+    private String writeUntilCompactedPast(long index, int cut, long deadlineNanos) throws InterruptedException {
         int writes = 0;
         while (System.nanoTime() < deadlineNanos) {
-            int leader = leaderOrAny();
-            KvClient client = cluster.client(leader);
+            Optional<Integer> leader = leaderSeenByAllBut(cut);
+            if (leader.isEmpty()) {
+                Thread.sleep(100); // an election under way
+                continue;
+            }
+            KvClient client = cluster.client(leader.get());
             Optional<Long> snapshot = field(client, SNAPSHOT_INDEX);
             if (snapshot.isPresent() && snapshot.get() > index) {
-                return "leader " + leader + " compacted to " + snapshot.get() + ", past " + index + ", after "
+                return "leader " + leader.get() + " compacted to " + snapshot.get() + ", past " + index + ", after "
                         + writes + " writes";
             }
-            for (int i = 0; i < FILLER_BURST; i++) {
+            for (int i = 0; i < FILLER_BURST && System.nanoTime() < deadlineNanos; i++) {
                 try {
-                    client.put(FILLER_KEY, "w" + writes++);
+                    if (client.put(FILLER_KEY, "w" + writes++).status() != 204) {
+                        break; // not the leader any more, or no quorum yet: ask again who leads
+                    }
                 } catch (RuntimeException e) {
-                    break; // that node does not answer now: ask who leads again
+                    break;
                 }
             }
         }
         return null;
+    }
+
+    /** The leader that every node but {@code cut} names, if they agree on one other than {@code cut}. */
+    private Optional<Integer> leaderSeenByAllBut(int cut) {
+        Optional<Integer> agreed = Optional.empty();
+        for (int id = 1; id <= cluster.size(); id++) {
+            if (id != cut) {
+                Optional<Integer> leader = field(cluster.client(id), LEADER_ID).map(Long::intValue);
+                if (leader.isEmpty() || leader.get() == cut || agreed.isPresent() && !agreed.equals(leader)) {
+                    return Optional.empty();
+                }
+                agreed = leader;
+            }
+        }
+        return agreed;
     }
 
     private Optional<Long> installedSnapshots(int node) {
