@@ -13,6 +13,7 @@ import io.microraft.RaftNodeStatus;
 import io.microraft.RaftRole;
 import io.microraft.exception.CannotReplicateException;
 import io.microraft.exception.NotLeaderException;
+import io.microraft.impl.RaftNodeImpl;
 import io.microraft.model.message.AppendEntriesRequest;
 import io.microraft.model.message.RaftMessage;
 import io.microraft.persistence.RestoredRaftState;
@@ -80,8 +81,6 @@ public final class RaftLoop implements AutoCloseable {
     private volatile RaftNodeReport lastReport;
     /** The leader as of the last report, to count leader changes; only the Raft thread touches it. */
     private Member reportedLeader;
-    /** The snapshot index of MicroRaft's log, as of the last report (reports follow every snapshot). */
-    private volatile long raftSnapshotIndex;
 
     /**
      * Writes forwarded to a leader, by sequence number, until applied or failed: a rejection fails them at
@@ -111,7 +110,7 @@ public final class RaftLoop implements AutoCloseable {
         this.store = store;
         this.lease = new LeaderLease(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs()));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
-        this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport, () -> raftSnapshotIndex);
+        this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
                 .setTransport(snapshotBoundaryFix).setStore(wal)
                 .setStateMachine(new KvStateMachine(commitC, store, wal, this::term, metrics,
@@ -123,6 +122,7 @@ public final class RaftLoop implements AutoCloseable {
             builder.setLocalEndpoint(local).setInitialGroupMembers(List.copyOf(initialMembers));
         }
         this.raftNode = builder.build();
+        snapshotBoundaryFix.attach((RaftNodeImpl) raftNode);
         this.applier = Thread.ofVirtual().name("applier-" + local.id()).unstarted(store::readCommits);
         this.proposeLoop = Thread.ofVirtual().name("propose-" + local.id()).unstarted(this::servePropose);
         this.membership = new MembershipChanges(local, raftNode, this::report,
@@ -264,7 +264,7 @@ public final class RaftLoop implements AutoCloseable {
     private void receive(Object message) {
         switch (message) {
             case RaftMessage m when isNonMember(m.getSender()) -> tellNotAMember((Member) m.getSender());
-            case AppendEntriesRequest m -> raftNode.handle(snapshotBoundaryFix.rewrite(m));
+            case AppendEntriesRequest m -> snapshotBoundaryFix.handle(m);
             case RaftMessage m -> raftNode.handle(m);
             case PeerMessage.NotAMember m -> {
                 LOG.error("leader {} says this node (member {}) is not in the cluster: it was removed, or never "
@@ -371,7 +371,6 @@ public final class RaftLoop implements AutoCloseable {
     private void onReport(RaftNodeReport report) {
         lastReport = report;
         role = report.getRole();
-        raftSnapshotIndex = report.getLog().getLastSnapshotIndex();
         Member leaderNow = (Member) report.getTerm().getLeaderEndpoint();
         if (leaderNow != null && !leaderNow.equals(reportedLeader)) {
             metrics.leaderChanged();
