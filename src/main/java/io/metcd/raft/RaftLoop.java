@@ -496,7 +496,8 @@ public final class RaftLoop implements AutoCloseable {
 
     /**
      * Hands leadership to the voter whose log is furthest ahead, and completes once this node has stepped
-     * down; completes at once if it is not the leader.
+     * down; completes at once if it is not the leader. The lease of {@code default} reads ends first, for the rest
+     * of this term (see {@link LeaderLease}).
      */
     public CompletableFuture<Void> transferLeadership() {
         if (role != RaftRole.LEADER) {
@@ -516,6 +517,7 @@ public final class RaftLoop implements AutoCloseable {
             return CompletableFuture.completedFuture(null);
         }
         LOG.info("handing leadership over to {}", target);
+        lease.endForHandOver(term());
         return raftNode.transferLeadership(target).copy().orTimeout(5, TimeUnit.SECONDS).thenApply(o -> null);
     }
 
