@@ -94,6 +94,7 @@ public final class RaftLoop implements AutoCloseable {
     private final Map<Long, CompletableFuture<Long>> pendingReadIndex = new ConcurrentHashMap<>();
     private final AtomicLong nextReadId = new AtomicLong();
     private final LeaderLease lease;
+    private final RaftClock clock = new RaftClock();
 
     /**
      * @param clientUrl   where this node serves clients, told to every peer
@@ -108,11 +109,11 @@ public final class RaftLoop implements AutoCloseable {
         this.proposeC = proposeC;
         this.wal = wal;
         this.store = store;
-        this.lease = new LeaderLease(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs()));
+        this.lease = new LeaderLease(clock.toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs())));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
-                .setTransport(snapshotBoundaryFix).setStore(wal)
+                .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock)
                 .setStateMachine(new KvStateMachine(commitC, store, wal, this::term, metrics,
                         config.getCommitCountToTakeSnapshot(), this::requestSnapshot))
                 .setRaftNodeReportListener(this::onReport);
@@ -125,7 +126,7 @@ public final class RaftLoop implements AutoCloseable {
         snapshotBoundaryFix.attach((RaftNodeImpl) raftNode);
         this.applier = Thread.ofVirtual().name("applier-" + local.id()).unstarted(store::readCommits);
         this.proposeLoop = Thread.ofVirtual().name("propose-" + local.id()).unstarted(this::servePropose);
-        this.membership = new MembershipChanges(local, raftNode, this::report,
+        this.membership = new MembershipChanges(local, raftNode, this::report, clock,
                 removed -> transport.send(removed, new PeerMessage.NotAMember(local.id())));
         store.onTermStarted(this::failForwardedBefore);
     }
@@ -414,6 +415,11 @@ public final class RaftLoop implements AutoCloseable {
 
     public Member local() {
         return local;
+    }
+
+    /** The clock of this node's MicroRaft, which its reports' timestamps come from. */
+    public RaftClock clock() {
+        return clock;
     }
 
     public RaftRole role() {
