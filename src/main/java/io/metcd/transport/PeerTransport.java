@@ -361,7 +361,7 @@ public final class PeerTransport implements Transport, AutoCloseable {
             if (closed || target.id() == local.id()) {
                 return;
             }
-            if (faults.loses(target.id())) {
+            if (faults.loses(target.id(), message)) {
                 droppedByFaults.increment();
                 return;
             }
@@ -474,7 +474,7 @@ public final class PeerTransport implements Transport, AutoCloseable {
                 throw new ProtocolException("connection closed in the middle of a frame");
             }
 
-            if (faults.loses(peerId)) {
+            if (faults.loses(peerId, message)) {
                 droppedByFaults.increment();
                 continue;
             }

@@ -399,6 +399,28 @@ class PeerTransportTest {
         assertThat(a.transport.droppedByFaults()).isBetween(50L, 150L);
     }
 
+    @Test
+    void aLinkThatDropsOneKindOfMessageDeliversTheOthersBothWays() throws IOException {
+        Node a = started(member(1));
+        Node b = started(member(2));
+        link(a, b);
+        link(b, a);
+        a.transport.faults().drop(b.member.id(), message -> message instanceof VoteRequest);
+
+        a.send(b, vote(a.member, 3));
+        b.send(a, vote(b.member, 3));
+        a.send(b, marker(1, 1));
+        b.send(a, marker(2, 1));
+        await().atMost(PATIENCE).until(() -> b.received.contains(marker(1, 1)) && a.received.contains(marker(2, 1)));
+        assertThat(a.transport.droppedByFaults()).isEqualTo(2);
+        assertThat(a.received).noneMatch(VoteRequest.class::isInstance);
+        assertThat(b.received).noneMatch(VoteRequest.class::isInstance);
+
+        a.transport.faults().heal(b.member.id());
+        a.send(b, vote(a.member, 4));
+        await().atMost(PATIENCE).until(() -> b.received.stream().anyMatch(VoteRequest.class::isInstance));
+    }
+
     // ------------------------------------------------------------------------------ back-pressure
 
     @Test
