@@ -35,7 +35,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -90,9 +89,7 @@ public final class RaftLoop implements AutoCloseable {
 
     private record Forwarded(int term, CompletableFuture<Long> applied) {
     }
-    /** ReadIndex requests this follower sent to the leader, by request id. */
-    private final Map<Long, CompletableFuture<Long>> pendingReadIndex = new ConcurrentHashMap<>();
-    private final AtomicLong nextReadId = new AtomicLong();
+    private final ReadIndexRequests readIndexRequests = new ReadIndexRequests();
     private final LeaderLease lease;
     private final RaftClock clock = new RaftClock();
 
@@ -129,6 +126,7 @@ public final class RaftLoop implements AutoCloseable {
         this.membership = new MembershipChanges(local, raftNode, this::report, clock,
                 removed -> transport.send(removed, new PeerMessage.NotAMember(local.id())));
         store.onTermStarted(this::failForwardedBefore);
+        transport.onConnectionLost(readIndexRequests::failAskedOf);
     }
 
     /** Opens the peer port and starts consensus, the applier and the propose loop. */
@@ -225,11 +223,12 @@ public final class RaftLoop implements AutoCloseable {
      * follower asks the leader. Fails with {@link ProposalRejectedException} when no leader can answer.
      */
     public CompletableFuture<Long> readIndex(boolean linearizable) {
-        Member leader = leader();
+        RaftTerm now = raftNode.getTerm();
+        Member leader = (Member) now.getLeaderEndpoint();
         if (leader == null) {
             return CompletableFuture.failedFuture(new ProposalRejectedException("no leader"));
         } else if (leader.equals(local)) {
-            int term = term();
+            int term = now.getTerm();
             long asked = System.nanoTime();
             if (!linearizable && lease.holds(term, asked)) {
                 return query(QueryPolicy.LEADER_LEASE);
@@ -237,12 +236,11 @@ public final class RaftLoop implements AutoCloseable {
             LeaderLease.Round round = lease.begin(term, asked);
             return query(QueryPolicy.LINEARIZABLE).whenComplete((index, failure) -> lease.end(round, failure == null));
         }
-        long id = nextReadId.incrementAndGet();
-        CompletableFuture<Long> index = new CompletableFuture<>();
-        pendingReadIndex.put(id, index);
-        index.whenComplete((i, failure) -> pendingReadIndex.remove(id));
-        transport.send(leader, new PeerMessage.ReadIndexRequest(local.id(), id, linearizable));
-        return index;
+        ReadIndexRequests.Asked asked = readIndexRequests.ask(leader, now.getTerm());
+        transport.send(leader, new PeerMessage.ReadIndexRequest(local.id(), asked.id(), linearizable));
+        // A change of leader reported before the request was registered did not fail it.
+        readIndexRequests.failNotAskedIn(raftNode.getTerm());
+        return asked.index();
     }
 
     /** This leader's commit index once MicroRaft confirms, as {@code policy} says, that it still leads. */
@@ -285,16 +283,7 @@ public final class RaftLoop implements AutoCloseable {
             case PeerMessage.ReadIndexRequest m -> readIndex(m.linearizable()).whenComplete(
                     (index, failure) -> reply(m.from(), new PeerMessage.ReadIndexResponse(local.id(), m.requestId(),
                             failure == null ? index : -1)));
-            case PeerMessage.ReadIndexResponse m -> {
-                CompletableFuture<Long> waiting = pendingReadIndex.get(m.requestId());
-                if (waiting != null) {
-                    if (m.index() < 0) {
-                        waiting.completeExceptionally(new ProposalRejectedException("leadership not confirmed"));
-                    } else {
-                        waiting.complete(m.index());
-                    }
-                }
-            }
+            case PeerMessage.ReadIndexResponse m -> readIndexRequests.answered(m.requestId(), m.index());
             default -> LOG.warn("dropping unexpected message {}", message);
         }
     }
@@ -372,6 +361,7 @@ public final class RaftLoop implements AutoCloseable {
     private void onReport(RaftNodeReport report) {
         lastReport = report;
         role = report.getRole();
+        readIndexRequests.failNotAskedIn(report.getTerm());
         Member leaderNow = (Member) report.getTerm().getLeaderEndpoint();
         if (leaderNow != null && !leaderNow.equals(reportedLeader)) {
             metrics.leaderChanged();

@@ -169,6 +169,26 @@ class PeerTransportTest {
     }
 
     @Test
+    void theConnectionsToAndFromAPeerThatStopsAreReportedLost() throws IOException {
+        Node a = started(member(1));
+        Node b = started(member(2));
+        List<Integer> lost = new CopyOnWriteArrayList<>();
+        a.transport.onConnectionLost(lost::add);
+        link(a, b);
+        link(b, a);
+
+        b.transport.close();
+        await().atMost(PATIENCE).until(() -> lost.contains(b.member.id()));
+        lost.clear();
+        // A write into a connection the peer closed may still succeed; one of the next fails, or the redial does.
+        await().atMost(PATIENCE).until(() -> {
+            a.send(b, marker(1, 1));
+            return lost.contains(b.member.id());
+        });
+        assertThat(lost).containsOnly(b.member.id());
+    }
+
+    @Test
     void sendToADownPeerDoesNotBlockAndMessagesFlowOnceItIsUp() throws IOException {
         Node a = started(member(1));
         Node b = node(member(2), PeerTransport.DEFAULT_MAX_FRAME_LENGTH);
