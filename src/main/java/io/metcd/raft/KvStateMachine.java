@@ -38,6 +38,8 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     private final Runnable takeSnapshot;
     /** Client writes committed since the last snapshot was asked for; only the Raft thread touches it. */
     private long writesSinceSnapshot;
+    /** Snapshots installed so far (restored on start, or sent by the leader); only the Raft thread writes it. */
+    private volatile long snapshotsInstalled;
 
     /**
      * @param wal           where snapshot chunks go as they are taken, one at a time
@@ -118,7 +120,16 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
         }
         Iterable<byte[]> bytes = () -> parts.stream().map(Operation.SnapshotPart::bytes).iterator();
         wal.holdChunks(commitIndex);
+        snapshotsInstalled++;
         publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
+    }
+
+    /**
+     * How many snapshots were installed so far; counted before each reaches the store, so an applier that loads one
+     * sees it counted. Entries a snapshot covers are not applied one by one: what waits for them learns nothing.
+     */
+    long snapshotsInstalled() {
+        return snapshotsInstalled;
     }
 
     @Override

@@ -82,14 +82,17 @@ public final class RaftLoop implements AutoCloseable {
     private Member reportedLeader;
 
     /**
-     * Writes forwarded to a leader, by sequence number, until applied or failed: a rejection fails them at
-     * once, and so does a later term's first entry (see {@link #failForwardedBefore}).
+     * Writes forwarded to a leader, by sequence number, until applied or failed: the leader's word that it committed
+     * them completes them once applied here, a rejection fails them at once, and so does a later term's first entry
+     * (see {@link #failForwardedBefore}).
      */
     private final Map<Long, Forwarded> forwarded = new ConcurrentHashMap<>();
 
-    private record Forwarded(int term, CompletableFuture<Long> applied) {
+    /** A write forwarded in {@code term}, when {@code snapshotsInstalled} snapshots had been installed here. */
+    private record Forwarded(int term, long snapshotsInstalled, CompletableFuture<Long> applied) {
     }
     private final ReadIndexRequests readIndexRequests = new ReadIndexRequests();
+    private final KvStateMachine stateMachine;
     private final LeaderLease lease;
     private final RaftClock clock = new RaftClock();
 
@@ -109,10 +112,10 @@ public final class RaftLoop implements AutoCloseable {
         this.lease = new LeaderLease(clock.toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs())));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport);
+        this.stateMachine = new KvStateMachine(commitC, store, wal, this::term, metrics,
+                config.getCommitCountToTakeSnapshot(), this::requestSnapshot);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
-                .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock)
-                .setStateMachine(new KvStateMachine(commitC, store, wal, this::term, metrics,
-                        config.getCommitCountToTakeSnapshot(), this::requestSnapshot))
+                .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock).setStateMachine(stateMachine)
                 .setRaftNodeReportListener(this::onReport);
         if (restored.isPresent()) {
             builder.setRestoredState(restored.get());
@@ -188,9 +191,10 @@ public final class RaftLoop implements AutoCloseable {
             });
         } else {
             metrics.proposed(writes.size());
+            long installed = stateMachine.snapshotsInstalled();
             for (PendingWrite w : writes) {
                 long seq = w.proposal().seq();
-                forwarded.put(seq, new Forwarded(term.getTerm(), w.applied()));
+                forwarded.put(seq, new Forwarded(term.getTerm(), installed, w.applied()));
                 w.applied().whenComplete((index, failure) -> forwarded.remove(seq));
             }
             transport.send(leader, new PeerMessage.ForwardedProposals(local.id(), term.getTerm(), proposals));
@@ -280,6 +284,19 @@ public final class RaftLoop implements AutoCloseable {
                     }
                 }
             }
+            case PeerMessage.ProposalsCommitted m -> {
+                // Usually here before this node applies the entry: then either way of answering them may come first.
+                List<CompletableFuture<Long>> waiting = new ArrayList<>(m.seqs().length);
+                for (long seq : m.seqs()) {
+                    Forwarded write = forwarded.get(seq);
+                    if (write != null) {
+                        waiting.add(write.applied());
+                    }
+                }
+                if (!waiting.isEmpty()) {
+                    store.whenApplied(m.index()).thenRun(() -> waiting.forEach(w -> w.complete(m.index())));
+                }
+            }
             case PeerMessage.ReadIndexRequest m -> readIndex(m.linearizable()).whenComplete(
                     (index, failure) -> reply(m.from(), new PeerMessage.ReadIndexResponse(local.id(), m.requestId(),
                             failure == null ? index : -1)));
@@ -312,11 +329,14 @@ public final class RaftLoop implements AutoCloseable {
     /**
      * Called by the applier once a new leader's first entry, of {@code term}, is applied: a write forwarded
      * in an earlier term could only have been logged in that term, so if it is not applied by now it never
-     * will be, and its client can retry at once instead of waiting for a timeout.
+     * will be, and its client can retry at once instead of waiting for a timeout. Unless a snapshot was installed
+     * since it was forwarded: the write may be in it, and proposing it again could undo a later write.
      */
     private void failForwardedBefore(int term) {
         ProposalRejectedException lost = new ProposalRejectedException("leader changed before the write committed");
-        forwarded.values().stream().filter(f -> f.term() < term).forEach(f -> f.applied().completeExceptionally(lost));
+        long installed = stateMachine.snapshotsInstalled();
+        forwarded.values().stream().filter(f -> f.term() < term && f.snapshotsInstalled() == installed)
+                .forEach(f -> f.applied().completeExceptionally(lost));
     }
 
     private void proposeForwarded(PeerMessage.ForwardedProposals m) {
@@ -328,15 +348,20 @@ public final class RaftLoop implements AutoCloseable {
             return;
         }
         raftNode.replicate(new Operation.Batch(m.proposals())).whenComplete((result, failure) -> {
-            if (failure != null && failureFor(failure) instanceof ProposalRejectedException rejection) {
+            if (failure == null) {
+                reply(m.from(), new PeerMessage.ProposalsCommitted(local.id(), seqs(m), result.getCommitIndex()));
+            } else if (failureFor(failure) instanceof ProposalRejectedException rejection) {
                 rejectForwarded(m, rejection.getMessage());
             }
         });
     }
 
     private void rejectForwarded(PeerMessage.ForwardedProposals m, String reason) {
-        long[] seqs = m.proposals().stream().mapToLong(Operation.Proposal::seq).toArray();
-        reply(m.from(), new PeerMessage.ProposalsRejected(local.id(), seqs, reason));
+        reply(m.from(), new PeerMessage.ProposalsRejected(local.id(), seqs(m), reason));
+    }
+
+    private static long[] seqs(PeerMessage.ForwardedProposals m) {
+        return m.proposals().stream().mapToLong(Operation.Proposal::seq).toArray();
     }
 
     private void reply(int memberId, PeerMessage message) {
