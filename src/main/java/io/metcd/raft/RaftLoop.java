@@ -62,6 +62,7 @@ public final class RaftLoop implements AutoCloseable {
     private final RaftNode raftNode;
     private final PeerTransport transport;
     private final SnapshotBoundaryFix snapshotBoundaryFix;
+    private final StalePreVoteFix stalePreVoteFix;
     private final ChronicleRaftStore wal;
     private final AbstractKVStore store;
     private final Thread proposeLoop;
@@ -124,6 +125,7 @@ public final class RaftLoop implements AutoCloseable {
         }
         this.raftNode = builder.build();
         snapshotBoundaryFix.attach((RaftNodeImpl) raftNode);
+        this.stalePreVoteFix = new StalePreVoteFix((RaftNodeImpl) raftNode);
         this.applier = Thread.ofVirtual().name("applier-" + local.id()).unstarted(store::readCommits);
         this.proposeLoop = Thread.ofVirtual().name("propose-" + local.id()).unstarted(this::servePropose);
         this.membership = new MembershipChanges(local, raftNode, this::report, clock,
@@ -137,6 +139,7 @@ public final class RaftLoop implements AutoCloseable {
         transport.start();
         applier.start();
         raftNode.start().join();
+        stalePreVoteFix.start();
         proposeLoop.start();
         membership.start();
     }

@@ -34,9 +34,8 @@ import static org.awaitility.Awaitility.await;
  * each step of a test happens in the term it expects.
  */
 final class SteeredRaftGroup implements AutoCloseable {
-    private static final RaftConfig CONFIG = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(500)
-            .setLeaderHeartbeatPeriodSecs(1).setLeaderHeartbeatTimeoutSecs(30).setCommitCountToTakeSnapshot(1_000_000)
-            .build();
+    /** Long enough that no follower gives up on a leader while a test steps through a term. */
+    static final int PATIENT_FOLLOWERS = 30;
     private static final Duration PATIENCE = Duration.ofSeconds(20);
 
     /** A message in flight from {@code from} to {@code to}. */
@@ -51,8 +50,16 @@ final class SteeredRaftGroup implements AutoCloseable {
     private final List<Hold> holds = new CopyOnWriteArrayList<>();
     private final List<Envelope> sent = new CopyOnWriteArrayList<>();
     private final List<String> overclaims = new CopyOnWriteArrayList<>();
+    private volatile Predicate<Envelope> dropped = envelope -> false;
 
     SteeredRaftGroup(int size) {
+        this(size, PATIENT_FOLLOWERS);
+    }
+
+    /** @param heartbeatTimeoutSecs how long a follower waits for its leader's heartbeats (sent every second) */
+    SteeredRaftGroup(int size, int heartbeatTimeoutSecs) {
+        RaftConfig config = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(500).setLeaderHeartbeatPeriodSecs(1)
+                .setLeaderHeartbeatTimeoutSecs(heartbeatTimeoutSecs).setCommitCountToTakeSnapshot(1_000_000).build();
         List<RaftEndpoint> members = new ArrayList<>();
         for (int id = 1; id <= size; id++) {
             members.add(new Member(id, "http://127.0.0.1:" + (20000 + id)));
@@ -60,7 +67,7 @@ final class SteeredRaftGroup implements AutoCloseable {
         for (RaftEndpoint endpoint : members) {
             Member member = (Member) endpoint;
             SnapshotBoundaryFix fix = new SnapshotBoundaryFix(new SteeredTransport(member.id()));
-            RaftNodeImpl node = (RaftNodeImpl) RaftNode.newBuilder().setGroupId(RaftLoop.GROUP_ID).setConfig(CONFIG)
+            RaftNodeImpl node = (RaftNodeImpl) RaftNode.newBuilder().setGroupId(RaftLoop.GROUP_ID).setConfig(config)
                     .setLocalEndpoint(member).setInitialGroupMembers(members).setTransport(fix)
                     .setStateMachine(new Counter()).build();
             fix.attach(node);
@@ -70,8 +77,14 @@ final class SteeredRaftGroup implements AutoCloseable {
     }
 
     SteeredRaftGroup start() {
-        nodes.values().forEach(node -> node.start().join());
+        nodes.keySet().forEach(this::start);
         return this;
+    }
+
+    /** Starts node {@code id}, and {@link StalePreVoteFix} on it as {@link RaftLoop} does. */
+    void start(int id) {
+        nodes.get(id).start().join();
+        new StalePreVoteFix(nodes.get(id)).start();
     }
 
     RaftNodeImpl node(int id) {
@@ -109,6 +122,11 @@ final class SteeredRaftGroup implements AutoCloseable {
         return hold.held();
     }
 
+    /** Drops every message from now on that matches {@code which}, until it is called again. */
+    void drop(Predicate<Envelope> which) {
+        dropped = which;
+    }
+
     /** Delivers a message held back, now. */
     void release(Envelope envelope) {
         receive(envelope);
@@ -126,6 +144,9 @@ final class SteeredRaftGroup implements AutoCloseable {
 
     private void route(Envelope envelope) {
         sent.add(envelope);
+        if (dropped.test(envelope)) {
+            return;
+        }
         for (Hold hold : holds) {
             if (hold.which().test(envelope) && holds.remove(hold)) {
                 hold.held().complete(envelope);
