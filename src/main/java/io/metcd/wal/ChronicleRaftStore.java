@@ -63,7 +63,8 @@ import java.util.zip.CRC32C;
  * roll-cycle files that nothing needed any more lives in.
  * <p>
  * <b>Durability.</b> {@link #flush()} and the {@code persistAndFlush...} methods msync the queue once; the other
- * methods only append, as {@link RaftStore} allows.
+ * methods only append, as {@link RaftStore} allows. An msync that fails fails them, and the store (below): Chronicle
+ * only reports it ({@link ChronicleErrors}) and would count those pages as synced.
  * <p>
  * <b>Fail-stop.</b> MicroRaft logs a store's {@link IOException} and carries on, which would let a node acknowledge
  * entries it never stored. So the first failure of any method marks the store failed, logs the cause, runs the
@@ -461,7 +462,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         checkUsable();
         try {
             sync();
-        } catch (RuntimeException | Error e) {
+        } catch (IOException | RuntimeException | Error e) {
             throw fail("flush", e);
         }
     }
@@ -561,9 +562,10 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         return stats;
     }
 
-    private void sync() {
+    /** Msyncs up to the write position; fails if Chronicle reports the msync failed (it does not throw). */
+    private void sync() throws IOException {
         long start = System.nanoTime();
-        appender.sync();
+        ChronicleErrors.failOnReport(appender::sync);
         syncTimes.accept(System.nanoTime() - start);
     }
 
@@ -571,7 +573,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
      * Moves writes to a new cycle once the current one is big enough. Syncs first: appender.sync() reaches only
      * the cycle being written, so a cycle must be durable before it is left behind.
      */
-    private void rollIfFull() {
+    private void rollIfFull() throws IOException {
         CycleStats current = cycles.get(clock.cycle);
         if (current != null && current.bytes >= cycleBytes) {
             sync();
