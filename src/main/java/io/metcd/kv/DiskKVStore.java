@@ -174,8 +174,9 @@ public final class DiskKVStore extends AbstractKVStore {
         long start = System.nanoTime();
         // Left over from a build that failed, at an index only a snapshot install can reach again.
         EngineFiles.deleteTree(nextDir);
-        Table built = build(nextDir, index, chunks);
+        build(nextDir, index, chunks);
         EngineFiles.syncTree(nextDir);
+        Table built = openBuilt(nextDir);
         EngineFiles.writeAtomically(dir.resolve(CURRENT), next);
         Table old;
         String oldGeneration = generation;
@@ -198,7 +199,8 @@ public final class DiskKVStore extends AbstractKVStore {
                 (System.nanoTime() - start) / 1_000_000);
     }
 
-    private Table build(Path nextDir, long index, Iterable<byte[]> chunks) {
+    /** Fills a table in {@code nextDir} and closes it. */
+    private void build(Path nextDir, long index, Iterable<byte[]> chunks) {
         Table.Builder builder;
         try {
             builder = format.build(nextDir);
@@ -207,11 +209,20 @@ public final class DiskKVStore extends AbstractKVStore {
         }
         try {
             SnapshotChunks.forEachEntry(chunks, builder::add);
-            return builder.finish(index);
+            builder.finish(index);
         } catch (RuntimeException e) {
             builder.abort();
             EngineFiles.deleteTree(nextDir);
             throw e;
+        }
+    }
+
+    private Table openBuilt(Path nextDir) {
+        try {
+            return format.open(nextDir).orElseThrow(() -> new IllegalStateException(
+                    "the " + format.name() + " table just built in " + nextDir + " cannot be opened"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the table just built in " + nextDir, e);
         }
     }
 

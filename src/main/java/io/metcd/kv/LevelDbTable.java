@@ -63,11 +63,16 @@ final class LevelDbTable implements Table {
                     }
                 }
 
+                /** Closing waits for LevelDB's background work: after it, no file of the table changes. */
                 @Override
-                public Table finish(long index) {
+                public void finish(long index) {
                     batch.put(APPLIED_INDEX, encode(index));
                     db.write(batch, UNSYNCED);
-                    return new LevelDbTable(db);
+                    try {
+                        db.close();
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
                 }
 
                 @Override
