@@ -1,6 +1,7 @@
 package io.metcd.kv;
 
 import io.metcd.raft.Commit;
+import io.metcd.raft.Operation.Proposal;
 import io.metcd.raft.PendingWrite;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -11,9 +12,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -33,6 +41,23 @@ class LevelDbUnderCompactionTest {
     private static final int INSTALLS = 3;
     /** Fewer than fill a chunk: each range of keys makes exactly one. */
     private static final int KEYS_PER_CHUNK = SnapshotChunks.CHUNK_BYTES / (VALUE_BYTES + 32);
+
+    /** Keys written once before the readers start, which they read while other keys are written. */
+    private static final int STABLE_KEYS = 20_000;
+    /**
+     * More readers than cores, so that a read is sometimes suspended half-way while a compaction completes, but few
+     * enough to leave LevelDB the time to compact often.
+     */
+    private static final int READERS = 4;
+    private static final int WRITES_PER_BATCH = 200;
+    private static final Duration SCAN_PAUSE = Duration.ofMillis(500);
+    private static final Duration UNDER_LOAD = Duration.ofSeconds(10);
+
+    /** The stable keys and their values, made once: a reader's time goes to reading. */
+    private static final byte[][] STABLE = IntStream.range(0, STABLE_KEYS)
+            .mapToObj(i -> key(i).getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
+    private static final byte[][] STABLE_VALUES = IntStream.range(0, STABLE_KEYS)
+            .mapToObj(LevelDbUnderCompactionTest::value).toArray(byte[][]::new);
 
     @TempDir
     Path dataDir;
@@ -69,7 +94,103 @@ class LevelDbUnderCompactionTest {
                 .untilAsserted(() -> assertThat(files(dir)).isEqualTo(finished));
     }
 
-    /** The chunks of a snapshot of {@code keys} keys, made one at a time as they are iterated, as the WAL reads them. */
+    @Test
+    void getsAndSnapshotScansNeverFailWhileWritesKeepLevelDbCompacting() throws Exception {
+        Table table = LevelDbTable.FORMAT.open(dataDir.resolve("table")).orElseThrow();
+        Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        AtomicLong reads = new AtomicLong();
+        AtomicLong scans = new AtomicLong();
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Thread> threads = new ArrayList<>();
+        try {
+            table.write(1, IntStream.range(0, STABLE_KEYS)
+                    .mapToObj(i -> new Proposal(1, i, key(i), value(i))).toList());
+            threads.add(Thread.ofPlatform().start(() -> keepWriting(table, stop, failures)));
+            for (int r = 0; r < READERS; r++) {
+                threads.add(Thread.ofPlatform().start(() -> keepReading(table, stop, reads, failures)));
+            }
+            threads.add(Thread.ofPlatform().start(() -> keepScanning(table, stop, scans, failures)));
+            // The stable keys' table and the first few the writes made: compaction replaces some of them.
+            Set<String> tablesBefore = await().atMost(Duration.ofSeconds(10))
+                    .until(() -> tableFiles(dataDir.resolve("table")), tables -> tables.size() >= 4);
+            Thread.sleep(UNDER_LOAD.toMillis());
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            assertThat(failures).as("reads and scans that failed").isEmpty();
+            assertThat(reads.get()).as("reads").isGreaterThan(1000);
+            assertThat(scans.get()).as("scans").isPositive();
+            Set<String> tablesAfter = tableFiles(dataDir.resolve("table"));
+            assertThat(tablesBefore).as("tables compacted away meanwhile").anyMatch(t -> !tablesAfter.contains(t));
+        } finally {
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            table.close();
+        }
+    }
+
+    /** Writes keys of its own between the stable ones, so that the tables holding those keep being merged. */
+    private static void keepWriting(Table table, AtomicBoolean stop, Queue<Throwable> failures) {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        try {
+            for (long index = 2; !stop.get(); index++) {
+                List<Proposal> batch = new ArrayList<>(WRITES_PER_BATCH);
+                for (int i = 0; i < WRITES_PER_BATCH; i++) {
+                    String between = key(random.nextInt(STABLE_KEYS)) + "~" + random.nextInt(10);
+                    batch.add(new Proposal(1, i, between, value(i)));
+                }
+                table.write(index, batch);
+            }
+        } catch (RuntimeException e) {
+            failures.add(e);
+        }
+    }
+
+    private static void keepReading(Table table, AtomicBoolean stop, AtomicLong reads, Queue<Throwable> failures) {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        while (!stop.get()) {
+            int i = random.nextInt(STABLE_KEYS);
+            try {
+                byte[] read = table.get(STABLE[i]);
+                if (!Arrays.equals(read, STABLE_VALUES[i])) {
+                    failures.add(new AssertionError(key(i) + " read as " + Arrays.toString(read)));
+                }
+                reads.incrementAndGet();
+            } catch (RuntimeException e) {
+                failures.add(e);
+            }
+        }
+    }
+
+    /**
+     * Every stable key is in every scan, whatever the writes did meanwhile. Pauses between scans: a scan keeps the
+     * table files it started on until it ends, which, scans following one another, would shelter most reads.
+     */
+    private static void keepScanning(Table table, AtomicBoolean stop, AtomicLong scans, Queue<Throwable> failures) {
+        int stableKeyLength = key(0).length();
+        while (!stop.get()) {
+            AtomicLong stable = new AtomicLong();
+            try {
+                table.scan((key, value) -> {
+                    if (key.length == stableKeyLength) {
+                        stable.incrementAndGet();
+                    }
+                });
+                if (stable.get() != STABLE_KEYS) {
+                    failures.add(new AssertionError("a scan saw " + stable + " stable keys of " + STABLE_KEYS));
+                }
+                scans.incrementAndGet();
+            } catch (RuntimeException e) {
+                failures.add(e);
+            }
+            LockSupport.parkNanos(SCAN_PAUSE.toNanos());
+        }
+    }
+
+    /** The chunks of a snapshot of {@code keys} keys, each made as it is iterated, as the WAL reads them. */
     static Iterable<byte[]> snapshotOf(int keys) {
         int ranges = (keys + KEYS_PER_CHUNK - 1) / KEYS_PER_CHUNK;
         return () -> IntStream.range(0, ranges).mapToObj(r -> {
@@ -99,5 +220,9 @@ class LevelDbUnderCompactionTest {
         try (Stream<Path> files = Files.list(dir)) {
             return files.map(p -> p.getFileName().toString()).collect(Collectors.toSet());
         }
+    }
+
+    private static Set<String> tableFiles(Path dir) throws IOException {
+        return files(dir).stream().filter(name -> name.endsWith(".sst")).collect(Collectors.toSet());
     }
 }
