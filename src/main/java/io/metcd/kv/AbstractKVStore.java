@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Commit;
 import io.metcd.raft.Operation.Proposal;
 import io.metcd.raft.PendingWrite;
@@ -36,6 +37,7 @@ public abstract class AbstractKVStore implements KVStore {
     private static final int MAX_APPLIED_WAITERS = 4096;
 
     private final int localId;
+    private final FailStop failStop;
     private final BlockingQueue<PendingWrite> proposeC;
     private final BlockingQueue<Commit> commitC;
     /** Writes this node proposed, by sequence number, until they are applied or fail. */
@@ -54,10 +56,14 @@ public abstract class AbstractKVStore implements KVStore {
     private volatile IntConsumer termStartedListener = term -> {
     };
 
-    /** @param appliedIndex the index the engine's state already reflects: 0 unless it kept state across a restart */
+    /**
+     * @param appliedIndex the index the engine's state already reflects: 0 unless it kept state across a restart
+     * @param failStop     stops the node if the applier fails
+     */
     protected AbstractKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
-            long appliedIndex) {
+            long appliedIndex, FailStop failStop) {
         this.localId = localId;
+        this.failStop = failStop;
         this.proposeC = proposeC;
         this.commitC = commitC;
         this.appliedIndex = appliedIndex;

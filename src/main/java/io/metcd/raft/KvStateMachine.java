@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.FailStop;
 import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.wal.ChronicleRaftStore;
@@ -32,6 +33,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     private final BlockingQueue<Commit> commitC;
     private final AbstractKVStore store;
     private final ChronicleRaftStore wal;
+    private final FailStop failStop;
     private final IntSupplier currentTerm;
     private final Metrics metrics;
     private final int snapshotCount;
@@ -45,12 +47,14 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
      * @param snapshotCount client writes between snapshots: MicroRaft counts log entries, which group many writes
      *                      each, so its count alone would let the log in memory grow with the size of the groups
      * @param takeSnapshot  asks MicroRaft for a snapshot at the commit index (it runs after the current task)
+     * @param failStop      stops the node if a call from MicroRaft fails: MicroRaft would log it and go on
      */
     KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
-            IntSupplier currentTerm, Metrics metrics, int snapshotCount, Runnable takeSnapshot) {
+            IntSupplier currentTerm, Metrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
         this.commitC = commitC;
         this.store = store;
         this.wal = wal;
+        this.failStop = failStop;
         this.snapshotCount = snapshotCount;
         this.takeSnapshot = takeSnapshot;
         this.currentTerm = currentTerm;

@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Commit;
 import io.metcd.raft.Operation.Proposal;
 import io.metcd.raft.PendingWrite;
@@ -65,7 +66,7 @@ class LevelDbUnderCompactionTest {
     @Test
     void snapshotsLargeEnoughToMakeLevelDbCompactInstallOneAfterAnother() {
         AbstractKVStore store = Engine.leveldb.open(dataDir, true, 1, new ArrayBlockingQueue<PendingWrite>(1),
-                new ArrayBlockingQueue<Commit>(1));
+                new ArrayBlockingQueue<Commit>(1), new FailStop(dataDir, failure -> { }));
         try {
             Iterable<byte[]> snapshot = snapshotOf(SNAPSHOT_KEYS);
             for (int install = 1; install <= INSTALLS; install++) {

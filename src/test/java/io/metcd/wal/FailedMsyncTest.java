@@ -1,5 +1,6 @@
 package io.metcd.wal;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Operation;
 import io.microraft.model.RaftModelFactory;
 import io.microraft.model.impl.DefaultRaftModelFactory;
@@ -82,7 +83,8 @@ class FailedMsyncTest {
     }
 
     private ChronicleRaftStore restored() {
-        ChronicleRaftStore opened = ChronicleRaftStore.open(dir, 256 * 1024, failures::incrementAndGet);
+        ChronicleRaftStore opened = ChronicleRaftStore.open(dir, 256 * 1024,
+                new FailStop(dir, failure -> failures.incrementAndGet()));
         opened.restore();
         return opened;
     }
