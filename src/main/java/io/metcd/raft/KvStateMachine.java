@@ -14,12 +14,16 @@ import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * MicroRaft's view of the store. Runs on the Raft thread and does no store work there: committed entries
  * go onto {@code commitC} for the store's applier (a full channel holds the Raft thread back, as a slow
  * application holds back etcd's Advance). Snapshots are the exception: MicroRaft wants the state at the
  * commit index now, so the Raft thread waits for the applier to reach it, as raftexample does.
+ * <p>
+ * MicroRaft catches what these methods throw (an operation's failure becomes its answer, and the entry still counts
+ * as applied; a snapshot's fails the snapshot) and goes on: so whatever they throw first stops the node.
  */
 final class KvStateMachine implements StateMachine, InternalCommitAware {
     /** A query whose answer is the commit index at which the leader confirmed its leadership (ReadIndex). */
@@ -63,6 +67,10 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     @Override
     public Object runOperation(long commitIndex, Object operation) {
+        return stopOnFailure("applying the entry", commitIndex, () -> run(commitIndex, operation));
+    }
+
+    private Object run(long commitIndex, Object operation) {
         switch (operation) {
             case Operation.Batch batch -> {
                 publish(new Commit.Apply(commitIndex, batch.proposals()));
@@ -84,14 +92,15 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     @Override
     public void onInternalCommit(long commitIndex) {
-        publish(new Commit.Advance(commitIndex));
+        stopOnFailure("applying the membership change", commitIndex, () -> publish(new Commit.Advance(commitIndex)));
     }
 
     @Override
     public void takeSnapshot(long commitIndex, Consumer<Object> chunkConsumer) {
         long start = System.nanoTime();
         writesSinceSnapshot = 0;
-        // MicroRaft gives the Raft thread no timeout; the applier never waits on it.
+        // MicroRaft gives the Raft thread no timeout; the applier never waits on it. This fails only if the applier
+        // failed, which stopped the node.
         store.whenApplied(commitIndex).join();
         if (store.appliedIndex() != commitIndex) {
             // A restarted disk engine holds state past what MicroRaft has replayed so far. Auto snapshots cannot
@@ -100,7 +109,8 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
             throw new IllegalStateException("the store is at index " + store.appliedIndex()
                     + ", past the snapshot index " + commitIndex + " that MicroRaft is replaying up to");
         }
-        store.snapshot(chunk -> chunkConsumer.accept(stage(commitIndex, chunk)));
+        stopOnFailure("taking the snapshot", commitIndex,
+                () -> store.snapshot(chunk -> chunkConsumer.accept(stage(commitIndex, chunk))));
         metrics.snapshotTaken(System.nanoTime() - start);
     }
 
@@ -121,13 +131,32 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
             parts.add((Operation.SnapshotPart) chunk);
         }
         Iterable<byte[]> bytes = () -> parts.stream().map(Operation.SnapshotPart::bytes).iterator();
-        wal.holdChunks(commitIndex);
-        publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
+        stopOnFailure("installing the snapshot", commitIndex, () -> {
+            wal.holdChunks(commitIndex);
+            publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
+        });
     }
 
     @Override
     public Object getNewTermOperation() {
         return new Operation.NewTerm(currentTerm.getAsInt());
+    }
+
+    private void stopOnFailure(String action, long index, Runnable call) {
+        stopOnFailure(action, index, () -> {
+            call.run();
+            return null;
+        });
+    }
+
+    /** Runs {@code call}; if it throws, stops the node first. */
+    private <T> T stopOnFailure(String action, long index, Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (RuntimeException | Error e) {
+            failStop.stop(action + " at index " + index + " failed", e);
+            throw e;
+        }
     }
 
     private void publish(Commit commit) {
