@@ -7,6 +7,8 @@ import io.metcd.raft.PendingWrite;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.InterruptedIOException;
+import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -150,13 +152,27 @@ public abstract class AbstractKVStore implements KVStore {
         } catch (InterruptedException e) {
             LOG.debug("applier stopped");
         } catch (RuntimeException | Error e) {
-            if (Thread.currentThread().isInterrupted()) {
+            if (interrupted(e)) {
                 // Interrupted while writing (a file channel closes when its thread is): the node is stopping.
                 LOG.debug("applier stopped while applying", e);
             } else {
                 stopApplying(e);
             }
         }
+    }
+
+    /** Whether {@code e} comes of the interrupt that stops the applier, whatever wrapped it or cleared the flag. */
+    private static boolean interrupted(Throwable e) {
+        if (Thread.currentThread().isInterrupted()) {
+            return true;
+        }
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof InterruptedException || t instanceof InterruptedIOException
+                    || t instanceof ClosedByInterruptException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Stops the node, then fails what waits for this store: nothing it has not applied yet ever will be. */
