@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 /**
  * Chronicle reports a failed msync to its error handler and then counts those pages as synced, so a flush that
  * returned after it would let MicroRaft acknowledge entries a crash can lose. The WAL fails instead, for good, and
- * runs its failure callback (which stops the node). The msync fails where the operating system would fail it: in
+ * stops the node. The msync fails where the operating system would fail it: in
  * the call Chronicle makes ({@link FailingMsync}).
  */
 class FailedMsyncTest {
@@ -40,23 +40,15 @@ class FailedMsyncTest {
     }
 
     @Test
-    void aFlushWhoseMsyncFailsThrowsAndRunsTheFailureCallback() throws IOException {
-        store = restored();
-        store.persistLogEntries(List.of(entry(1)));
-        try (FailingMsync ignored = FailingMsync.onThisThread()) {
-            assertThrows(IOException.class, store::flush);
-        }
+    void aFlushWhoseMsyncFailsThrowsAndStopsTheNode() throws IOException {
+        flushAnEntryWhileMsyncFails();
         assertEquals(1, failures.get());
     }
 
     /** Chronicle would not try those pages again: a later flush that succeeded would still not cover them. */
     @Test
     void afterAFailedMsyncTheStoreRefusesEveryLaterWriteAndFlush() throws IOException {
-        store = restored();
-        store.persistLogEntries(List.of(entry(1)));
-        try (FailingMsync ignored = FailingMsync.onThisThread()) {
-            assertThrows(IOException.class, store::flush);
-        }
+        flushAnEntryWhileMsyncFails();
         assertThrows(IOException.class, store::flush);
         assertThrows(IOException.class, () -> store.persistLogEntries(List.of(entry(2))));
         assertEquals(1, failures.get());
@@ -80,6 +72,14 @@ class FailedMsyncTest {
             store.flush();
         }
         assertEquals(0, failures.get());
+    }
+
+    private void flushAnEntryWhileMsyncFails() throws IOException {
+        store = restored();
+        store.persistLogEntries(List.of(entry(1)));
+        try (FailingMsync ignored = FailingMsync.onThisThread()) {
+            assertThrows(IOException.class, store::flush);
+        }
     }
 
     private ChronicleRaftStore restored() {
