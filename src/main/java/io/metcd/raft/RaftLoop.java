@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.FailStop;
 import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.kv.ProposalRejectedException;
@@ -100,10 +101,12 @@ public final class RaftLoop implements AutoCloseable {
     /**
      * @param clientUrl   where this node serves clients, told to every peer
      * @param onRemoved   run once when this node learns it is not (or no longer) a member; it must stop the node
+     * @param failStop    stops the node if the state machine fails under MicroRaft
      */
     public RaftLoop(Member local, String clientUrl, Collection<Member> initialMembers, RaftConfig config,
             ChronicleRaftStore wal, Optional<RestoredRaftState> restored, BlockingQueue<PendingWrite> proposeC,
-            BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved, Metrics metrics) {
+            BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved, FailStop failStop,
+            Metrics metrics) {
         this.local = local;
         this.onRemoved = onRemoved;
         this.metrics = metrics;
@@ -114,7 +117,7 @@ public final class RaftLoop implements AutoCloseable {
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport);
         this.stateMachine = new KvStateMachine(commitC, store, wal, this::term, metrics,
-                config.getCommitCountToTakeSnapshot(), this::requestSnapshot);
+                config.getCommitCountToTakeSnapshot(), this::requestSnapshot, failStop);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
                 .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock).setStateMachine(stateMachine)
                 .setRaftNodeReportListener(this::onReport);
