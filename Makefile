@@ -1,4 +1,4 @@
-# metcd: see /work/shared/CONTRACT.md for what each target promises.
+# metcd: what each target promises is in docs/contract.md (Commands).
 # ENGINE=map|mapdb|leveldb and NODES=N reach bin/local-cluster through the environment
 # (defaults and the port layout: config/cluster.env).
 
@@ -18,7 +18,7 @@ $(JAR): pom.xml $(shell find src/main -type f)
 	$(MVN) -q package -DskipTests
 
 # bin/metcd's start-up cache for this JDK (classes parsed and linked ahead): nodes start in about half the time.
-target/startup-cache.stamp: $(JAR) scripts/startup-cache.sh config/jvm.options
+target/startup-cache.stamp: $(JAR) scripts/startup-cache.sh config/jvm.options config/jvm-modules.options
 	scripts/startup-cache.sh
 	touch $@
 
