@@ -47,6 +47,7 @@ cluster-clean:
 run: build
 	bin/local-cluster run
 
+# metcd beside etcd 3.4 under the same load, faults included (scripts/bench.sh: what it measures, its settings).
 bench: build
 	scripts/bench.sh
 
