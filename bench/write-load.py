@@ -2,7 +2,7 @@
 """Writes under faults, for the benchmark's failover and goodput cases (scripts/bench.sh).
 
     write-load.py run --api kv|etcd --urls URL,URL,URL --out FILE [--clients 8] [--seconds 60]
-                      [--max-requests 500000] [--timeout 10]
+                      [--max-requests 500000] [--timeout 0.5]
     write-load.py summarize FILE --kills FILE [--case failover|goodput]
 
 run: CLIENTS threads, each writing in a loop until SECONDS have passed, MAX_REQUESTS writes were sent,
@@ -164,7 +164,8 @@ def main():
     r.add_argument("--clients", type=int, default=8)
     r.add_argument("--seconds", type=float, default=60)
     r.add_argument("--max-requests", type=int, default=500000)
-    r.add_argument("--timeout", type=float, default=10, help="seconds a write may take, connecting included")
+    r.add_argument("--timeout", type=float, default=0.5,
+                   help="seconds a writer gives a write, connecting included, before it sends another")
     r.add_argument("--seed", type=int, default=1)
     s = sub.add_parser("summarize")
     s.add_argument("file")

@@ -29,10 +29,11 @@ kill_leader() {
   killed=$("${kind}_leader" "$bound") || return 1
   lc_node_ends "$kind" "$killed"
   pid=$("${kind}_pid" "$killed")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && kill -KILL "$pid" || return 1
+  # Read once the signal is sent: a write invoked after this cannot be acknowledged by the killed node.
   killed_at=$(now)
   echo "$killed_at $killed" >>"$file"
-  kill -KILL "$pid" && await_exit "$pid"
+  await_exit "$pid"
 }
 
 # Waits until the write load has recorded in $1 an acknowledged write invoked at or after time $2, at
@@ -97,7 +98,7 @@ failover_case() {
 # GOODPUT_S seconds of writes; every KILL_EVERY_S (MIN-MAX, drawn from SEED and the round, so every system
 # of a round gets the same draws) kill -9 of the leader, and the killed node started again at once.
 goodput_case() {
-  local system=$1 round=$2 api=$3 kind file lo=${KILL_EVERY_S%-*} hi=${KILL_EVERY_S#*-} start next pause n
+  local system=$1 round=$2 api=$3 kind file lo=${KILL_EVERY_S%-*} hi=${KILL_EVERY_S#*-} start next gap_ms pause n
   kind=$(kind_of "$system")
   file=$DATA/goodput-$stamp
   : >"$file.kills"
@@ -107,7 +108,8 @@ goodput_case() {
   start=$(now)
   next=$start
   while :; do
-    next=$(awk -v t="$next" -v ms=$((lo * 1000 + RANDOM % ((hi - lo) * 1000 + 1))) 'BEGIN { printf "%.3f", t + ms / 1000 }')
+    gap_ms=$((lo * 1000 + RANDOM % ((hi - lo) * 1000 + 1))) # drawn here: a subshell's draws are its own
+    next=$(awk -v t="$next" -v ms="$gap_ms" 'BEGIN { printf "%.3f", t + ms / 1000 }')
     # No kill in the last second: its effect would not be measured.
     pause=$(awk -v t="$next" -v now="$(now)" -v end="$start" -v len="$GOODPUT_S" \
       'BEGIN { if (t > end + len - 1) print "end"; else printf "%.3f", (t > now ? t - now : 0) }')

@@ -10,7 +10,9 @@
 # metcd node reports (metcd_raft_thread_stall_max_seconds; n/a where a node does not expose it).
 #
 # The fault cases (bench/write-load.py: FAULT_CLIENTS writers, a fresh connection and a random node for
-# every write, so a dead node costs a client one refused connection):
+# every write, so a dead node costs a client one refused connection; a write gets FAULT_TIMEOUT_S, as a
+# client with a deadline gives it, since etcd keeps a write proposed while it has no leader until its 7 s
+# request timeout without an answer; metcd keeps it until a leader is known and forwards it):
 #   failover  KILLS times: kill -9 of the leader, then, once a write invoked after the kill has been
 #             acknowledged, the killed node is started again and serves, and SETTLE_S seconds pass.
 #             Reported: the median and the longest time from a kill to that first acknowledged write.
@@ -35,6 +37,7 @@
 #   FAULTS=1|0                run the fault cases (default 1; BENCH=engines: 0)
 #   KILLS=5 SETTLE_S=3        failover: kills, and seconds of undisturbed load before each
 #   GOODPUT_S=60 KILL_EVERY_S=5-7 FAULT_CLIENTS=8 SEED=1
+#   FAULT_TIMEOUT_S=0.5       seconds a fault-case writer gives a write before it sends another
 #   NODES=3                   metcd cluster size (etcd is always three members)
 #   KEYSPACE, VALUE_SIZE, ... workload settings, passed to bench/workload.lua and bench/write-load.py
 #   SYSTEMS="metcd etcd"      what to measure; metcd:ENGINE names an engine (BENCH=engines: "metcd:map
@@ -57,7 +60,7 @@ SETTLE_S=${SETTLE_S:-3}
 GOODPUT_S=${GOODPUT_S:-60}
 KILL_EVERY_S=${KILL_EVERY_S:-5-7}
 FAULT_CLIENTS=${FAULT_CLIENTS:-8}
-FAULT_TIMEOUT_S=${FAULT_TIMEOUT_S:-1}
+FAULT_TIMEOUT_S=${FAULT_TIMEOUT_S:-0.5}
 SEED=${SEED:-1}
 export ENGINE=${ENGINE:-map}
 export NODES=${NODES:-3}
@@ -127,8 +130,9 @@ install_packages() {
 check_prerequisites() {
   [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $FILL_SECONDS =~ ^[1-9][0-9]*$ &&
      $KILLS =~ ^[1-9][0-9]*$ && $GOODPUT_S =~ ^[1-9][0-9]*$ && $FAULT_CLIENTS =~ ^[1-9][0-9]*$ &&
-     $WARMUP =~ ^[0-9]+$ && $SETTLE_S =~ ^[0-9]+$ && $SEED =~ ^[0-9]+$ && $KILL_EVERY_S =~ ^[1-9][0-9]*-[1-9][0-9]*$ ]] ||
-    die "ROUNDS, DURATION, FILL_SECONDS, KILLS, GOODPUT_S, FAULT_CLIENTS must be positive integers, WARMUP, SETTLE_S and SEED integers, KILL_EVERY_S MIN-MAX"
+     $WARMUP =~ ^[0-9]+$ && $SETTLE_S =~ ^[0-9]+$ && $SEED =~ ^[0-9]+$ && $KILL_EVERY_S =~ ^[1-9][0-9]*-[1-9][0-9]*$ &&
+     $FAULT_TIMEOUT_S =~ ^[0-9]*\.?[0-9]+$ ]] ||
+    die "ROUNDS, DURATION, FILL_SECONDS, KILLS, GOODPUT_S, FAULT_CLIENTS must be positive integers, WARMUP, SETTLE_S and SEED integers, KILL_EVERY_S MIN-MAX, FAULT_TIMEOUT_S seconds"
   # The tools the bench needs, and the Debian packages they come in.
   local -A package_of=([wrk]=wrk [curl]=curl [python3]=python3 [ss]=iproute2)
   local missing=() packages=() tool
@@ -498,7 +502,7 @@ write_meta() {
     echo "META keyspace=$KEYSPACE"
     echo "META workload=${KEYSPACE} keys x ${VALUE_SIZE:-256} B values, ${DURATION} s per run, rounds=$ROUNDS, metcd nodes=$NODES"
     if ((FAULTS)); then
-      echo "META faults=$FAULT_CLIENTS writers, fresh connection and random node per write; failover: $KILLS kills; goodput: ${GOODPUT_S} s, a kill every ${KILL_EVERY_S} s"
+      echo "META faults=$FAULT_CLIENTS writers, fresh connection, random node and ${FAULT_TIMEOUT_S} s per write; failover: $KILLS kills; goodput: ${GOODPUT_S} s, a kill every ${KILL_EVERY_S} s"
     fi
     if [[ " ${systems[*]} " == *" etcd "* ]]; then echo "META etcd=$(etcd --version | head -n 1)"; fi
   } >>"$raw"
