@@ -1,4 +1,4 @@
-# metcd: see /work/shared/CONTRACT.md for what each target promises.
+# metcd: what each target promises is in docs/contract.md (Commands).
 # ENGINE=map|mapdb|leveldb, NODES=N, DATA=dir, CLIENT_PORT_BASE and PEER_PORT_BASE reach bin/local-cluster
 # through the environment (defaults and the port layout: config/cluster.env).
 
@@ -18,7 +18,7 @@ $(JAR): pom.xml $(shell find src/main -type f)
 	$(MVN) -q package -DskipTests
 
 # bin/metcd's start-up cache for this JDK (classes parsed and linked ahead): nodes start in about half the time.
-target/startup-cache.stamp: $(JAR) scripts/startup-cache.sh config/jvm.options
+target/startup-cache.stamp: $(JAR) scripts/startup-cache.sh config/jvm.options config/jvm-modules.options
 	scripts/startup-cache.sh
 	touch $@
 
@@ -53,6 +53,7 @@ cluster-clean:
 run: build
 	bin/local-cluster run
 
+# metcd beside etcd 3.4 under the same load, faults included (scripts/bench.sh: what it measures, its settings).
 bench: build
 	scripts/bench.sh
 

@@ -2,14 +2,20 @@
 """The table of scripts/bench.sh, from its raw lines (one file, given as the only argument):
 
   META key=value...                                   build and machine facts for the header
-  round=R system=S case=C RESULT key=value...         one wrk run (run-wrk.sh's RESULT line)
+  round=R system=S case=C RESULT key=value...         one wrk run (bench/run-wrk.sh's RESULT line)
+  LEADERS round=R system=S case=C changes=N           leader changes the nodes counted during a case
+  STALL round=R system=S case=C max_s=X|n/a           the longest Raft-thread stall a node reported after it
+  FAILOVER round=R system=S case=failover key=value... bench/write-load.py's summary of the failover case
+  GOODPUT round=R system=S case=goodput key=value...  and of the goodput case
   RSS round=R system=S node=N role=... kb=K           a node's VmRSS after the writes
   RESTART round=R system=S node=N how=H secs=T kb=K   a follower restarted (BENCH=engines), RSS after it
   NOTE free text                                      anything the reader must know
 
-Rows are cases, columns each system's median ops/s, p50 and p99 over the rounds, then the ratio of
-the medians metcd/etcd. With META bench=engines, rows are the systems (metcd:ENGINE, etcd) instead. Runs with errors (connect/read/write/timeout, or any non-2xx status, which
-includes a 404 for a key the fill should have written) are listed under the table.
+Rows are cases, columns each system's median ops/s, p50 and p99 over the rounds and the most leader
+changes in a round, then the ratio of the medians metcd/etcd and metcd's longest Raft-thread stall; the
+fault cases follow in a table of their own. With META bench=engines, rows are the systems (metcd:ENGINE,
+etcd) instead. Runs with errors (connect/read/write/timeout, or any non-2xx status, which includes a 404
+for a key the fill should have written) are listed under the tables.
 """
 import statistics
 import sys
@@ -18,14 +24,18 @@ from collections import defaultdict
 SYSTEMS = ("metcd", "etcd")
 # Row labels in run order; metcd's read levels in brackets, then etcd's.
 LABELS = {
-    "fill": "fill: every key once, 64 conns -> leader",
-    "put-1-leader": "PUT  1 conn  -> leader",
-    "put-64-leader": "PUT  64 conns -> leader",
-    "put-64-follower": "PUT  64 conns -> follower",
-    "get-lin-1-leader": "GET  1 conn  linearizable -> leader",
-    "get-lin-64-leader": "GET  64 conns linearizable -> leader",
-    "get-stale-64-leader": "GET  64 conns stale/serializable -> leader",
-    "get-default-64-leader": "GET  64 conns default (metcd only) -> leader",
+    "fill": "fill: every key once, 64c, leader",
+    "put-1-leader": "PUT  1c  leader",
+    "put-64-leader": "PUT  64c leader",
+    "put-64-follower": "PUT  64c follower",
+    "get-lin-1-leader": "GET  1c  linearizable, leader",
+    "get-lin-64-leader": "GET  64c linearizable, leader",
+    "get-stale-64-leader": "GET  64c stale/serializable, leader",
+    "get-default-64-leader": "GET  64c default (metcd), leader",
+}
+FAULT_LABELS = {
+    "failover": "failover: kill -9 of the leader",
+    "goodput": "goodput: leader killed every few s",
 }
 ERROR_KEYS = ("err_connect", "err_read", "err_write", "err_status", "err_timeout")
 
@@ -35,23 +45,38 @@ def fields(tokens):
     return dict(t.split("=", 1) for t in tokens if "=" in t)
 
 
-def parse(path):
-    meta, runs, rss, restarts, notes = {}, [], [], [], []
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line.startswith("META "):
-                key, _, value = line[5:].partition("=")
-                meta[key] = value
-            elif line.startswith("NOTE "):
-                notes.append(line[5:])
-            elif line.startswith("RSS "):
-                rss.append(fields(line.split()[1:]))
-            elif line.startswith("RESTART "):
-                restarts.append(fields(line.split()[1:]))
-            elif " RESULT " in line and " case=warmup" not in line:
-                runs.append(fields(line.split()))
-    return meta, runs, rss, restarts, notes
+class Raw:
+    """The raw lines, by kind: meta (dict), runs, rss, restarts, leaders, stalls, faults (lists of dicts), notes."""
+
+    def __init__(self, path):
+        self.meta, self.notes = {}, []
+        self.runs, self.rss, self.restarts, self.leaders, self.stalls, self.faults = [], [], [], [], [], []
+        tagged = {"RSS": self.rss, "RESTART": self.restarts, "LEADERS": self.leaders, "STALL": self.stalls,
+                  "FAILOVER": self.faults, "GOODPUT": self.faults}
+        with open(path) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                tag = line.split(" ", 1)[0]
+                if tag == "META":
+                    key, _, value = line[5:].partition("=")
+                    self.meta[key] = value
+                elif tag == "NOTE":
+                    self.notes.append(line[5:])
+                elif tag in tagged:
+                    tagged[tag].append(fields(line.split()[1:]))
+                elif " RESULT " in line and " case=warmup" not in line:
+                    self.runs.append(fields(line.split()))
+
+    def leader_changes(self, system, case):
+        """The most leader changes in one round of a case, or None if not counted."""
+        counts = [int(float(r["changes"])) for r in self.leaders if r["system"] == system and r["case"] == case]
+        return max(counts) if counts else None
+
+    def stall_ms(self, system, case=None):
+        """The longest Raft-thread stall reported after a case (any case if None), in ms; "n/a" if none was."""
+        values = [float(r["max_s"]) * 1000 for r in self.stalls if r["system"] == system
+                  and (case is None or r["case"] == case) and r["max_s"] != "n/a"]
+        return f"{max(values):.0f}" if values else "n/a"
 
 
 def fmt(value, digits):
@@ -62,14 +87,21 @@ def median_of(rows, key):
     return statistics.median(float(r[key]) for r in rows) if rows else None
 
 
-def engine_table(runs, rss, restarts):
-    """One row per system: throughput and p99 of each case, RSS after the writes, restart times and RSS."""
+def changes(raw, system, case):
+    n = raw.leader_changes(system, case)
+    return "-" if n is None else str(n)
+
+
+def engine_table(raw):
+    """One row per system: throughput and p99 of each case, RSS after the writes, restart times and RSS,
+    leader changes over the cases and the longest Raft-thread stall."""
+    runs = raw.runs
     systems = list(dict.fromkeys(r["system"] for r in runs))
     cases = [c for c in ("fill", "put-64-leader", "get-lin-64-leader") if any(r["case"] == c for r in runs)]
     head = f"{'system':14}"
     for c in cases:
         head += f" | {c + ' ops/s':>22} {'p99 ms':>8}"
-    head += f" | {'RSS MB':>6} | {'restart s (TERM/-9)':>19} | {'RSS MB after':>12}"
+    head += f" | {'RSS MB':>6} | {'restart s (TERM/-9)':>19} | {'RSS MB after':>12} | {'leader chg':>10} | {'stall ms':>8}"
     print(head)
     print("-" * len(head))
     for s in systems:
@@ -77,25 +109,102 @@ def engine_table(runs, rss, restarts):
         for c in cases:
             rs = [r for r in runs if r["system"] == s and r["case"] == c]
             row += f" | {fmt(median_of(rs, 'ops_s'), 0):>22} {fmt(median_of(rs, 'p99_ms'), 1):>8}"
-        kb = max((int(r["kb"]) for r in rss if r["system"] == s), default=None)
+        kb = max((int(r["kb"]) for r in raw.rss if r["system"] == s), default=None)
         row += f" | {fmt(kb / 1024 if kb else None, 0):>6}"
-        by_how = {h: [r for r in restarts if r["system"] == s and r["how"] == h] for h in ("sigterm", "kill9")}
+        by_how = {h: [r for r in raw.restarts if r["system"] == s and r["how"] == h] for h in ("sigterm", "kill9")}
         secs = "/".join(fmt(median_of(by_how[h], "secs"), 1) for h in by_how)
         after = "/".join(fmt(max((int(r["kb"]) / 1024 for r in by_how[h]), default=None), 0) for h in by_how)
-        print(row + f" | {secs:>19} | {after:>12}")
+        counted = [raw.leader_changes(s, c) for c in cases]
+        total = sum(n for n in counted if n is not None) if any(n is not None for n in counted) else None
+        print(row + f" | {secs:>19} | {after:>12} | {fmt(total, 0):>10} | {raw.stall_ms(s):>8}")
     print()
     print("RSS MB: the largest node's after the writes; restart: a follower, from launch until it serves a read at")
-    print("the index it had applied before (SIGTERM, then kill -9), and its RSS then")
+    print("the index it had applied before (SIGTERM, then kill -9), and its RSS then; leader chg: during fill, PUT")
+    print("and GET; stall ms: the longest Raft-thread stall a node reported (n/a: not exposed)")
+    print()
+
+
+def case_table(raw, systems):
+    """Rows are the wrk cases: per system median ops/s, p50, p99 and leader changes; the ratio; metcd's stall."""
+    by_case = defaultdict(lambda: defaultdict(list))  # case -> system -> [run]
+    for r in raw.runs:
+        by_case[r["case"]][r["system"]].append(r)
+    head = f"{'case':36}"
+    for s in systems:
+        head += f" | {s + ' ops/s':>11} {'p50 ms':>7} {'p99 ms':>8} {'ldr':>3}"
+    if len(systems) == 2:
+        head += " | metcd/etcd"
+    if "metcd" in systems:
+        head += " | stall ms"
+    print(head)
+    print("-" * len(head))
+    order = [c for c in LABELS if c in by_case] + sorted(c for c in by_case if c not in LABELS)
+    for case in order:
+        row = f"{LABELS.get(case, case):36}"
+        medians = {}
+        for s in systems:
+            rs = by_case[case].get(s, [])
+            medians[s] = median_of(rs, "ops_s")
+            row += (f" | {fmt(medians[s], 0):>11} {fmt(median_of(rs, 'p50_ms'), 2):>7}"
+                    f" {fmt(median_of(rs, 'p99_ms'), 2):>8} {changes(raw, s, case):>3}")
+        if len(systems) == 2:
+            m, e = medians["metcd"], medians["etcd"]
+            row += f" | {f'{m / e:.2f}x' if m is not None and e else '-':>10}"
+        if "metcd" in systems:
+            row += f" | {raw.stall_ms('metcd', case):>8}"
+        print(row)
+    print()
+    print("ldr: leader changes during the case (the most any node counted, most over the rounds); stall ms: the")
+    print("longest Raft-thread stall a metcd node reported after the case (n/a: not exposed)")
+    print()
+
+
+def fault_table(raw, systems):
+    """The failover and goodput cases: per system, the figures of bench/write-load.py and leader changes."""
+    if not raw.faults:
+        return
+    if raw.meta.get("faults"):
+        print(f"faults: {raw.meta['faults']}")
+    head = f"{'case':36}"
+    for s in systems:
+        head += f" | {s:>30} {'ldr':>3}"
+    if len(systems) == 2:
+        head += " | metcd/etcd"
+    print(head)
+    print("-" * len(head))
+    for case in FAULT_LABELS:
+        rows = {s: [r for r in raw.faults if r["system"] == s and r["case"] == case] for s in systems}
+        if not any(rows.values()):
+            continue
+        line, key = f"{FAULT_LABELS[case]:36}", {}
+        for s in systems:
+            rs = rows[s]
+            if not rs:
+                text = "-"
+            elif case == "failover":
+                key[s] = median_of(rs, "median_s")
+                worst = max(float(r["max_s"]) for r in rs)
+                recovered = sum(int(r["recovered"]) for r in rs)
+                kills = sum(int(r["kills"]) for r in rs)
+                text = f"median {key[s]:.2f} s, max {worst:.2f} s ({recovered}/{kills})"
+            else:
+                key[s] = median_of(rs, "acked")
+                text = f"{key[s]:.0f} acked, {median_of(rs, 'ops_s'):.0f}/s ({sum(int(r['kills']) for r in rs)} kills)"
+            line += f" | {text:>30} {changes(raw, s, case):>3}"
+        if len(systems) == 2:
+            m, e = key.get("metcd"), key.get("etcd")
+            line += f" | {f'{m / e:.2f}x' if m is not None and e else '-':>10}"
+        print(line)
+    print()
+    print("failover: time from a kill to the first acknowledged write invoked after it (recovered/kills); goodput:")
+    print("acknowledged writes over the whole period" + ("; the ratio is metcd's over etcd's for both" if len(systems) == 2 else ""))
     print()
 
 
 def main(path):
-    meta, runs, rss, restarts, notes = parse(path)
-    by_case = defaultdict(lambda: defaultdict(list))  # case -> system -> [run]
-    for r in runs:
-        by_case[r["case"]][r["system"]].append(r)
-    systems = [s for s in SYSTEMS if any(s in by_case[c] for c in by_case)] or ["metcd"]
-    engines = meta.get("bench") == "engines"
+    raw = Raw(path)
+    meta, runs = raw.meta, raw.runs
+    systems = [s for s in SYSTEMS if any(r["system"] == s for r in runs)] or ["metcd"]
 
     print(f"metcd benchmark  {meta.get('date', '')}")
     for key in ("engine", "commit", "jdk", "machine", "workload", "etcd"):
@@ -107,58 +216,37 @@ def main(path):
     print(f"  values are medians over {rounds} round(s)" if rounds > 1 else "  one round: single runs, which vary by about ±30%")
     print()
 
-    if engines:
-        engine_table(runs, rss, restarts)
-        print_problems(meta, runs, notes)
+    if meta.get("bench") == "engines":
+        engine_table(raw)
+        fault_table(raw, list(dict.fromkeys(r["system"] for r in runs)))
+        print_problems(raw)
         return
 
-    head = f"{'case':46}"
-    for s in systems:
-        head += f" | {s + ' ops/s':>11} {'p50 ms':>7} {'p99 ms':>8}"
-    if len(systems) == 2:
-        head += " | metcd/etcd"
-    print(head)
-    print("-" * len(head))
-    order = [c for c in LABELS if c in by_case] + sorted(c for c in by_case if c not in LABELS)
-    for case in order:
-        row = f"{LABELS.get(case, case):46}"
-        medians = {}
-        for s in systems:
-            rs = by_case[case].get(s, [])
-            ops = statistics.median(float(r["ops_s"]) for r in rs) if rs else None
-            p50 = statistics.median(float(r["p50_ms"]) for r in rs) if rs else None
-            p99 = statistics.median(float(r["p99_ms"]) for r in rs) if rs else None
-            medians[s] = ops
-            row += f" | {fmt(ops, 0):>11} {fmt(p50, 2):>7} {fmt(p99, 2):>8}"
-        if len(systems) == 2:
-            m, e = medians["metcd"], medians["etcd"]
-            row += f" | {f'{m / e:.2f}x' if m is not None and e else '-':>10}"
-        print(row)
-    print()
-
+    case_table(raw, systems)
+    fault_table(raw, systems)
     # RSS after the writes: per node, the largest over the rounds (the leader moves between rounds).
     for s in systems:
         per_node = defaultdict(int)
-        for r in rss:
+        for r in raw.rss:
             if r["system"] == s:
                 per_node[int(r["node"])] = max(per_node[int(r["node"])], int(r["kb"]))
         if per_node:
             nodes = ", ".join(f"node {n} {kb / 1024:.0f}" for n, kb in sorted(per_node.items()))
             print(f"RSS after writes, MB (max over rounds) {s}: {nodes}")
     print()
-    print_problems(meta, runs, notes)
+    print_problems(raw)
 
 
-def print_problems(meta, runs, notes):
+def print_problems(raw):
     problems = []
-    for r in runs:
+    for r in raw.runs:
         errors = {k: int(r.get(k, 0)) for k in ERROR_KEYS if int(r.get(k, 0))}
         if errors:
             what = ", ".join(f"{k}={v}" for k, v in errors.items())
             problems.append(f"{r['system']} round {r['round']} {r['case']}: {what}")
         # The fill must have written every key, or the reads after it count 404s (metcd) or misses.
         if r["case"] == "fill" and r.get("hits", "-") != "-":
-            keyspace = int(meta.get("keyspace", 0))
+            keyspace = int(raw.meta.get("keyspace", 0))
             if int(r["hits"]) < keyspace or int(r.get("misses", 0)):
                 problems.append(f"{r['system']} round {r['round']} fill: {r['hits']} writes succeeded, {r['misses']} failed (keyspace {keyspace})")
         if int(r.get("capped", 0) or 0):
@@ -169,7 +257,12 @@ def print_problems(meta, runs, notes):
             print(f"  {p}")
     else:
         print("errors: none (no failed request, no non-2xx answer, every fill complete)")
-    for n in notes:
+    unacknowledged = [f"{r['system']} round {r['round']} {r['case']} {r['failed']} failed, {r['refused']} refused"
+                      for r in raw.faults]
+    if unacknowledged:
+        print("fault cases, writes not acknowledged (refused: sent to the killed node; failed: an error status, a")
+        print(f"timeout or a closed connection, as expected under kills): {'; '.join(unacknowledged)}")
+    for n in raw.notes:
         print(f"note: {n}")
 
 

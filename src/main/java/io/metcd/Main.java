@@ -8,9 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
 import java.net.BindException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,13 +56,7 @@ public final class Main implements Callable<Integer> {
         Node node;
         try {
             node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount, join, engine,
-                    testFaults), () -> {
-                // A node that cannot persist must neither vote nor acknowledge: stop it at once. A full disk shows
-                // as a JVM InternalError in the WAL's memory-mapped writes, not as "no space left": say how much is.
-                LOG.error("the WAL failed ({} on the disk of {}); stopping so that nothing unpersisted is acknowledged",
-                        freeSpace(dir), dir);
-                Runtime.getRuntime().halt(70);
-            }, () -> System.exit(0));
+                    testFaults), FailStop.halting(dir), () -> System.exit(0));
         } catch (IllegalStateException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
         } catch (RuntimeException e) {
@@ -83,14 +75,6 @@ public final class Main implements Callable<Integer> {
         }, "shutdown"));
         Thread.currentThread().join();
         return 0;
-    }
-
-    private static String freeSpace(Path dir) {
-        try {
-            return Files.getFileStore(dir).getUsableSpace() + " bytes free";
-        } catch (IOException | RuntimeException e) {
-            return "free space unknown: " + e.getMessage();
-        }
     }
 
     private static boolean causedByTakenPort(Throwable e) {

@@ -61,14 +61,14 @@ public final class Node implements AutoCloseable {
     /**
      * Opens (or creates) the node's data, starts consensus and then the client API.
      *
-     * @param onWalFailure run once if the WAL cannot persist; it must stop the node
-     * @param onRemoved    run once if the node learns it is not a member of the cluster; it must stop the node
+     * @param failStop  stops the node when the WAL, the store or the state machine fails: shared by all three
+     * @param onRemoved run once if the node learns it is not a member of the cluster; it must stop the node
      * @throws IllegalStateException if the data directory belongs to another node or was written by another engine
      */
-    public static Node start(Settings settings, Runnable onWalFailure, Runnable onRemoved) {
+    public static Node start(Settings settings, FailStop failStop, Runnable onRemoved) {
         BlockingQueue<PendingWrite> proposeC = new ArrayBlockingQueue<>(PROPOSE_CAPACITY);
         BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(COMMIT_CAPACITY);
-        ChronicleRaftStore wal = ChronicleRaftStore.open(settings.dataDir().resolve("wal"), onWalFailure);
+        ChronicleRaftStore wal = ChronicleRaftStore.open(settings.dataDir().resolve("wal"), failStop);
         Metrics metrics = new Metrics();
         wal.reportSyncTimes(metrics::walSynced);
         Optional<RestoredRaftState> restored = wal.restore();
@@ -83,7 +83,7 @@ public final class Node implements AutoCloseable {
         AbstractKVStore store;
         try {
             store = settings.engine().open(settings.dataDir(), restored.isEmpty(), settings.local().id(), proposeC,
-                    commitC);
+                    commitC, failStop);
         } catch (RuntimeException e) {
             wal.close();
             throw e;
@@ -96,7 +96,8 @@ public final class Node implements AutoCloseable {
         RaftLoop raft;
         try {
             raft = new RaftLoop(settings.local(), settings.clientUrl(), initialMembers,
-                    raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved, metrics);
+                    raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved, failStop,
+                    metrics);
         } catch (RuntimeException e) {
             store.close();
             wal.close();

@@ -1,11 +1,14 @@
 package io.metcd.kv;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Commit;
 import io.metcd.raft.Operation.Proposal;
 import io.metcd.raft.PendingWrite;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.InterruptedIOException;
+import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -29,6 +32,10 @@ import java.util.function.IntConsumer;
  * only then publishes the applied index and answers the clients, so that an answered write is visible to
  * every later read on this node. Commits at or below the applied index are skipped: they are what MicroRaft
  * replays after a restart into an engine that already holds them.
+ * <p>
+ * An applier that fails (anything thrown, an {@link Error} included) stops the node through its {@link FailStop}: a
+ * store that stopped applying would otherwise leave the Raft thread waiting on it for ever while the node keeps its
+ * vote and serves reads of a frozen state. What waits for the store (writes proposed here, {@link #whenApplied}) fails.
  */
 public abstract class AbstractKVStore implements KVStore {
     private static final Logger LOG = LoggerFactory.getLogger(AbstractKVStore.class);
@@ -36,6 +43,7 @@ public abstract class AbstractKVStore implements KVStore {
     private static final int MAX_APPLIED_WAITERS = 4096;
 
     private final int localId;
+    private final FailStop failStop;
     private final BlockingQueue<PendingWrite> proposeC;
     private final BlockingQueue<Commit> commitC;
     /** Writes this node proposed, by sequence number, until they are applied or fail. */
@@ -51,13 +59,19 @@ public abstract class AbstractKVStore implements KVStore {
     private final PriorityQueue<AppliedWaiter> appliedWaiters =
             new PriorityQueue<>(Comparator.comparingLong(AppliedWaiter::index));
     private volatile long appliedIndex;
+    /** Why the applier stopped, once it failed; set under {@link #appliedLock}. */
+    private volatile Throwable failure;
     private volatile IntConsumer termStartedListener = term -> {
     };
 
-    /** @param appliedIndex the index the engine's state already reflects: 0 unless it kept state across a restart */
+    /**
+     * @param appliedIndex the index the engine's state already reflects: 0 unless it kept state across a restart
+     * @param failStop     stops the node if the applier fails
+     */
     protected AbstractKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
-            long appliedIndex) {
+            long appliedIndex, FailStop failStop) {
         this.localId = localId;
+        this.failStop = failStop;
         this.proposeC = proposeC;
         this.commitC = commitC;
         this.appliedIndex = appliedIndex;
@@ -137,10 +151,51 @@ public abstract class AbstractKVStore implements KVStore {
             }
         } catch (InterruptedException e) {
             LOG.debug("applier stopped");
-        } catch (RuntimeException e) {
-            // The node stays up for what it can still do; /-/health reports it unhealthy from now on.
-            LOG.error("the applier failed; this node no longer applies committed entries", e);
+        } catch (RuntimeException | Error e) {
+            if (interrupted(e)) {
+                // Interrupted while writing (a file channel closes when its thread is): the node is stopping.
+                LOG.debug("applier stopped while applying", e);
+            } else {
+                stopApplying(e);
+            }
         }
+    }
+
+    /** Whether {@code e} comes of the interrupt that stops the applier, whatever wrapped it or cleared the flag. */
+    private static boolean interrupted(Throwable e) {
+        if (Thread.currentThread().isInterrupted()) {
+            return true;
+        }
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof InterruptedException || t instanceof InterruptedIOException
+                    || t instanceof ClosedByInterruptException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Stops the node, then fails what waits for this store: nothing it has not applied yet ever will be. */
+    private void stopApplying(Throwable cause) {
+        List<AppliedWaiter> waiting;
+        appliedLock.lock();
+        try {
+            failure = cause;
+            waiting = List.copyOf(appliedWaiters);
+            appliedWaiters.clear();
+        } finally {
+            appliedLock.unlock();
+        }
+        try {
+            failStop.stop("the applier failed after index " + appliedIndex, cause);
+        } finally {
+            waiting.forEach(w -> w.applied().completeExceptionally(stoppedApplying()));
+            pending.values().forEach(p -> p.completeExceptionally(stoppedApplying()));
+        }
+    }
+
+    private IllegalStateException stoppedApplying() {
+        return new IllegalStateException("this node's store stopped applying at index " + appliedIndex, failure);
     }
 
     /** Flushes what this pass applied up to {@code applied}, publishes it, then answers its clients. */
@@ -191,8 +246,9 @@ public abstract class AbstractKVStore implements KVStore {
     }
 
     /**
-     * Completes, with the applied index, once this store has applied {@code index}. A waiter that gave up may fail
-     * the future; it is dropped when the index is reached, or sooner once many have piled up behind a stalled store.
+     * Completes, with the applied index, once this store has applied {@code index}; fails if the applier failed
+     * first. A waiter that gave up may fail the future; it is dropped when the index is reached, or sooner once many
+     * have piled up behind a stalled store.
      */
     public CompletableFuture<Long> whenApplied(long index) {
         long applied = appliedIndex;
@@ -205,6 +261,9 @@ public abstract class AbstractKVStore implements KVStore {
             applied = appliedIndex;
             if (applied >= index) {
                 return CompletableFuture.completedFuture(applied);
+            }
+            if (failure != null) {
+                return CompletableFuture.failedFuture(stoppedApplying());
             }
             if (appliedWaiters.size() >= MAX_APPLIED_WAITERS) {
                 appliedWaiters.removeIf(w -> w.applied().isDone());

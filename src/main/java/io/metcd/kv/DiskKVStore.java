@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Commit;
 import io.metcd.raft.Operation.Proposal;
 import io.metcd.raft.PendingWrite;
@@ -55,8 +56,8 @@ public final class DiskKVStore extends AbstractKVStore {
     private long pendingBytes;
 
     private DiskKVStore(Table.Format format, Path dir, Table table, String generation, int localId,
-            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC) {
-        super(localId, proposeC, commitC, table.appliedIndex());
+            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC, FailStop failStop) {
+        super(localId, proposeC, commitC, table.appliedIndex(), failStop);
         this.format = format;
         this.dir = dir;
         this.table = table;
@@ -69,7 +70,7 @@ public final class DiskKVStore extends AbstractKVStore {
      * @param fresh the node has no Raft state: whatever engine files are there belong to no log and are deleted
      */
     static DiskKVStore open(Table.Format format, Path dir, boolean fresh, int localId,
-            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC) {
+            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC, FailStop failStop) {
         try {
             Files.createDirectories(dir);
             Optional<String> current = fresh ? Optional.empty() : EngineFiles.read(dir.resolve(CURRENT));
@@ -93,7 +94,7 @@ public final class DiskKVStore extends AbstractKVStore {
             }
             LOG.info("{} engine in {} opened at applied index {}", format.name(), dir.resolve(generation),
                     table.appliedIndex());
-            return new DiskKVStore(format, dir, table, generation, localId, proposeC, commitC);
+            return new DiskKVStore(format, dir, table, generation, localId, proposeC, commitC, failStop);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the " + format.name() + " engine in " + dir, e);
         }
@@ -174,8 +175,9 @@ public final class DiskKVStore extends AbstractKVStore {
         long start = System.nanoTime();
         // Left over from a build that failed, at an index only a snapshot install can reach again.
         EngineFiles.deleteTree(nextDir);
-        Table built = build(nextDir, index, chunks);
+        build(nextDir, index, chunks);
         EngineFiles.syncTree(nextDir);
+        Table built = openBuilt(nextDir);
         EngineFiles.writeAtomically(dir.resolve(CURRENT), next);
         Table old;
         String oldGeneration = generation;
@@ -198,7 +200,8 @@ public final class DiskKVStore extends AbstractKVStore {
                 (System.nanoTime() - start) / 1_000_000);
     }
 
-    private Table build(Path nextDir, long index, Iterable<byte[]> chunks) {
+    /** Fills a table in {@code nextDir} and closes it. */
+    private void build(Path nextDir, long index, Iterable<byte[]> chunks) {
         Table.Builder builder;
         try {
             builder = format.build(nextDir);
@@ -207,11 +210,20 @@ public final class DiskKVStore extends AbstractKVStore {
         }
         try {
             SnapshotChunks.forEachEntry(chunks, builder::add);
-            return builder.finish(index);
+            builder.finish(index);
         } catch (RuntimeException e) {
             builder.abort();
             EngineFiles.deleteTree(nextDir);
             throw e;
+        }
+    }
+
+    private Table openBuilt(Path nextDir) {
+        try {
+            return format.open(nextDir).orElseThrow(() -> new IllegalStateException(
+                    "the " + format.name() + " table just built in " + nextDir + " cannot be opened"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the table just built in " + nextDir, e);
         }
     }
 

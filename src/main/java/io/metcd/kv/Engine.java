@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Commit;
 import io.metcd.raft.PendingWrite;
 
@@ -43,11 +44,12 @@ public enum Engine {
     /**
      * Opens this engine's store in {@code dataDir}.
      *
-     * @param fresh the node has no Raft state yet: engine files, if any, belong to no log and are discarded
+     * @param fresh    the node has no Raft state yet: engine files, if any, belong to no log and are discarded
+     * @param failStop stops the node if the store's applier fails
      * @throws IllegalStateException if another engine wrote the data directory
      */
     public AbstractKVStore open(Path dataDir, boolean fresh, int localId, BlockingQueue<PendingWrite> proposeC,
-            BlockingQueue<Commit> commitC) {
+            BlockingQueue<Commit> commitC, FailStop failStop) {
         Path dir = dataDir.resolve("engine");
         Path nameFile = dir.resolve(NAME_FILE);
         Optional<String> recordedName = EngineFiles.read(nameFile);
@@ -65,7 +67,7 @@ public enum Engine {
         if (recordedName.isEmpty()) {
             EngineFiles.writeAtomically(nameFile, name());
         }
-        return persistent() ? DiskKVStore.open(format, dir, fresh, localId, proposeC, commitC)
-                : new MapKVStore(localId, proposeC, commitC);
+        return persistent() ? DiskKVStore.open(format, dir, fresh, localId, proposeC, commitC, failStop)
+                : new MapKVStore(localId, proposeC, commitC, failStop);
     }
 }

@@ -10,7 +10,10 @@ import org.iq80.leveldb.WriteBatch;
 import org.iq80.leveldb.WriteOptions;
 import org.iq80.leveldb.impl.Iq80DBFactory;
 
+import java.io.Closeable;
+import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -63,11 +66,16 @@ final class LevelDbTable implements Table {
                     }
                 }
 
+                /** Closing waits for LevelDB's background work: after it, no file of the table changes. */
                 @Override
-                public Table finish(long index) {
+                public void finish(long index) {
                     batch.put(APPLIED_INDEX, encode(index));
                     db.write(batch, UNSYNCED);
-                    return new LevelDbTable(db);
+                    try {
+                        db.close();
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
                 }
 
                 @Override
@@ -83,6 +91,8 @@ final class LevelDbTable implements Table {
     private static final WriteOptions UNSYNCED = new WriteOptions().sync(false);
     private static final int BUILD_BUFFER_BYTES = 16 << 20;
     private static final int BUILD_BATCH_BYTES = 4 << 20;
+    /** A read that lost its table file to a compaction this many times in a row is not losing a race. */
+    private static final int READ_ATTEMPTS = 8;
 
     private final DB db;
 
@@ -103,13 +113,30 @@ final class LevelDbTable implements Table {
 
     @Override
     public long appliedIndex() {
-        byte[] stored = db.get(APPLIED_INDEX);
+        byte[] stored = read(APPLIED_INDEX);
         return stored == null ? 0 : ByteBuffer.wrap(stored).getLong();
     }
 
     @Override
     public byte[] get(byte[] key) {
-        return db.get(dataKey(key));
+        return read(dataKey(key));
+    }
+
+    /**
+     * iq80 0.12 reads the current version of the table files without pinning it (dain/leveldb#78, open upstream): a
+     * compaction that completes during the read can delete a file the read then opens, which fails it with "Could
+     * not open table". The read is then made again, on the version that compaction made current.
+     */
+    private byte[] read(byte[] key) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return db.get(key);
+            } catch (RuntimeException e) {
+                if (!(e.getCause() instanceof FileNotFoundException) || attempt == READ_ATTEMPTS) {
+                    throw e;
+                }
+            }
+        }
     }
 
     @Override
@@ -133,8 +160,7 @@ final class LevelDbTable implements Table {
     /** Reads a LevelDB snapshot: writes made during the scan are not seen. */
     @Override
     public void scan(BiConsumer<byte[], byte[]> entry) {
-        try (Snapshot snapshot = db.getSnapshot();
-                DBIterator it = db.iterator(new ReadOptions().snapshot(snapshot).fillCache(false))) {
+        try (PinnedIterator pinned = pinnedIterator(); DBIterator it = pinned.iterator()) {
             for (it.seek(new byte[] {DATA}); it.hasNext(); ) {
                 Map.Entry<byte[], byte[]> e = it.next();
                 byte[] key = e.getKey();
@@ -145,6 +171,41 @@ final class LevelDbTable implements Table {
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * A snapshot and an iterator over it that read the same table files. The snapshot keeps the files of the version
+     * it was taken on from deletion, but iq80 builds an iterator on the version current when the iterator is made, not
+     * on the snapshot's: a compaction completing in between would leave the iterator on files nothing keeps, which it
+     * opens as it goes; and a newer version may lack values the snapshot reads, since iq80's compactions drop
+     * overwritten values without regard to snapshots. Compactions wait while the two are made.
+     */
+    private PinnedIterator pinnedIterator() throws IOException {
+        try {
+            db.suspendCompactions();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while pausing LevelDB's compactions");
+        }
+        Snapshot snapshot = null;
+        try {
+            snapshot = db.getSnapshot();
+            return new PinnedIterator(snapshot, db.iterator(new ReadOptions().snapshot(snapshot).fillCache(false)));
+        } catch (RuntimeException e) {
+            if (snapshot != null) {
+                snapshot.close();
+            }
+            throw e;
+        } finally {
+            db.resumeCompactions();
+        }
+    }
+
+    private record PinnedIterator(Snapshot snapshot, DBIterator iterator) implements Closeable {
+        @Override
+        public void close() throws IOException {
+            snapshot.close();
         }
     }
 

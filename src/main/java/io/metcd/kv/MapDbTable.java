@@ -57,16 +57,15 @@ final class MapDbTable implements Table {
                 }
 
                 @Override
-                public Table finish(long index) {
-                    MapDbTable table = new MapDbTable(dir, db, sink.create());
-                    table.applied.set(index);
-                    db.commit();
-                    return table;
+                public void finish(long index) {
+                    new MapDbTable(dir, db, sink.create()).close(index);
                 }
 
                 @Override
                 public void abort() {
-                    db.close();
+                    if (!db.isClosed()) {
+                        db.close();
+                    }
                 }
             };
         }
@@ -130,9 +129,17 @@ final class MapDbTable implements Table {
         }
     }
 
-    /** Forces the file to disk, then removes the marker; if anything fails, the marker stays and the next start rebuilds. */
     @Override
     public void close() {
+        close(applied.get());
+    }
+
+    /**
+     * Records {@code index}, forces the file to disk, then removes the marker; if anything fails, the marker stays and
+     * the next start rebuilds.
+     */
+    private void close(long index) {
+        applied.set(index);
         db.commit();
         db.close();
         try {

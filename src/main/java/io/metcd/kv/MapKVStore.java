@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Commit;
 import io.metcd.raft.Operation.Proposal;
 import io.metcd.raft.PendingWrite;
@@ -45,8 +46,9 @@ public final class MapKVStore extends AbstractKVStore {
     /** Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map. */
     private volatile ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
 
-    public MapKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC) {
-        super(localId, proposeC, commitC, 0);
+    public MapKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
+            FailStop failStop) {
+        super(localId, proposeC, commitC, 0, failStop);
     }
 
     @Override

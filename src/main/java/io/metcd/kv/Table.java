@@ -55,8 +55,12 @@ interface Table extends AutoCloseable {
     interface Builder {
         void add(byte[] key, byte[] value);
 
-        /** Records {@code index} and returns the finished table, open for use, its data on disk. */
-        Table finish(long index);
+        /**
+         * Records {@code index} and closes the table, its background work included: once this returns, no file in
+         * the directory changes until the table is {@linkplain Format#open opened} again, so that the caller can force
+         * them all to disk.
+         */
+        void finish(long index);
 
         /** Gives up: closes what is open, so that the caller can delete the directory. */
         void abort();

@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.FailStop;
 import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.wal.ChronicleRaftStore;
@@ -13,12 +14,16 @@ import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * MicroRaft's view of the store. Runs on the Raft thread and does no store work there: committed entries
  * go onto {@code commitC} for the store's applier (a full channel holds the Raft thread back, as a slow
  * application holds back etcd's Advance). Snapshots are the exception: MicroRaft wants the state at the
  * commit index now, so the Raft thread waits for the applier to reach it, as raftexample does.
+ * <p>
+ * MicroRaft catches what these methods throw (an operation's failure becomes its answer, and the entry still counts
+ * as applied; a snapshot's fails the snapshot) and goes on: so whatever they throw first stops the node.
  */
 final class KvStateMachine implements StateMachine, InternalCommitAware {
     /** A query whose answer is the commit index at which the leader confirmed its leadership (ReadIndex). */
@@ -32,12 +37,15 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     private final BlockingQueue<Commit> commitC;
     private final AbstractKVStore store;
     private final ChronicleRaftStore wal;
+    private final FailStop failStop;
     private final IntSupplier currentTerm;
     private final Metrics metrics;
     private final int snapshotCount;
     private final Runnable takeSnapshot;
     /** Client writes committed since the last snapshot was asked for; only the Raft thread touches it. */
     private long writesSinceSnapshot;
+    /** Snapshots installed so far (restored on start, or sent by the leader); only the Raft thread writes it. */
+    private volatile long snapshotsInstalled;
 
     /**
      * @param wal           where snapshot chunks go as they are taken, one at a time
@@ -45,12 +53,14 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
      * @param snapshotCount client writes between snapshots: MicroRaft counts log entries, which group many writes
      *                      each, so its count alone would let the log in memory grow with the size of the groups
      * @param takeSnapshot  asks MicroRaft for a snapshot at the commit index (it runs after the current task)
+     * @param failStop      stops the node if a call from MicroRaft fails: MicroRaft would log it and go on
      */
     KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
-            IntSupplier currentTerm, Metrics metrics, int snapshotCount, Runnable takeSnapshot) {
+            IntSupplier currentTerm, Metrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
         this.commitC = commitC;
         this.store = store;
         this.wal = wal;
+        this.failStop = failStop;
         this.snapshotCount = snapshotCount;
         this.takeSnapshot = takeSnapshot;
         this.currentTerm = currentTerm;
@@ -59,6 +69,10 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     @Override
     public Object runOperation(long commitIndex, Object operation) {
+        return stopOnFailure("applying the entry", commitIndex, () -> run(commitIndex, operation));
+    }
+
+    private Object run(long commitIndex, Object operation) {
         switch (operation) {
             case Operation.Batch batch -> {
                 publish(new Commit.Apply(commitIndex, batch.proposals()));
@@ -80,14 +94,15 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     @Override
     public void onInternalCommit(long commitIndex) {
-        publish(new Commit.Advance(commitIndex));
+        stopOnFailure("applying the membership change", commitIndex, () -> publish(new Commit.Advance(commitIndex)));
     }
 
     @Override
     public void takeSnapshot(long commitIndex, Consumer<Object> chunkConsumer) {
         long start = System.nanoTime();
         writesSinceSnapshot = 0;
-        // MicroRaft gives the Raft thread no timeout; the applier never waits on it.
+        // MicroRaft gives the Raft thread no timeout; the applier never waits on it. This fails only if the applier
+        // failed, which stopped the node.
         store.whenApplied(commitIndex).join();
         if (store.appliedIndex() != commitIndex) {
             // A restarted disk engine holds state past what MicroRaft has replayed so far. Auto snapshots cannot
@@ -96,7 +111,8 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
             throw new IllegalStateException("the store is at index " + store.appliedIndex()
                     + ", past the snapshot index " + commitIndex + " that MicroRaft is replaying up to");
         }
-        store.snapshot(chunk -> chunkConsumer.accept(stage(commitIndex, chunk)));
+        stopOnFailure("taking the snapshot", commitIndex,
+                () -> store.snapshot(chunk -> chunkConsumer.accept(stage(commitIndex, chunk))));
         metrics.snapshotTaken(System.nanoTime() - start);
     }
 
@@ -117,13 +133,41 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
             parts.add((Operation.SnapshotPart) chunk);
         }
         Iterable<byte[]> bytes = () -> parts.stream().map(Operation.SnapshotPart::bytes).iterator();
-        wal.holdChunks(commitIndex);
-        publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
+        stopOnFailure("installing the snapshot", commitIndex, () -> {
+            wal.holdChunks(commitIndex);
+            snapshotsInstalled++;
+            publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
+        });
+    }
+
+    /**
+     * How many snapshots were installed so far; counted before each reaches the store, so an applier that loads one
+     * sees it counted. Entries a snapshot covers are not applied one by one: what waits for them learns nothing.
+     */
+    long snapshotsInstalled() {
+        return snapshotsInstalled;
     }
 
     @Override
     public Object getNewTermOperation() {
         return new Operation.NewTerm(currentTerm.getAsInt());
+    }
+
+    private void stopOnFailure(String action, long index, Runnable call) {
+        stopOnFailure(action, index, () -> {
+            call.run();
+            return null;
+        });
+    }
+
+    /** Runs {@code call}; if it throws, stops the node first. */
+    private <T> T stopOnFailure(String action, long index, Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (RuntimeException | Error e) {
+            failStop.stop(action + " at index " + index + " failed", e);
+            throw e;
+        }
     }
 
     private void publish(Commit commit) {

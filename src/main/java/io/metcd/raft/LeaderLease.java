@@ -19,10 +19,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>
  * A query that joins a round already in flight is answered by heartbeats sent before it was asked, so only a query
  * asked while none of this node's queries was in flight dates the lease (all of them go through here).
+ * <p>
+ * A leadership transfer breaks that promise: the target starts an election at once and the others vote for it without
+ * waiting for this leader's heartbeats to time out, while this leader may hear of it late (a slow link). So the lease
+ * ends for good in the term in which a transfer starts, before MicroRaft is asked for it; a round of that term cannot
+ * renew it, even when the transfer fails (a request to start an election may still be on its way). Reads then go
+ * through heartbeat rounds until this node leads a later term.
  */
 final class LeaderLease {
     private final long durationNanos;
     private final AtomicInteger roundsInFlight = new AtomicInteger();
+    /** The latest term in which a leadership transfer started; leaders' terms start at 1. */
+    private final AtomicInteger handedOverIn = new AtomicInteger();
     private volatile Confirmed confirmed;
 
     /** Leadership in {@code term} confirmed by a round asked for at {@code atNanos}. */
@@ -40,7 +48,12 @@ final class LeaderLease {
     /** Whether a read asked for at {@code nowNanos} (System.nanoTime) in {@code term} may be served under the lease. */
     boolean holds(int term, long nowNanos) {
         Confirmed c = confirmed;
-        return c != null && c.term() == term && nowNanos - c.atNanos() < durationNanos;
+        return c != null && c.term() == term && term > handedOverIn.get() && nowNanos - c.atNanos() < durationNanos;
+    }
+
+    /** Ends the lease of {@code term} for good; call before asking MicroRaft to transfer the leadership of that term. */
+    void endForHandOver(int term) {
+        handedOverIn.accumulateAndGet(term, Math::max);
     }
 
     /** Call before asking MicroRaft for a heartbeat round, with the term and the time read before. */

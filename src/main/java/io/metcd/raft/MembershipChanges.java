@@ -49,6 +49,7 @@ final class MembershipChanges {
     private final Member local;
     private final RaftNode raftNode;
     private final Supplier<RaftNodeReport> report;
+    private final RaftClock clock;
     private final Consumer<Member> tellRemoved;
     private final BlockingQueue<ConfChange> confChangeC = new ArrayBlockingQueue<>(1);
     /** Held from the moment a change is accepted until MicroRaft committed or refused it. */
@@ -56,13 +57,16 @@ final class MembershipChanges {
     private final Thread server;
 
     /**
+     * @param clock       the clock of {@code raftNode}, which the heartbeat timestamps of its reports come from
      * @param tellRemoved tells a member its removal is committed: the leader stops replicating to it, so it
      *                    would not learn otherwise
      */
-    MembershipChanges(Member local, RaftNode raftNode, Supplier<RaftNodeReport> report, Consumer<Member> tellRemoved) {
+    MembershipChanges(Member local, RaftNode raftNode, Supplier<RaftNodeReport> report, RaftClock clock,
+            Consumer<Member> tellRemoved) {
         this.local = local;
         this.raftNode = raftNode;
         this.report = report;
+        this.clock = clock;
         this.tellRemoved = tellRemoved;
         this.server = Thread.ofVirtual().name("confchange-" + local.id()).unstarted(this::serve);
     }
@@ -126,7 +130,7 @@ final class MembershipChanges {
             return true;
         }
         Long heard = report.get().getHeartbeatTimestamps().get(voter);
-        return heard != null && System.currentTimeMillis() - heard < ALIVE_WITHIN.toMillis();
+        return heard != null && clock.elapsedSince(heard).compareTo(ALIVE_WITHIN) < 0;
     }
 
     private static Member find(RaftGroupMembers members, int id) {

@@ -20,6 +20,13 @@ public sealed interface PeerMessage {
     record ProposalsRejected(int from, long[] seqs, String reason) implements PeerMessage {
     }
 
+    /**
+     * The leader committed these forwarded writes in the entry at {@code index}: the follower that forwarded them answers
+     * their clients once it has applied that index, whether it applies the entry itself or a snapshot past it.
+     */
+    record ProposalsCommitted(int from, long[] seqs, long index) implements PeerMessage {
+    }
+
     /** A follower asks the leader for a read index (raft's ReadIndex), for a {@code default} or consistent read. */
     record ReadIndexRequest(int from, long requestId, boolean linearizable) implements PeerMessage {
     }

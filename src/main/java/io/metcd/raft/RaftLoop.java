@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.FailStop;
 import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.kv.ProposalRejectedException;
@@ -13,6 +14,7 @@ import io.microraft.RaftNodeStatus;
 import io.microraft.RaftRole;
 import io.microraft.exception.CannotReplicateException;
 import io.microraft.exception.NotLeaderException;
+import io.microraft.impl.RaftNodeImpl;
 import io.microraft.model.message.AppendEntriesRequest;
 import io.microraft.model.message.RaftMessage;
 import io.microraft.persistence.RestoredRaftState;
@@ -34,7 +36,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -62,6 +63,7 @@ public final class RaftLoop implements AutoCloseable {
     private final RaftNode raftNode;
     private final PeerTransport transport;
     private final SnapshotBoundaryFix snapshotBoundaryFix;
+    private final StalePreVoteFix stalePreVoteFix;
     private final ChronicleRaftStore wal;
     private final AbstractKVStore store;
     private final Thread proposeLoop;
@@ -80,42 +82,44 @@ public final class RaftLoop implements AutoCloseable {
     private volatile RaftNodeReport lastReport;
     /** The leader as of the last report, to count leader changes; only the Raft thread touches it. */
     private Member reportedLeader;
-    /** The snapshot index of MicroRaft's log, as of the last report (reports follow every snapshot). */
-    private volatile long raftSnapshotIndex;
 
     /**
-     * Writes forwarded to a leader, by sequence number, until applied or failed: a rejection fails them at
-     * once, and so does a later term's first entry (see {@link #failForwardedBefore}).
+     * Writes forwarded to a leader, by sequence number, until applied or failed: the leader's word that it committed
+     * them completes them once applied here, a rejection fails them at once, and so does a later term's first entry
+     * (see {@link #failForwardedBefore}).
      */
     private final Map<Long, Forwarded> forwarded = new ConcurrentHashMap<>();
 
-    private record Forwarded(int term, CompletableFuture<Long> applied) {
+    /** A write forwarded in {@code term}, when {@code snapshotsInstalled} snapshots had been installed here. */
+    private record Forwarded(int term, long snapshotsInstalled, CompletableFuture<Long> applied) {
     }
-    /** ReadIndex requests this follower sent to the leader, by request id. */
-    private final Map<Long, CompletableFuture<Long>> pendingReadIndex = new ConcurrentHashMap<>();
-    private final AtomicLong nextReadId = new AtomicLong();
+    private final ReadIndexRequests readIndexRequests = new ReadIndexRequests();
+    private final KvStateMachine stateMachine;
     private final LeaderLease lease;
+    private final RaftClock clock = new RaftClock();
 
     /**
      * @param clientUrl   where this node serves clients, told to every peer
      * @param onRemoved   run once when this node learns it is not (or no longer) a member; it must stop the node
+     * @param failStop    stops the node if the state machine fails under MicroRaft
      */
     public RaftLoop(Member local, String clientUrl, Collection<Member> initialMembers, RaftConfig config,
             ChronicleRaftStore wal, Optional<RestoredRaftState> restored, BlockingQueue<PendingWrite> proposeC,
-            BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved, Metrics metrics) {
+            BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved, FailStop failStop,
+            Metrics metrics) {
         this.local = local;
         this.onRemoved = onRemoved;
         this.metrics = metrics;
         this.proposeC = proposeC;
         this.wal = wal;
         this.store = store;
-        this.lease = new LeaderLease(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs()));
+        this.lease = new LeaderLease(clock.toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs())));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
-        this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport, () -> raftSnapshotIndex);
+        this.snapshotBoundaryFix = new SnapshotBoundaryFix(transport);
+        this.stateMachine = new KvStateMachine(commitC, store, wal, this::term, metrics,
+                config.getCommitCountToTakeSnapshot(), this::requestSnapshot, failStop);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
-                .setTransport(snapshotBoundaryFix).setStore(wal)
-                .setStateMachine(new KvStateMachine(commitC, store, wal, this::term, metrics,
-                        config.getCommitCountToTakeSnapshot(), this::requestSnapshot))
+                .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock).setStateMachine(stateMachine)
                 .setRaftNodeReportListener(this::onReport);
         if (restored.isPresent()) {
             builder.setRestoredState(restored.get());
@@ -123,11 +127,14 @@ public final class RaftLoop implements AutoCloseable {
             builder.setLocalEndpoint(local).setInitialGroupMembers(List.copyOf(initialMembers));
         }
         this.raftNode = builder.build();
+        snapshotBoundaryFix.attach((RaftNodeImpl) raftNode);
+        this.stalePreVoteFix = new StalePreVoteFix((RaftNodeImpl) raftNode);
         this.applier = Thread.ofVirtual().name("applier-" + local.id()).unstarted(store::readCommits);
         this.proposeLoop = Thread.ofVirtual().name("propose-" + local.id()).unstarted(this::servePropose);
-        this.membership = new MembershipChanges(local, raftNode, this::report,
+        this.membership = new MembershipChanges(local, raftNode, this::report, clock,
                 removed -> transport.send(removed, new PeerMessage.NotAMember(local.id())));
         store.onTermStarted(this::failForwardedBefore);
+        transport.onConnectionLost(readIndexRequests::failAskedOf);
     }
 
     /** Opens the peer port and starts consensus, the applier and the propose loop. */
@@ -135,6 +142,7 @@ public final class RaftLoop implements AutoCloseable {
         transport.start();
         applier.start();
         raftNode.start().join();
+        stalePreVoteFix.start();
         proposeLoop.start();
         membership.start();
     }
@@ -189,9 +197,10 @@ public final class RaftLoop implements AutoCloseable {
             });
         } else {
             metrics.proposed(writes.size());
+            long installed = stateMachine.snapshotsInstalled();
             for (PendingWrite w : writes) {
                 long seq = w.proposal().seq();
-                forwarded.put(seq, new Forwarded(term.getTerm(), w.applied()));
+                forwarded.put(seq, new Forwarded(term.getTerm(), installed, w.applied()));
                 w.applied().whenComplete((index, failure) -> forwarded.remove(seq));
             }
             transport.send(leader, new PeerMessage.ForwardedProposals(local.id(), term.getTerm(), proposals));
@@ -224,11 +233,12 @@ public final class RaftLoop implements AutoCloseable {
      * follower asks the leader. Fails with {@link ProposalRejectedException} when no leader can answer.
      */
     public CompletableFuture<Long> readIndex(boolean linearizable) {
-        Member leader = leader();
+        RaftTerm now = raftNode.getTerm();
+        Member leader = (Member) now.getLeaderEndpoint();
         if (leader == null) {
             return CompletableFuture.failedFuture(new ProposalRejectedException("no leader"));
         } else if (leader.equals(local)) {
-            int term = term();
+            int term = now.getTerm();
             long asked = System.nanoTime();
             if (!linearizable && lease.holds(term, asked)) {
                 return query(QueryPolicy.LEADER_LEASE);
@@ -236,12 +246,11 @@ public final class RaftLoop implements AutoCloseable {
             LeaderLease.Round round = lease.begin(term, asked);
             return query(QueryPolicy.LINEARIZABLE).whenComplete((index, failure) -> lease.end(round, failure == null));
         }
-        long id = nextReadId.incrementAndGet();
-        CompletableFuture<Long> index = new CompletableFuture<>();
-        pendingReadIndex.put(id, index);
-        index.whenComplete((i, failure) -> pendingReadIndex.remove(id));
-        transport.send(leader, new PeerMessage.ReadIndexRequest(local.id(), id, linearizable));
-        return index;
+        ReadIndexRequests.Asked asked = readIndexRequests.ask(leader, now.getTerm());
+        transport.send(leader, new PeerMessage.ReadIndexRequest(local.id(), asked.id(), linearizable));
+        // A change of leader reported before the request was registered did not fail it.
+        readIndexRequests.failNotAskedIn(raftNode.getTerm());
+        return asked.index();
     }
 
     /** This leader's commit index once MicroRaft confirms, as {@code policy} says, that it still leads. */
@@ -264,7 +273,7 @@ public final class RaftLoop implements AutoCloseable {
     private void receive(Object message) {
         switch (message) {
             case RaftMessage m when isNonMember(m.getSender()) -> tellNotAMember((Member) m.getSender());
-            case AppendEntriesRequest m -> raftNode.handle(snapshotBoundaryFix.rewrite(m));
+            case AppendEntriesRequest m -> snapshotBoundaryFix.handle(m);
             case RaftMessage m -> raftNode.handle(m);
             case PeerMessage.NotAMember m -> {
                 LOG.error("leader {} says this node (member {}) is not in the cluster: it was removed, or never "
@@ -281,19 +290,23 @@ public final class RaftLoop implements AutoCloseable {
                     }
                 }
             }
+            case PeerMessage.ProposalsCommitted m -> {
+                // Usually here before this node applies the entry: then either way of answering them may come first.
+                List<CompletableFuture<Long>> waiting = new ArrayList<>(m.seqs().length);
+                for (long seq : m.seqs()) {
+                    Forwarded write = forwarded.get(seq);
+                    if (write != null) {
+                        waiting.add(write.applied());
+                    }
+                }
+                if (!waiting.isEmpty()) {
+                    store.whenApplied(m.index()).thenRun(() -> waiting.forEach(w -> w.complete(m.index())));
+                }
+            }
             case PeerMessage.ReadIndexRequest m -> readIndex(m.linearizable()).whenComplete(
                     (index, failure) -> reply(m.from(), new PeerMessage.ReadIndexResponse(local.id(), m.requestId(),
                             failure == null ? index : -1)));
-            case PeerMessage.ReadIndexResponse m -> {
-                CompletableFuture<Long> waiting = pendingReadIndex.get(m.requestId());
-                if (waiting != null) {
-                    if (m.index() < 0) {
-                        waiting.completeExceptionally(new ProposalRejectedException("leadership not confirmed"));
-                    } else {
-                        waiting.complete(m.index());
-                    }
-                }
-            }
+            case PeerMessage.ReadIndexResponse m -> readIndexRequests.answered(m.requestId(), m.index());
             default -> LOG.warn("dropping unexpected message {}", message);
         }
     }
@@ -322,11 +335,14 @@ public final class RaftLoop implements AutoCloseable {
     /**
      * Called by the applier once a new leader's first entry, of {@code term}, is applied: a write forwarded
      * in an earlier term could only have been logged in that term, so if it is not applied by now it never
-     * will be, and its client can retry at once instead of waiting for a timeout.
+     * will be, and its client can retry at once instead of waiting for a timeout. Unless a snapshot was installed
+     * since it was forwarded: the write may be in it, and proposing it again could undo a later write.
      */
     private void failForwardedBefore(int term) {
         ProposalRejectedException lost = new ProposalRejectedException("leader changed before the write committed");
-        forwarded.values().stream().filter(f -> f.term() < term).forEach(f -> f.applied().completeExceptionally(lost));
+        long installed = stateMachine.snapshotsInstalled();
+        forwarded.values().stream().filter(f -> f.term() < term && f.snapshotsInstalled() == installed)
+                .forEach(f -> f.applied().completeExceptionally(lost));
     }
 
     private void proposeForwarded(PeerMessage.ForwardedProposals m) {
@@ -338,15 +354,20 @@ public final class RaftLoop implements AutoCloseable {
             return;
         }
         raftNode.replicate(new Operation.Batch(m.proposals())).whenComplete((result, failure) -> {
-            if (failure != null && failureFor(failure) instanceof ProposalRejectedException rejection) {
+            if (failure == null) {
+                reply(m.from(), new PeerMessage.ProposalsCommitted(local.id(), seqs(m), result.getCommitIndex()));
+            } else if (failureFor(failure) instanceof ProposalRejectedException rejection) {
                 rejectForwarded(m, rejection.getMessage());
             }
         });
     }
 
     private void rejectForwarded(PeerMessage.ForwardedProposals m, String reason) {
-        long[] seqs = m.proposals().stream().mapToLong(Operation.Proposal::seq).toArray();
-        reply(m.from(), new PeerMessage.ProposalsRejected(local.id(), seqs, reason));
+        reply(m.from(), new PeerMessage.ProposalsRejected(local.id(), seqs(m), reason));
+    }
+
+    private static long[] seqs(PeerMessage.ForwardedProposals m) {
+        return m.proposals().stream().mapToLong(Operation.Proposal::seq).toArray();
     }
 
     private void reply(int memberId, PeerMessage message) {
@@ -371,7 +392,7 @@ public final class RaftLoop implements AutoCloseable {
     private void onReport(RaftNodeReport report) {
         lastReport = report;
         role = report.getRole();
-        raftSnapshotIndex = report.getLog().getLastSnapshotIndex();
+        readIndexRequests.failNotAskedIn(report.getTerm());
         Member leaderNow = (Member) report.getTerm().getLeaderEndpoint();
         if (leaderNow != null && !leaderNow.equals(reportedLeader)) {
             metrics.leaderChanged();
@@ -415,6 +436,11 @@ public final class RaftLoop implements AutoCloseable {
 
     public Member local() {
         return local;
+    }
+
+    /** The clock of this node's MicroRaft, which its reports' timestamps come from. */
+    public RaftClock clock() {
+        return clock;
     }
 
     public RaftRole role() {
@@ -497,7 +523,8 @@ public final class RaftLoop implements AutoCloseable {
 
     /**
      * Hands leadership to the voter whose log is furthest ahead, and completes once this node has stepped
-     * down; completes at once if it is not the leader.
+     * down; completes at once if it is not the leader. The lease of {@code default} reads ends first, for the rest
+     * of this term (see {@link LeaderLease}).
      */
     public CompletableFuture<Void> transferLeadership() {
         if (role != RaftRole.LEADER) {
@@ -517,6 +544,7 @@ public final class RaftLoop implements AutoCloseable {
             return CompletableFuture.completedFuture(null);
         }
         LOG.info("handing leadership over to {}", target);
+        lease.endForHandOver(term());
         return raftNode.transferLeadership(target).copy().orTimeout(5, TimeUnit.SECONDS).thenApply(o -> null);
     }
 

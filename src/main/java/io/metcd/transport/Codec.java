@@ -60,6 +60,7 @@ public final class Codec {
     private static final byte READ_INDEX_REQUEST = 22;
     private static final byte READ_INDEX_RESPONSE = 23;
     private static final byte NOT_A_MEMBER = 24;
+    private static final byte PROPOSALS_COMMITTED = 25;
 
     // Operation tags.
     private static final byte OP_BATCH = 1;
@@ -137,10 +138,7 @@ public final class Codec {
                 writeProposals(out, m.proposals());
             }
             case PeerMessage.ProposalsRejected m -> {
-                out.u8(PROPOSALS_REJECTED).i32(m.from()).i32(m.seqs().length);
-                for (long seq : m.seqs()) {
-                    out.i64(seq);
-                }
+                writeSeqs(out.u8(PROPOSALS_REJECTED).i32(m.from()), m.seqs());
                 out.string(m.reason());
             }
             case PeerMessage.ReadIndexRequest m ->
@@ -148,6 +146,8 @@ public final class Codec {
             case PeerMessage.ReadIndexResponse m ->
                 out.u8(READ_INDEX_RESPONSE).i32(m.from()).i64(m.requestId()).i64(m.index());
             case PeerMessage.NotAMember m -> out.u8(NOT_A_MEMBER).i32(m.from());
+            case PeerMessage.ProposalsCommitted m ->
+                writeSeqs(out.u8(PROPOSALS_COMMITTED).i32(m.from()), m.seqs()).i64(m.index());
             default -> throw new IllegalArgumentException("cannot encode " + message.getClass().getName());
         }
     }
@@ -198,17 +198,11 @@ public final class Codec {
                     .setSender(readMember(in)).setTerm(in.i32()).setLastLogTerm(in.i32())
                     .setLastLogIndex(in.i64()).build();
             case FORWARDED_PROPOSALS -> new PeerMessage.ForwardedProposals(in.i32(), in.i32(), readProposals(in));
-            case PROPOSALS_REJECTED -> {
-                int from = in.i32();
-                long[] seqs = new long[in.count(8)];
-                for (int i = 0; i < seqs.length; i++) {
-                    seqs[i] = in.i64();
-                }
-                yield new PeerMessage.ProposalsRejected(from, seqs, in.string());
-            }
+            case PROPOSALS_REJECTED -> new PeerMessage.ProposalsRejected(in.i32(), readSeqs(in), in.string());
             case READ_INDEX_REQUEST -> new PeerMessage.ReadIndexRequest(in.i32(), in.i64(), in.bool());
             case READ_INDEX_RESPONSE -> new PeerMessage.ReadIndexResponse(in.i32(), in.i64(), in.i64());
             case NOT_A_MEMBER -> new PeerMessage.NotAMember(in.i32());
+            case PROPOSALS_COMMITTED -> new PeerMessage.ProposalsCommitted(in.i32(), readSeqs(in), in.i64());
             default -> throw new CodecException("unknown message tag " + tag);
         };
     }
@@ -334,6 +328,23 @@ public final class Codec {
             proposals.add(new Operation.Proposal(origin, seq, key, in.bool() ? in.bytes() : null));
         }
         return proposals;
+    }
+
+    /** The sequence numbers of proposals a leader answers for, count first. */
+    private static Writer writeSeqs(Writer out, long[] seqs) {
+        out.i32(seqs.length);
+        for (long seq : seqs) {
+            out.i64(seq);
+        }
+        return out;
+    }
+
+    private static long[] readSeqs(Reader in) {
+        long[] seqs = new long[in.count(8)];
+        for (int i = 0; i < seqs.length; i++) {
+            seqs[i] = in.i64();
+        }
+        return seqs;
     }
 
     // --------------------------------------------------------------------------------------- endpoints

@@ -7,6 +7,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Predicate;
 
 /**
  * Faults injected on the links between this node and its peers, for tests and {@code make chaos}: a
@@ -43,20 +44,32 @@ public final class NetworkFaults {
     }
 
     private final ConcurrentMap<Integer, Link> links = new ConcurrentHashMap<>();
+    private final ConcurrentMap<Integer, Predicate<Object>> dropped = new ConcurrentHashMap<>();
 
     /** Faults the link with member {@code peerId} as {@code link} says, replacing what was set before. */
     public void set(int peerId, Link link) {
         links.put(peerId, Objects.requireNonNull(link));
     }
 
+    /**
+     * Drops the messages that {@code which} matches (MicroRaft's or metcd's own), on the link with member
+     * {@code peerId}, besides what its {@link Link} loses: a test's way to lose one kind of message only.
+     * Replaces what was set before for that link.
+     */
+    public void drop(int peerId, Predicate<Object> which) {
+        dropped.put(peerId, Objects.requireNonNull(which));
+    }
+
     /** Makes the link with member {@code peerId} healthy again. */
     public void heal(int peerId) {
         links.remove(peerId);
+        dropped.remove(peerId);
     }
 
     /** Makes every link healthy again. */
     public void healAll() {
         links.clear();
+        dropped.clear();
     }
 
     /** The faulted links, by peer id. */
@@ -69,10 +82,12 @@ public final class NetworkFaults {
         return link != null && link.isPartitioned();
     }
 
-    /** Decides the fate of one message on the link with {@code peerId}: true if it is lost. */
-    boolean loses(int peerId) {
+    /** Decides the fate of {@code message} on the link with {@code peerId}: true if it is lost. */
+    boolean loses(int peerId, Object message) {
         Link link = links.get(peerId);
-        return link != null && (link.isPartitioned() || ThreadLocalRandom.current().nextDouble() < link.lossRate());
+        Predicate<Object> which = dropped.get(peerId);
+        return link != null && (link.isPartitioned() || ThreadLocalRandom.current().nextDouble() < link.lossRate())
+                || which != null && which.test(message);
     }
 
     /** How long a message on the link with {@code peerId} is held back. */

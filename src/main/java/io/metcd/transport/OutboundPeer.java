@@ -144,6 +144,7 @@ final class OutboundPeer {
                 discarded++;
             }
             transport.countDroppedUnreachable(discarded);
+            transport.connectionLost(id);
             failed("cannot reach " + target, e);
             return false;
         }
@@ -173,6 +174,7 @@ final class OutboundPeer {
         } catch (IOException e) {
             boolean stable = System.nanoTime() - connectedAt >= STABLE_NANOS;
             disconnect();
+            transport.connectionLost(id);
             if (!stable) {
                 // Also how a peer refuses our handshake (another group or protocol version): its log says which.
                 failed("connection to " + member + " broke within a second of being made", e);

@@ -39,6 +39,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 /**
  * metcd's {@link Transport}: raw TCP between the nodes of one Raft group, on the host and port of each
@@ -96,6 +97,8 @@ public final class PeerTransport implements Transport, AutoCloseable {
     private final Set<Socket> inboundSockets = ConcurrentHashMap.newKeySet();
     private final Set<Thread> readers = ConcurrentHashMap.newKeySet();
     private final NetworkFaults faults = new NetworkFaults();
+    private volatile IntConsumer connectionLost = peerId -> {
+    };
     /** Holds back delayed messages; started by the first delay injected, as faults are for tests only. */
     private ScheduledExecutorService delayed;
 
@@ -216,6 +219,16 @@ public final class PeerTransport implements Transport, AutoCloseable {
         }
         AtomicLong heard = lastHeard.get(id);
         return heard != null && System.nanoTime() - heard.get() < HEARD_RECENTLY_NANOS;
+    }
+
+    /**
+     * Has {@code listener} told the member id of a peer whenever messages to or from it may have been lost with a
+     * connection: ours to it broke or could not be made (what was queued for it is dropped then), or its connection
+     * to us ended. Called on a transport thread; it must return promptly and not throw. Messages lost otherwise (a
+     * full queue, injected faults) are not reported: delivery is best effort.
+     */
+    public void onConnectionLost(IntConsumer listener) {
+        connectionLost = Objects.requireNonNull(listener);
     }
 
     /** The URL where member {@code memberId} serves clients, once it has connected to this node (or is this node). */
@@ -343,6 +356,16 @@ public final class PeerTransport implements Transport, AutoCloseable {
         reconnects.increment();
     }
 
+    void connectionLost(int peerId) {
+        if (!closed) {
+            try {
+                connectionLost.accept(peerId);
+            } catch (RuntimeException e) {
+                LOG.error("the listener of lost connections failed for member {}", peerId, e);
+            }
+        }
+    }
+
     static void closeQuietly(Closeable closeable) {
         if (closeable != null) {
             try {
@@ -361,7 +384,7 @@ public final class PeerTransport implements Transport, AutoCloseable {
             if (closed || target.id() == local.id()) {
                 return;
             }
-            if (faults.loses(target.id())) {
+            if (faults.loses(target.id(), message)) {
                 droppedByFaults.increment();
                 return;
             }
@@ -438,6 +461,7 @@ public final class PeerTransport implements Transport, AutoCloseable {
             inboundSockets.remove(socket);
             if (peerId > 0) {
                 inboundByPeer.remove(peerId, socket);
+                connectionLost(peerId);
             }
             readers.remove(Thread.currentThread());
         }
@@ -474,7 +498,7 @@ public final class PeerTransport implements Transport, AutoCloseable {
                 throw new ProtocolException("connection closed in the middle of a frame");
             }
 
-            if (faults.loses(peerId)) {
+            if (faults.loses(peerId, message)) {
                 droppedByFaults.increment();
                 continue;
             }

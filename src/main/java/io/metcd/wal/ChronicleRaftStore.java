@@ -1,5 +1,6 @@
 package io.metcd.wal;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Operation;
 import io.metcd.transport.Codec;
 import io.microraft.RaftNode;
@@ -63,11 +64,12 @@ import java.util.zip.CRC32C;
  * roll-cycle files that nothing needed any more lives in.
  * <p>
  * <b>Durability.</b> {@link #flush()} and the {@code persistAndFlush...} methods msync the queue once; the other
- * methods only append, as {@link RaftStore} allows.
+ * methods only append, as {@link RaftStore} allows. An msync that fails fails them, and the store (below): Chronicle
+ * only reports it ({@link ChronicleErrors}) and would count those pages as synced.
  * <p>
  * <b>Fail-stop.</b> MicroRaft logs a store's {@link IOException} and carries on, which would let a node acknowledge
- * entries it never stored. So the first failure of any method marks the store failed, logs the cause, runs the
- * {@code onFailure} callback once (its job is to stop the node) and throws; every later call throws at once.
+ * entries it never stored. So the first failure of any method marks the store failed, has the node's {@link FailStop}
+ * stop the node (which logs the cause) and throws; every later call throws at once.
  * <p>
  * <b>Threads.</b> Not thread-safe: the owner calls {@link #restore()} and {@link #close()}, MicroRaft's Raft
  * thread calls the rest, and MicroRaft's executor orders the two.
@@ -99,7 +101,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     private static final long MIN_BLOCK_SIZE = 1L << 20;
 
     private final Path dir;
-    private final Runnable onFailure;
+    private final FailStop failStop;
     private final long cycleBytes;
     private final long maxRecordBytes;
     private final LogicalClock clock;
@@ -129,9 +131,9 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     private volatile long lastSnapshotIndex;
     private volatile LongConsumer syncTimes = nanos -> { };
 
-    private ChronicleRaftStore(Path dir, long cycleBytes, Runnable onFailure) {
+    private ChronicleRaftStore(Path dir, long cycleBytes, FailStop failStop) {
         this.dir = dir;
-        this.onFailure = onFailure;
+        this.failStop = failStop;
         this.cycleBytes = cycleBytes;
         // A cycle file must stay inside Chronicle's first mapped block, so that appender.sync() (which syncs only the
         // block being written) covers every record of the cycle; and a document may not outgrow the block overlap.
@@ -155,11 +157,11 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
      * Opens (creating it if needed) the Raft log in {@code dir}, rolling to a new cycle file every
      * {@link #DEFAULT_CYCLE_BYTES}.
      *
-     * @param onFailure run once, on the first failure of any {@link RaftStore} method; it should stop the node
+     * @param failStop stops the node on the first failure of any {@link RaftStore} method
      * @throws UncheckedIOException if the directory or the queue cannot be opened
      */
-    public static ChronicleRaftStore open(Path dir, Runnable onFailure) {
-        return open(dir, DEFAULT_CYCLE_BYTES, onFailure);
+    public static ChronicleRaftStore open(Path dir, FailStop failStop) {
+        return open(dir, DEFAULT_CYCLE_BYTES, failStop);
     }
 
     /**
@@ -168,16 +170,16 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
      * @param cycleBytes roughly how big a cycle file grows before writes move on to a new one, the unit in which
      *                   compaction frees disk space; a single record (a snapshot chunk, or one log entry) may not
      *                   be larger
-     * @param onFailure  run once, on the first failure of any {@link RaftStore} method; it should stop the node
+     * @param failStop   stops the node on the first failure of any {@link RaftStore} method
      * @throws UncheckedIOException if the directory or the queue cannot be opened
      */
-    public static ChronicleRaftStore open(Path dir, long cycleBytes, Runnable onFailure) {
+    public static ChronicleRaftStore open(Path dir, long cycleBytes, FailStop failStop) {
         if (cycleBytes < 4096) {
             throw new IllegalArgumentException("cycle size must be at least 4 KiB, not " + cycleBytes);
         }
         try {
             Files.createDirectories(dir);
-            return new ChronicleRaftStore(dir, cycleBytes, onFailure);
+            return new ChronicleRaftStore(dir, cycleBytes, failStop);
         } catch (IOException | RuntimeException e) {
             throw new UncheckedIOException(new IOException("cannot open the Raft log in " + dir, e));
         }
@@ -461,7 +463,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         checkUsable();
         try {
             sync();
-        } catch (RuntimeException | Error e) {
+        } catch (IOException | RuntimeException | Error e) {
             throw fail("flush", e);
         }
     }
@@ -511,13 +513,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         // After close() a failure is the queue shutting down under a late call, not a disk that lost a write.
         if (!failed && !closed) {
             failed = true;
-            LOG.error("Raft log in {} failed in {}; stopping the node, since it can no longer keep its promises",
-                    dir, operation, cause);
-            try {
-                onFailure.run();
-            } catch (RuntimeException e) {
-                LOG.error("the Raft log's failure callback failed", e);
-            }
+            failStop.stop("the Raft log in " + dir + " failed in " + operation, cause);
         }
         return new IOException(operation + " failed on the Raft log in " + dir, cause);
     }
@@ -561,9 +557,10 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         return stats;
     }
 
-    private void sync() {
+    /** Msyncs up to the write position; fails if Chronicle reports the msync failed (it does not throw). */
+    private void sync() throws IOException {
         long start = System.nanoTime();
-        appender.sync();
+        ChronicleErrors.failOnReport(appender::sync);
         syncTimes.accept(System.nanoTime() - start);
     }
 
@@ -571,7 +568,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
      * Moves writes to a new cycle once the current one is big enough. Syncs first: appender.sync() reaches only
      * the cycle being written, so a cycle must be durable before it is left behind.
      */
-    private void rollIfFull() {
+    private void rollIfFull() throws IOException {
         CycleStats current = cycles.get(clock.cycle);
         if (current != null && current.bytes >= cycleBytes) {
             sync();

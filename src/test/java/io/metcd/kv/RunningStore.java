@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Commit;
 import io.metcd.raft.PendingWrite;
 
@@ -22,7 +23,8 @@ final class RunningStore implements AutoCloseable {
 
     /** @param fresh as for a node without Raft state: discard what the directory holds */
     RunningStore(Engine engine, Path dataDir, boolean fresh, int localId) {
-        store = engine.open(dataDir, fresh, localId, proposeC, commitC);
+        // A failed applier also fails what waits for it, with the cause: commit() reports it.
+        store = engine.open(dataDir, fresh, localId, proposeC, commitC, new FailStop(dataDir, failure -> { }));
         applier = Thread.ofVirtual().start(store::readCommits);
     }
 

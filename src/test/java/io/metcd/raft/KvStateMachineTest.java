@@ -1,9 +1,11 @@
 package io.metcd.raft;
 
+import io.metcd.FailStop;
 import io.metcd.Metrics;
 import io.metcd.kv.MapKVStore;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -16,9 +18,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 class KvStateMachineTest {
     private final BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(100);
     private final AtomicInteger snapshotsAsked = new AtomicInteger();
+    private final FailStop noFailure = new FailStop(Path.of("."), failure -> {
+        throw new AssertionError("the node was stopped", failure);
+    });
     private final KvStateMachine machine = new KvStateMachine(commitC,
-            new MapKVStore(1, new ArrayBlockingQueue<>(1), commitC), null, () -> 1, new Metrics(), 100,
-            snapshotsAsked::incrementAndGet);
+            new MapKVStore(1, new ArrayBlockingQueue<>(1), commitC, noFailure), null, () -> 1, new Metrics(), 100,
+            snapshotsAsked::incrementAndGet, noFailure);
 
     @Test
     void aSnapshotIsAskedForEverySnapshotCountClientWritesHoweverTheyAreGrouped() {

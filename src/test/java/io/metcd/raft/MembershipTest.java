@@ -105,8 +105,9 @@ class MembershipTest {
             KvClient leader = cluster.client(leaderId);
             int[] followers = java.util.stream.IntStream.rangeClosed(1, 3).filter(id -> id != leaderId).toArray();
             cluster.stop(followers[0]);
-            await().until(() -> System.currentTimeMillis() - cluster.node(leaderId).raft().report()
-                    .getHeartbeatTimestamps().get(new Member(followers[0], "-")) > MembershipChanges.ALIVE_WITHIN.toMillis());
+            RaftLoop raft = cluster.node(leaderId).raft();
+            await().until(() -> raft.clock().elapsedSince(raft.report().getHeartbeatTimestamps()
+                    .get(new Member(followers[0], "-"))).compareTo(MembershipChanges.ALIVE_WITHIN) > 0);
             KvClient.Response refused = leader.send("DELETE", "-/members/" + followers[1], null);
             assertThat(refused).returns(409, KvClient.Response::status);
             assertThat(refused.body()).contains("not a quorum");

@@ -1,5 +1,6 @@
 package io.metcd.testkit;
 
+import io.metcd.FailStop;
 import io.metcd.Node;
 import io.metcd.kv.Engine;
 import io.metcd.raft.Member;
@@ -26,6 +27,8 @@ public final class TestCluster implements AutoCloseable {
     private final List<Integer> clientPorts = new ArrayList<>();
     private final Map<Integer, Node> nodes = new ConcurrentHashMap<>();
     private final Set<Integer> removed = ConcurrentHashMap.newKeySet();
+    /** What stopped a node the way a failed WAL or store stops a real one (which halts its process). */
+    private final Map<Integer, Throwable> failStopped = new ConcurrentHashMap<>();
     private final Path dir;
     private final int snapshotCount;
     private final Engine engine;
@@ -79,13 +82,16 @@ public final class TestCluster implements AutoCloseable {
         start(id, false);
     }
 
-    /** Starts node {@code id} with every declared member in {@code --cluster}, as a joiner if asked. */
+    /**
+     * Starts node {@code id} with every declared member in {@code --cluster}, as a joiner if asked. A node that fails
+     * its WAL, store or state machine is recorded, not halted (this JVM runs the others): {@link #close} reports it.
+     */
     public void start(int id, boolean join) {
+        Path dataDir = dir.resolve("node" + id);
         Node node = Node.start(new Node.Settings(members.get(id - 1), List.copyOf(members),
-                clientPorts.get(id - 1), dir.resolve("node" + id), snapshotCount, join,
-                otherEngines.getOrDefault(id, engine), faultInjection), () -> {
-                    throw new IllegalStateException("WAL failure on node " + id);
-                }, () -> {
+                clientPorts.get(id - 1), dataDir, snapshotCount, join,
+                otherEngines.getOrDefault(id, engine), faultInjection),
+                new FailStop(dataDir, failure -> failStopped.putIfAbsent(id, failure)), () -> {
                     removed.add(id);
                     Node self = nodes.remove(id);
                     if (self != null) {
@@ -158,10 +164,14 @@ public final class TestCluster implements AutoCloseable {
         return members.size();
     }
 
+    /** Stops every node; fails if one of them had to stop itself on a failure of its own (none should). */
     @Override
     public void close() {
         for (int id : List.copyOf(nodes.keySet())) {
             stop(id);
         }
+        failStopped.forEach((id, failure) -> {
+            throw new AssertionError("node " + id + " stopped on a failure of its own", failure);
+        });
     }
 }

@@ -130,6 +130,7 @@ class CodecTest {
                         .setLastLogTerm(3).setLastLogIndex(7).build(),
                 new PeerMessage.ForwardedProposals(2, 7, batch().proposals()),
                 new PeerMessage.ProposalsRejected(1, new long[] {3, Long.MIN_VALUE, 9}, "not the leader"),
+                new PeerMessage.ProposalsCommitted(1, new long[] {3, Long.MAX_VALUE}, 41),
                 new PeerMessage.ReadIndexRequest(3, 77, true),
                 new PeerMessage.ReadIndexResponse(1, 77, -1),
                 new PeerMessage.NotAMember(2));
@@ -329,6 +330,12 @@ class CodecTest {
                 assertArrayEquals(e.seqs(), a.seqs());
                 assertEquals(e.reason(), a.reason());
             }
+            case PeerMessage.ProposalsCommitted e -> {
+                PeerMessage.ProposalsCommitted a = assertInstanceOf(PeerMessage.ProposalsCommitted.class, actual);
+                assertEquals(e.from(), a.from());
+                assertArrayEquals(e.seqs(), a.seqs());
+                assertEquals(e.index(), a.index());
+            }
             // The other peer messages are records of plain values: their equals compares every field.
             case PeerMessage e -> assertEquals(e, actual);
             default -> fail("unexpected message " + expected);
@@ -427,6 +434,12 @@ class CodecTest {
     @Test
     void proposalsRejectedRoundTrips() {
         var message = new PeerMessage.ProposalsRejected(1, new long[] {3, Long.MIN_VALUE, 9}, "not the leader");
+        assertMessage(message, roundTrip(message));
+    }
+
+    @Test
+    void proposalsCommittedRoundTrips() {
+        var message = new PeerMessage.ProposalsCommitted(1, new long[] {3, Long.MAX_VALUE}, 41);
         assertMessage(message, roundTrip(message));
     }
 

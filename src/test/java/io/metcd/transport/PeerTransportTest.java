@@ -169,6 +169,26 @@ class PeerTransportTest {
     }
 
     @Test
+    void theConnectionsToAndFromAPeerThatStopsAreReportedLost() throws IOException {
+        Node a = started(member(1));
+        Node b = started(member(2));
+        List<Integer> lost = new CopyOnWriteArrayList<>();
+        a.transport.onConnectionLost(lost::add);
+        link(a, b);
+        link(b, a);
+
+        b.transport.close();
+        await().atMost(PATIENCE).until(() -> lost.contains(b.member.id()));
+        lost.clear();
+        // A write into a connection the peer closed may still succeed; one of the next fails, or the redial does.
+        await().atMost(PATIENCE).until(() -> {
+            a.send(b, marker(1, 1));
+            return lost.contains(b.member.id());
+        });
+        assertThat(lost).containsOnly(b.member.id());
+    }
+
+    @Test
     void sendToADownPeerDoesNotBlockAndMessagesFlowOnceItIsUp() throws IOException {
         Node a = started(member(1));
         Node b = node(member(2), PeerTransport.DEFAULT_MAX_FRAME_LENGTH);
@@ -397,6 +417,28 @@ class PeerTransportTest {
         }
         await().atMost(PATIENCE).until(() -> b.received.size() + a.transport.droppedByFaults() == sent);
         assertThat(a.transport.droppedByFaults()).isBetween(50L, 150L);
+    }
+
+    @Test
+    void aLinkThatDropsOneKindOfMessageDeliversTheOthersBothWays() throws IOException {
+        Node a = started(member(1));
+        Node b = started(member(2));
+        link(a, b);
+        link(b, a);
+        a.transport.faults().drop(b.member.id(), message -> message instanceof VoteRequest);
+
+        a.send(b, vote(a.member, 3));
+        b.send(a, vote(b.member, 3));
+        a.send(b, marker(1, 1));
+        b.send(a, marker(2, 1));
+        await().atMost(PATIENCE).until(() -> b.received.contains(marker(1, 1)) && a.received.contains(marker(2, 1)));
+        assertThat(a.transport.droppedByFaults()).isEqualTo(2);
+        assertThat(a.received).noneMatch(VoteRequest.class::isInstance);
+        assertThat(b.received).noneMatch(VoteRequest.class::isInstance);
+
+        a.transport.faults().heal(b.member.id());
+        a.send(b, vote(a.member, 4));
+        await().atMost(PATIENCE).until(() -> b.received.stream().anyMatch(VoteRequest.class::isInstance));
     }
 
     // ------------------------------------------------------------------------------ back-pressure

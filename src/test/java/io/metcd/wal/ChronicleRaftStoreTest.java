@@ -1,5 +1,6 @@
 package io.metcd.wal;
 
+import io.metcd.FailStop;
 import io.metcd.raft.Member;
 import io.metcd.raft.Operation;
 import io.metcd.transport.Codec;
@@ -399,7 +400,8 @@ class ChronicleRaftStoreTest {
         static final int HALTED = 42;
 
         public static void main(String[] args) throws IOException {
-            ChronicleRaftStore store = ChronicleRaftStore.open(Path.of(args[0]), CYCLE_BYTES, () -> { });
+            ChronicleRaftStore store = ChronicleRaftStore.open(Path.of(args[0]), CYCLE_BYTES,
+                    new FailStop(Path.of(args[0]), failure -> { }));
             store.restore();
             persistIdentity(store);
             store.persistLogEntries(entries(1, 3, 1));
@@ -493,7 +495,7 @@ class ChronicleRaftStoreTest {
         RaftConfig config = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(200)
                 .setLeaderHeartbeatPeriodSecs(1).setLeaderHeartbeatTimeoutSecs(2).setCommitCountToTakeSnapshot(100)
                 .build();
-        ChronicleRaftStore store = ChronicleRaftStore.open(dir, 16 * 1024, failures::incrementAndGet);
+        ChronicleRaftStore store = ChronicleRaftStore.open(dir, 16 * 1024, countingFailures());
         opened.add(store);
         assertTrue(store.restore().isEmpty());
         KeyList keys = new KeyList();
@@ -582,9 +584,14 @@ class ChronicleRaftStoreTest {
     // ----------------------------------------------------------------------------------------- helpers
 
     private ChronicleRaftStore open() {
-        ChronicleRaftStore store = ChronicleRaftStore.open(dir, CYCLE_BYTES, failures::incrementAndGet);
+        ChronicleRaftStore store = ChronicleRaftStore.open(dir, CYCLE_BYTES, countingFailures());
         opened.add(store);
         return store;
+    }
+
+    /** Counts in {@link #failures} the times the store stopped the node. */
+    private FailStop countingFailures() {
+        return new FailStop(dir, failure -> failures.incrementAndGet());
     }
 
     private ChronicleRaftStore openRestored() {

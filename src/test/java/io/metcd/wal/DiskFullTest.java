@@ -45,7 +45,7 @@ class DiskFullTest {
     private static final int WRITERS = 4;
     private static final int WRITES_WHILE_DOWN = 50;
     private static final Duration PATIENCE = Duration.ofSeconds(30);
-    private static final Pattern FREE = Pattern.compile("the WAL failed \\((\\d+) bytes free on the disk of (\\S+)\\)");
+    private static final Pattern FREE = Pattern.compile("failed in \\w+ \\((\\d+) bytes free on the disk of (\\S+)\\)");
 
     @TempDir
     static Path dir;

@@ -1,0 +1,59 @@
+package io.metcd.raft;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+
+/**
+ * The clock MicroRaft times with (its followers time their leader's silence with it, its leader its followers'
+ * answers), and the one anything that compares against MicroRaft's timestamps must use. It is monotonic: its millis
+ * follow {@link System#nanoTime()} from the wall-clock time at which it was made, so a step of the wall clock (NTP, an
+ * operator, a resumed VM) can neither make a live leader look silent nor a silent one alive. Its values still read as
+ * dates in MicroRaft's reports and logs, and MicroRaft's initial timestamps of 0 lie far in its past.
+ * <p>
+ * MicroRaft 0.7 counts its heartbeat period and timeout in whole seconds: it schedules its heartbeat task in seconds
+ * on its executor and compares heartbeat timeouts in this clock's millis. Today one of its millis is a real
+ * millisecond. A finer heartbeat would make both run faster by one factor (these millis and the executor's seconds);
+ * so whatever turns MicroRaft's time into real time goes through {@link #elapsedSince} and {@link #toRealTime}, and
+ * only this class and the executor would change.
+ */
+public final class RaftClock extends Clock {
+    private final long originMillis = System.currentTimeMillis();
+    private final long originNanos = System.nanoTime();
+
+    @Override
+    public long millis() {
+        return originMillis + (System.nanoTime() - originNanos) / 1_000_000;
+    }
+
+    @Override
+    public Instant instant() {
+        return Instant.ofEpochMilli(millis());
+    }
+
+    @Override
+    public ZoneId getZone() {
+        return ZoneOffset.UTC;
+    }
+
+    /** MicroRaft reads only {@link #millis()}: nothing needs this clock in another zone. */
+    @Override
+    public Clock withZone(ZoneId zone) {
+        if (zone.equals(getZone())) {
+            return this;
+        }
+        throw new UnsupportedOperationException("MicroRaft's clock stays in UTC, not " + zone);
+    }
+
+    /** The real time since {@code timestamp}, a value of {@link #millis()} (MicroRaft's reports carry such values). */
+    public Duration elapsedSince(long timestamp) {
+        return Duration.ofMillis(millis() - timestamp);
+    }
+
+    /** How long {@code raftTime}, a duration in MicroRaft's configuration (its seconds), lasts in real time. */
+    Duration toRealTime(Duration raftTime) {
+        return raftTime;
+    }
+}

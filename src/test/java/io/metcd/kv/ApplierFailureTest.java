@@ -1,0 +1,90 @@
+package io.metcd.kv;
+
+import io.metcd.FailStop;
+import io.metcd.raft.Commit;
+import io.metcd.raft.Operation.Proposal;
+import io.metcd.testkit.FailingStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.UncheckedIOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * An applier that fails, whatever it throws, stops the node the way a failed WAL does: otherwise the Raft thread
+ * waits for it for ever (on a full {@code commitC}, or for the index of the next snapshot) while the node keeps its
+ * vote and serves reads of a state that no longer moves. What waits for the store fails rather than waits.
+ */
+class ApplierFailureTest {
+    private static final Duration PATIENCE = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+    private final BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(16);
+    private FailStop failStop;
+    private Thread applier;
+
+    @AfterEach
+    void stopApplier() throws InterruptedException {
+        applier.interrupt();
+        applier.join();
+    }
+
+    @Test
+    void anErrorWhileApplyingStopsTheNode() throws InterruptedException {
+        InternalError fullDisk = new InternalError("a fault occurred in an unsafe memory access operation (injected)");
+        startApplier(fullDisk);
+        commitC.put(aWrite(1));
+        await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
+        assertThat(failStop.cause()).containsSame(fullDisk);
+    }
+
+    @Test
+    void aSnapshotThatCannotBeInstalledStopsTheNode() throws InterruptedException {
+        UncheckedIOException vanished = new UncheckedIOException(new NoSuchFileException("000012.log (injected)"));
+        startApplier(vanished);
+        commitC.put(new Commit.Restore(5, List.of()));
+        await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
+        assertThat(failStop.cause()).containsSame(vanished);
+    }
+
+    /** The Raft thread waits so for the index of a snapshot it takes. */
+    @Test
+    void whatWaitsForAnIndexFailsOnceTheApplierHasFailed() throws InterruptedException {
+        AbstractKVStore store = startApplier(new OutOfMemoryError("Java heap space (injected)"));
+        CompletableFuture<Long> waiting = store.whenApplied(1);
+        commitC.put(aWrite(1));
+        assertThat(waiting).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class);
+        assertThat(store.whenApplied(2)).isCompletedExceptionally();
+    }
+
+    @Test
+    void aWriteProposedHereFailsOnceTheApplierHasFailed() throws InterruptedException {
+        AbstractKVStore store = startApplier(new OutOfMemoryError("Java heap space (injected)"));
+        CompletableFuture<Long> proposed = store.propose("k", new byte[] {1});
+        commitC.put(aWrite(1));
+        assertThat(proposed).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class);
+    }
+
+    private AbstractKVStore startApplier(Throwable failure) {
+        failStop = new FailStop(dir, cause -> { });
+        AbstractKVStore store = new FailingStore(commitC, 0, failure, failStop);
+        applier = Thread.ofVirtual().start(store::readCommits);
+        return store;
+    }
+
+    private static Commit.Apply aWrite(long index) {
+        return new Commit.Apply(index, List.of(new Proposal(2, index, "k", new byte[] {1})));
+    }
+}

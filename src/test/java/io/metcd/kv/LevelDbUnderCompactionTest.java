@@ -1,0 +1,229 @@
+package io.metcd.kv;
+
+import io.metcd.FailStop;
+import io.metcd.raft.Commit;
+import io.metcd.raft.Operation.Proposal;
+import io.metcd.raft.PendingWrite;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The leveldb engine while LevelDB compacts in the background, which it does on its own after any large load or
+ * under writes: a compaction writes new table files and deletes those they replace, so nothing may depend on a file
+ * LevelDB listed a moment earlier still being there.
+ */
+class LevelDbUnderCompactionTest {
+    /** Enough for several memtables of a snapshot build: LevelDB compacts while and after a snapshot loads. */
+    private static final int SNAPSHOT_KEYS = 200_000;
+    private static final int VALUE_BYTES = 500;
+    private static final int INSTALLS = 3;
+    /** Fewer than fill a chunk: each range of keys makes exactly one. */
+    private static final int KEYS_PER_CHUNK = SnapshotChunks.CHUNK_BYTES / (VALUE_BYTES + 32);
+
+    /** Keys written once before the readers start, which they read while other keys are written. */
+    private static final int STABLE_KEYS = 20_000;
+    /**
+     * More readers than cores, so that a read is sometimes suspended half-way while a compaction completes, but few
+     * enough to leave LevelDB the time to compact often.
+     */
+    private static final int READERS = 4;
+    private static final int WRITES_PER_BATCH = 200;
+    private static final Duration SCAN_PAUSE = Duration.ofMillis(500);
+    private static final Duration UNDER_LOAD = Duration.ofSeconds(10);
+
+    /** The stable keys and their values, made once: a reader's time goes to reading. */
+    private static final byte[][] STABLE = IntStream.range(0, STABLE_KEYS)
+            .mapToObj(i -> key(i).getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
+    private static final byte[][] STABLE_VALUES = IntStream.range(0, STABLE_KEYS)
+            .mapToObj(LevelDbUnderCompactionTest::value).toArray(byte[][]::new);
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void snapshotsLargeEnoughToMakeLevelDbCompactInstallOneAfterAnother() {
+        AbstractKVStore store = Engine.leveldb.open(dataDir, true, 1, new ArrayBlockingQueue<PendingWrite>(1),
+                new ArrayBlockingQueue<Commit>(1), new FailStop(dataDir, failure -> { }));
+        try {
+            Iterable<byte[]> snapshot = snapshotOf(SNAPSHOT_KEYS);
+            for (int install = 1; install <= INSTALLS; install++) {
+                store.recoverFromSnapshot(1000L * install, snapshot);
+                assertThat(store.lookup(key(0))).isEqualTo(value(0));
+                assertThat(store.lookup(key(SNAPSHOT_KEYS - 1))).isEqualTo(value(SNAPSHOT_KEYS - 1));
+            }
+        } finally {
+            store.close();
+        }
+    }
+
+    /**
+     * What a table's builder leaves must hold still once it is finished: the store forces those files to disk, then
+     * names the directory the live one, and a file deleted or written meanwhile breaks the first or escapes it.
+     */
+    @Test
+    void aFinishedTableLeavesItsFilesAsTheyAreUntilItIsOpenedAgain() throws Exception {
+        Path dir = dataDir.resolve("built");
+        Table.Builder builder = LevelDbTable.FORMAT.build(dir);
+        SnapshotChunks.forEachEntry(snapshotOf(SNAPSHOT_KEYS), builder::add);
+        builder.finish(1);
+        Set<String> finished = files(dir);
+        // The last memtable of a build this size is still being written out as the build ends.
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2))
+                .untilAsserted(() -> assertThat(files(dir)).isEqualTo(finished));
+    }
+
+    @Test
+    void getsAndSnapshotScansNeverFailWhileWritesKeepLevelDbCompacting() throws Exception {
+        Table table = LevelDbTable.FORMAT.open(dataDir.resolve("table")).orElseThrow();
+        Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        AtomicLong reads = new AtomicLong();
+        AtomicLong scans = new AtomicLong();
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Thread> threads = new ArrayList<>();
+        try {
+            table.write(1, IntStream.range(0, STABLE_KEYS)
+                    .mapToObj(i -> new Proposal(1, i, key(i), value(i))).toList());
+            threads.add(Thread.ofPlatform().start(() -> keepWriting(table, stop, failures)));
+            for (int r = 0; r < READERS; r++) {
+                threads.add(Thread.ofPlatform().start(() -> keepReading(table, stop, reads, failures)));
+            }
+            threads.add(Thread.ofPlatform().start(() -> keepScanning(table, stop, scans, failures)));
+            // The stable keys' table and the first few the writes made: compaction replaces some of them.
+            Set<String> tablesBefore = await().atMost(Duration.ofSeconds(10))
+                    .until(() -> tableFiles(dataDir.resolve("table")), tables -> tables.size() >= 4);
+            Thread.sleep(UNDER_LOAD.toMillis());
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            assertThat(failures).as("reads and scans that failed").isEmpty();
+            assertThat(reads.get()).as("reads").isGreaterThan(1000);
+            assertThat(scans.get()).as("scans").isPositive();
+            Set<String> tablesAfter = tableFiles(dataDir.resolve("table"));
+            assertThat(tablesBefore).as("tables compacted away meanwhile").anyMatch(t -> !tablesAfter.contains(t));
+        } finally {
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            table.close();
+        }
+    }
+
+    /** Writes keys of its own between the stable ones, so that the tables holding those keep being merged. */
+    private static void keepWriting(Table table, AtomicBoolean stop, Queue<Throwable> failures) {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        try {
+            for (long index = 2; !stop.get(); index++) {
+                List<Proposal> batch = new ArrayList<>(WRITES_PER_BATCH);
+                for (int i = 0; i < WRITES_PER_BATCH; i++) {
+                    String between = key(random.nextInt(STABLE_KEYS)) + "~" + random.nextInt(10);
+                    batch.add(new Proposal(1, i, between, value(i)));
+                }
+                table.write(index, batch);
+            }
+        } catch (RuntimeException e) {
+            failures.add(e);
+        }
+    }
+
+    private static void keepReading(Table table, AtomicBoolean stop, AtomicLong reads, Queue<Throwable> failures) {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        while (!stop.get()) {
+            int i = random.nextInt(STABLE_KEYS);
+            try {
+                byte[] read = table.get(STABLE[i]);
+                if (!Arrays.equals(read, STABLE_VALUES[i])) {
+                    failures.add(new AssertionError(key(i) + " read as " + Arrays.toString(read)));
+                }
+                reads.incrementAndGet();
+            } catch (RuntimeException e) {
+                failures.add(e);
+            }
+        }
+    }
+
+    /**
+     * Every stable key is in every scan, whatever the writes did meanwhile. Pauses between scans: a scan keeps the
+     * table files it started on until it ends, which, scans following one another, would shelter most reads.
+     */
+    private static void keepScanning(Table table, AtomicBoolean stop, AtomicLong scans, Queue<Throwable> failures) {
+        int stableKeyLength = key(0).length();
+        while (!stop.get()) {
+            AtomicLong stable = new AtomicLong();
+            try {
+                table.scan((key, value) -> {
+                    if (key.length == stableKeyLength) {
+                        stable.incrementAndGet();
+                    }
+                });
+                if (stable.get() != STABLE_KEYS) {
+                    failures.add(new AssertionError("a scan saw " + stable + " stable keys of " + STABLE_KEYS));
+                }
+                scans.incrementAndGet();
+            } catch (RuntimeException e) {
+                failures.add(e);
+            }
+            LockSupport.parkNanos(SCAN_PAUSE.toNanos());
+        }
+    }
+
+    /** The chunks of a snapshot of {@code keys} keys, each made as it is iterated, as the WAL reads them. */
+    static Iterable<byte[]> snapshotOf(int keys) {
+        int ranges = (keys + KEYS_PER_CHUNK - 1) / KEYS_PER_CHUNK;
+        return () -> IntStream.range(0, ranges).mapToObj(r -> {
+            List<byte[]> chunk = new ArrayList<>(1);
+            SnapshotChunks out = new SnapshotChunks(chunk::add);
+            for (int i = r * KEYS_PER_CHUNK; i < Math.min(keys, (r + 1) * KEYS_PER_CHUNK); i++) {
+                out.add(key(i).getBytes(StandardCharsets.UTF_8), value(i));
+            }
+            out.finish();
+            return chunk.getFirst();
+        }).iterator();
+    }
+
+    /** Zero-padded, so that the keys come in the snapshot's byte order. */
+    static String key(int i) {
+        return String.format("key-%08d", i);
+    }
+
+    static byte[] value(int i) {
+        byte[] value = new byte[VALUE_BYTES];
+        byte[] tag = Integer.toString(i).getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(tag, 0, value, 0, tag.length);
+        return value;
+    }
+
+    private static Set<String> files(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).collect(Collectors.toSet());
+        }
+    }
+
+    private static Set<String> tableFiles(Path dir) throws IOException {
+        return files(dir).stream().filter(name -> name.endsWith(".sst")).collect(Collectors.toSet());
+    }
+}

@@ -1,0 +1,69 @@
+package io.metcd.testkit;
+
+import io.metcd.FailStop;
+import io.metcd.kv.AbstractKVStore;
+import io.metcd.raft.Commit;
+import io.metcd.raft.Operation.Proposal;
+import io.metcd.raft.PendingWrite;
+
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.function.Consumer;
+
+/**
+ * A store whose engine fails as a real one can: applying, taking or installing a snapshot throws the given
+ * {@link RuntimeException} or {@link Error} (a full disk under a memory-mapped file is an {@code InternalError}; an
+ * exhausted heap, an {@code OutOfMemoryError}).
+ */
+public final class FailingStore extends AbstractKVStore {
+    private final Throwable failure;
+
+    /**
+     * @param appliedIndex where the store starts, as one that kept its state across a restart
+     * @param failure      a {@link RuntimeException} or an {@link Error}
+     */
+    public FailingStore(BlockingQueue<Commit> commitC, long appliedIndex, Throwable failure, FailStop failStop) {
+        super(1, new ArrayBlockingQueue<PendingWrite>(1), commitC, appliedIndex, failStop);
+        if (!(failure instanceof RuntimeException || failure instanceof Error)) {
+            throw new IllegalArgumentException("not unchecked: " + failure);
+        }
+        this.failure = failure;
+    }
+
+    @Override
+    protected byte[] get(String key) {
+        return null;
+    }
+
+    @Override
+    protected void apply(long index, List<Proposal> proposals) {
+        throw fail();
+    }
+
+    @Override
+    protected void flush(long index) {
+    }
+
+    @Override
+    public void snapshot(Consumer<byte[]> chunks) {
+        throw fail();
+    }
+
+    @Override
+    public void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
+        throw fail();
+    }
+
+    @Override
+    public String engine() {
+        return "failing";
+    }
+
+    private RuntimeException fail() {
+        if (failure instanceof Error e) {
+            throw e;
+        }
+        return (RuntimeException) failure;
+    }
+}
