@@ -50,11 +50,11 @@ class NodeTest {
         Node.Settings settings = new Node.Settings(local, List.of(local), clientPort, dir, 1000, false, Engine.mapdb,
                 false);
         try (ServerSocket taken = new ServerSocket(peerPort, 1, InetAddress.getByName("127.0.0.1"))) {
-            assertThatThrownBy(() -> Node.start(settings, () -> { }, () -> { }))
+            assertThatThrownBy(() -> Node.start(settings, new FailStop(dir, failure -> { }), () -> { }))
                     .hasMessageContaining("cannot listen for peers on " + local.peerUrl());
         }
 
-        try (Node node = Node.start(settings, () -> { }, () -> { })) {
+        try (Node node = Node.start(settings, new FailStop(dir, failure -> { }), () -> { })) {
             KvClient client = new KvClient(clientPort);
             await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
                     .until(() -> client.put("after-retry", "v").status() == 204);
