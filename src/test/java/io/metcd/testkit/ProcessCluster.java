@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 
 import static org.awaitility.Awaitility.await;
@@ -60,12 +61,23 @@ public final class ProcessCluster implements AutoCloseable {
                 .collect(Collectors.joining(","));
     }
 
+    /**
+     * Starts every node and returns once each one serves (what {@code make cluster} waits for): a node opens its
+     * client port only after its Raft node has started, so a leader known to one node says nothing of the others.
+     */
     public ProcessCluster start() {
         for (int id = 1; id <= processes.length; id++) {
             start(id);
         }
         awaitLeader();
+        awaitServing();
         return this;
+    }
+
+    /** Waits until every running node answers its health check: it serves clients, knows a leader and applies. */
+    public void awaitServing() {
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> IntStream.rangeClosed(1, size())
+                .filter(this::isRunning).allMatch(id -> client(id).get("-/health").status() == 200));
     }
 
     /** Starts node {@code id} with the same flags every time, appending its output to {@link #log}. */
