@@ -1,9 +1,10 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
+import io.metcd.model.PendingWrite;
+import io.metcd.model.ProposalRejectedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,8 +1,8 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.PendingWrite;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,9 +1,9 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
+import io.metcd.model.PendingWrite;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;

@@ -1,6 +1,6 @@
 package io.metcd.kv;
 
-import io.metcd.transport.Codec;
+import io.metcd.codec.Codec;
 
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;

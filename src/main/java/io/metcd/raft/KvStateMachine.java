@@ -1,8 +1,10 @@
 package io.metcd.raft;
 
-import io.metcd.FailStop;
-import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
+import io.metcd.metrics.Metrics;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.impl.statemachine.InternalCommitAware;
 import io.microraft.statemachine.StateMachine;

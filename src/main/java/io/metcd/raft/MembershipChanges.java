@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.model.Member;
 import io.metcd.raft.MembershipException.Reason;
 import io.microraft.MembershipChangeMode;
 import io.microraft.RaftEndpoint;

@@ -1,9 +1,14 @@
 package io.metcd.raft;
 
-import io.metcd.FailStop;
-import io.metcd.Metrics;
 import io.metcd.kv.AbstractKVStore;
-import io.metcd.kv.ProposalRejectedException;
+import io.metcd.metrics.Metrics;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Member;
+import io.metcd.model.Operation;
+import io.metcd.model.PeerMessage;
+import io.metcd.model.PendingWrite;
+import io.metcd.model.ProposalRejectedException;
 import io.metcd.transport.PeerTransport;
 import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.QueryPolicy;

@@ -1,6 +1,7 @@
 package io.metcd.raft;
 
-import io.metcd.kv.ProposalRejectedException;
+import io.metcd.model.Member;
+import io.metcd.model.ProposalRejectedException;
 import io.microraft.report.RaftTerm;
 
 import java.util.Map;

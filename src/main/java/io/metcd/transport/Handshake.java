@@ -1,5 +1,6 @@
 package io.metcd.transport;
 
+import io.metcd.codec.Codec;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;

@@ -1,6 +1,7 @@
 package io.metcd.transport;
 
-import io.metcd.raft.Member;
+import io.metcd.codec.Codec;
+import io.metcd.model.Member;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,7 +1,9 @@
 package io.metcd.transport;
 
-import io.metcd.raft.Member;
-import io.metcd.raft.PeerMessage;
+import io.metcd.codec.Codec;
+import io.metcd.codec.CodecException;
+import io.metcd.model.Member;
+import io.metcd.model.PeerMessage;
 import io.microraft.RaftEndpoint;
 import io.microraft.model.message.RaftMessage;
 import io.microraft.transport.Transport;

@@ -1,8 +1,8 @@
 package io.metcd.wal;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Operation;
-import io.metcd.transport.Codec;
+import io.metcd.codec.Codec;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import io.microraft.RaftNode;
 import io.microraft.model.RaftModelFactory;
 import io.microraft.model.impl.DefaultRaftModelFactory;

@@ -1,8 +1,8 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
 import io.metcd.testkit.FailingStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

@@ -1,8 +1,9 @@
 package io.metcd.kv;
 
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Commit;
+import io.metcd.model.Operation.Proposal;
+import io.metcd.model.PendingWrite;
+import io.metcd.model.ProposalRejectedException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

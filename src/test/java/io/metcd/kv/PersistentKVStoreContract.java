@@ -1,6 +1,6 @@
 package io.metcd.kv;
 
-import io.metcd.raft.Commit;
+import io.metcd.model.Commit;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;

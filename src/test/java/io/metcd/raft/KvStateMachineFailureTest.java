@@ -1,7 +1,9 @@
 package io.metcd.raft;
 
-import io.metcd.FailStop;
-import io.metcd.Metrics;
+import io.metcd.metrics.Metrics;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import io.metcd.testkit.FailingStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

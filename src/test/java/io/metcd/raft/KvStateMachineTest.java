@@ -1,8 +1,10 @@
 package io.metcd.raft;
 
-import io.metcd.FailStop;
-import io.metcd.Metrics;
 import io.metcd.kv.MapKVStore;
+import io.metcd.metrics.Metrics;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;

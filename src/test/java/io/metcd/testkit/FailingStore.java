@@ -1,10 +1,10 @@
 package io.metcd.testkit;
 
-import io.metcd.FailStop;
 import io.metcd.kv.AbstractKVStore;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
+import io.metcd.model.PendingWrite;
 
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;

@@ -1,7 +1,8 @@
 package io.metcd.transport;
 
-import io.metcd.raft.Member;
-import io.metcd.raft.PeerMessage;
+import io.metcd.codec.Codec;
+import io.metcd.model.Member;
+import io.metcd.model.PeerMessage;
 import io.metcd.raft.RaftLoop;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.ProcessCluster;

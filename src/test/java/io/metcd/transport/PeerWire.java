@@ -1,5 +1,6 @@
 package io.metcd.transport;
 
+import io.metcd.codec.Codec;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;

@@ -1,9 +1,9 @@
 package io.metcd.wal;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Member;
-import io.metcd.raft.Operation;
-import io.metcd.transport.Codec;
+import io.metcd.codec.Codec;
+import io.metcd.model.FailStop;
+import io.metcd.model.Member;
+import io.metcd.model.Operation;
 import io.microraft.RaftConfig;
 import io.microraft.RaftEndpoint;
 import io.microraft.RaftNode;

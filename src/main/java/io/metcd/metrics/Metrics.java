@@ -1,4 +1,4 @@
-package io.metcd;
+package io.metcd.metrics;
 
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.raft.RaftLoop;

@@ -1,8 +1,8 @@
-package io.metcd.transport;
+package io.metcd.codec;
 
-import io.metcd.raft.Member;
-import io.metcd.raft.Operation;
-import io.metcd.raft.PeerMessage;
+import io.metcd.model.Member;
+import io.metcd.model.Operation;
+import io.metcd.model.PeerMessage;
 import io.microraft.MembershipChangeMode;
 import io.microraft.RaftEndpoint;
 import io.microraft.model.groupop.UpdateRaftGroupMembersOp;

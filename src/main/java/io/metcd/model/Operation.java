@@ -1,10 +1,10 @@
-package io.metcd.raft;
+package io.metcd.model;
 
 import java.util.List;
 
 /**
  * What goes into a Raft log entry's operation slot, and into snapshot chunks. Every implementation is
- * encoded by {@link io.metcd.transport.Codec}; nothing else may reach MicroRaft as an operation.
+ * encoded by {@link io.metcd.codec.Codec}; nothing else may reach MicroRaft as an operation.
  */
 public sealed interface Operation {
 
