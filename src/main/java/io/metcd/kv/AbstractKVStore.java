@@ -137,7 +137,7 @@ public abstract class AbstractKVStore implements KVStore {
                             recoverFromSnapshot(r.index(), r.chunks());
                             r.done().run();
                         }
-                        case Commit.Advance ignored -> {
+                        case Commit.MembershipChanged ignored -> {
                         }
                         case Commit.TermStarted t -> {
                             // The listener fails forwarded writes not applied yet: settle the ones that were first.

@@ -96,7 +96,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     @Override
     public void onInternalCommit(long commitIndex) {
-        stopOnFailure("applying the membership change", commitIndex, () -> publish(new Commit.Advance(commitIndex)));
+        stopOnFailure("applying the membership change", commitIndex, () -> publish(new Commit.MembershipChanged(commitIndex)));
     }
 
     @Override

@@ -84,7 +84,7 @@ abstract class KVStoreContract {
     void theAppliedIndexFollowsEveryKindOfCommit() throws Exception {
         commit(put(3, "k", "v"));
         assertThat(store.appliedIndex()).isEqualTo(3);
-        commit(new Commit.Advance(4));
+        commit(new Commit.MembershipChanged(4));
         assertThat(store.appliedIndex()).isEqualTo(4);
         commit(new Commit.TermStarted(5, 2));
         assertThat(store.appliedIndex()).isEqualTo(5);
@@ -95,7 +95,7 @@ abstract class KVStoreContract {
         commit(put(5, "k", "new"));
         commit(put(5, "k", "replayed"));
         commit(put(4, "k", "older"));
-        commit(new Commit.Advance(6));
+        commit(new Commit.MembershipChanged(6));
         assertThat(store.lookup("k")).isEqualTo(bytes("new"));
         assertThat(store.appliedIndex()).isEqualTo(6);
     }
@@ -106,7 +106,7 @@ abstract class KVStoreContract {
         List<byte[]> atOne = running.snapshot();
         commit(put(6, "b", "2"));
         commit(new Commit.Restore(6, atOne));
-        commit(new Commit.Advance(7));
+        commit(new Commit.MembershipChanged(7));
         assertThat(store.lookup("b")).isEqualTo(bytes("2"));
         assertThat(store.appliedIndex()).isEqualTo(7);
     }
@@ -212,7 +212,7 @@ abstract class KVStoreContract {
         CompletableFuture<Long> reader = store.whenApplied(5);
         assertThat(reader).isNotDone();
 
-        running.commitC.put(new Commit.Advance(5));
+        running.commitC.put(new Commit.MembershipChanged(5));
 
         assertThat(reader).succeedsWithin(Duration.ofSeconds(10)).isEqualTo(5L);
     }
