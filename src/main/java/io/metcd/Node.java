@@ -11,6 +11,7 @@ import io.metcd.model.PendingWrite;
 import io.metcd.raft.RaftLoop;
 import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.RaftConfig;
+import io.microraft.RaftRole;
 import io.microraft.persistence.RestoredRaftState;
 
 import org.slf4j.Logger;
@@ -106,7 +107,10 @@ public final class Node implements AutoCloseable {
             throw e;
         }
         try {
-            metrics.watch(raft, store);
+            metrics.watchRaft(raft::term, () -> raft.role() == RaftRole.LEADER, () -> raft.leader() != null,
+                    raft::report);
+            metrics.watchStore(store::appliedIndex);
+            metrics.watchPeers(raft.transport());
             raft.start();
             HttpApi http = new HttpApi(raft, store, restored.isPresent(), settings.faultInjection(), metrics)
                     .start(settings.local().host(), settings.clientPort());

@@ -6,7 +6,7 @@ import io.javalin.http.HttpResponseException;
 import io.javalin.http.HttpStatus;
 import io.javalin.router.Endpoint;
 import io.metcd.kv.AbstractKVStore;
-import io.metcd.metrics.Metrics;
+import io.metcd.metrics.HttpMetrics;
 import io.metcd.model.Member;
 import io.metcd.model.ProposalRejectedException;
 import io.metcd.raft.MembershipException;
@@ -64,7 +64,7 @@ public final class HttpApi implements AutoCloseable {
 
     private final RaftLoop raft;
     private final AbstractKVStore store;
-    private final Metrics metrics;
+    private final HttpMetrics metrics;
     private final Javalin app;
     private final RequestTimeouts timeouts;
     /** The one connector, made when the server starts. */
@@ -79,7 +79,7 @@ public final class HttpApi implements AutoCloseable {
      * @param restarted      whether the node came back from existing data, so stale reads must wait for a catch-up
      * @param faultInjection whether to serve {@link FaultInjectionApi}'s admin requests ({@code --test-faults})
      */
-    public HttpApi(RaftLoop raft, AbstractKVStore store, boolean restarted, boolean faultInjection, Metrics metrics) {
+    public HttpApi(RaftLoop raft, AbstractKVStore store, boolean restarted, boolean faultInjection, HttpMetrics metrics) {
         this.raft = raft;
         this.store = store;
         this.metrics = metrics;
@@ -117,7 +117,7 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.post("/-/members/{id}", this::addMember);
             cfg.routes.delete("/-/members/{id}", this::removeMember);
             cfg.routes.post("/-/snapshot", this::snapshot);
-            cfg.routes.get("/-/metrics", ctx -> ctx.contentType(Metrics.CONTENT_TYPE).result(metrics.scrape()));
+            cfg.routes.get("/-/metrics", ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
             if (faultInjection) {
                 FaultInjectionApi faults = new FaultInjectionApi(raft.transport().faults());
                 cfg.routes.get(FaultInjectionApi.PATH, faults::list);
@@ -167,7 +167,7 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.error(HttpStatus.REQUEST_TIMEOUT.getCode(), "*", ctx -> plain(ctx, HttpStatus.REQUEST_TIMEOUT,
                     "request body not received within " + IDLE_TIMEOUT.toSeconds() + " s"));
         });
-        metrics.watchHttp(this::openConnections);
+        metrics.watchOpenConnections(this::openConnections);
     }
 
     public HttpApi start(String host, int port) {

@@ -1,7 +1,7 @@
 package io.metcd.raft;
 
 import io.metcd.kv.AbstractKVStore;
-import io.metcd.metrics.Metrics;
+import io.metcd.metrics.RaftMetrics;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation;
@@ -41,7 +41,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     private final ChronicleRaftStore wal;
     private final FailStop failStop;
     private final IntSupplier currentTerm;
-    private final Metrics metrics;
+    private final RaftMetrics metrics;
     private final int snapshotCount;
     private final Runnable takeSnapshot;
     /** Client writes committed since the last snapshot was asked for; only the Raft thread touches it. */
@@ -58,7 +58,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
      * @param failStop      stops the node if a call from MicroRaft fails: MicroRaft would log it and go on
      */
     KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
-            IntSupplier currentTerm, Metrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
+            IntSupplier currentTerm, RaftMetrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
         this.commitC = commitC;
         this.store = store;
         this.wal = wal;

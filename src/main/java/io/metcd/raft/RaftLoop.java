@@ -1,7 +1,7 @@
 package io.metcd.raft;
 
 import io.metcd.kv.AbstractKVStore;
-import io.metcd.metrics.Metrics;
+import io.metcd.metrics.RaftMetrics;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Member;
@@ -75,7 +75,7 @@ public final class RaftLoop implements AutoCloseable {
     private final Thread applier;
     private final MembershipChanges membership;
     private final Runnable onRemoved;
-    private final Metrics metrics;
+    private final RaftMetrics metrics;
     private final AtomicBoolean removed = new AtomicBoolean();
     private volatile boolean closing;
     /** When this leader last told a non-member so, by member id: once a second is enough. */
@@ -111,7 +111,7 @@ public final class RaftLoop implements AutoCloseable {
     public RaftLoop(Member local, String clientUrl, Collection<Member> initialMembers, RaftConfig config,
             ChronicleRaftStore wal, Optional<RestoredRaftState> restored, BlockingQueue<PendingWrite> proposeC,
             BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved, FailStop failStop,
-            Metrics metrics) {
+            RaftMetrics metrics) {
         this.local = local;
         this.onRemoved = onRemoved;
         this.metrics = metrics;

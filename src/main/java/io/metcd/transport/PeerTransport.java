@@ -2,6 +2,7 @@ package io.metcd.transport;
 
 import io.metcd.codec.Codec;
 import io.metcd.codec.CodecException;
+import io.metcd.metrics.PeerCounters;
 import io.metcd.model.Member;
 import io.metcd.model.PeerMessage;
 import io.microraft.RaftEndpoint;
@@ -61,7 +62,7 @@ import java.util.function.IntConsumer;
  * full, when the peer cannot be reached, or when the connection breaks while it is in flight. Over one
  * connection, messages arrive in the order they were sent.
  */
-public final class PeerTransport implements Transport, AutoCloseable {
+public final class PeerTransport implements Transport, PeerCounters, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PeerTransport.class);
 
     /**
@@ -243,27 +244,27 @@ public final class PeerTransport implements Transport, AutoCloseable {
         return faults;
     }
 
-    /** The number of messages dropped because their peer's outbound queue was full. */
+    @Override
     public long droppedQueueFull() {
         return droppedQueueFull.sum();
     }
 
-    /** The number of messages dropped because their peer could not be reached. */
+    @Override
     public long droppedUnreachable() {
         return droppedUnreachable.sum();
     }
 
-    /** The number of messages dropped, in either direction, by the injected {@link #faults()}. */
+    @Override
     public long droppedByFaults() {
         return droppedByFaults.sum();
     }
 
-    /** The number of outbound connections made to a peer after the first one to it. */
+    @Override
     public long reconnects() {
         return reconnects.sum();
     }
 
-    /** The number of messages waiting in each peer's outbound queue, by member id. */
+    @Override
     public Map<Integer, Integer> queueDepths() {
         Map<Integer, Integer> depths = new TreeMap<>();
         peers.forEach((id, peer) -> depths.put(id, peer.queueDepth()));
