@@ -4,10 +4,12 @@ import io.metcd.http.HttpApi;
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.kv.Engine;
 import io.metcd.metrics.Metrics;
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Member;
 import io.metcd.model.PendingWrite;
+import io.metcd.raft.ConfChange;
 import io.metcd.raft.RaftLoop;
 import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.RaftConfig;
@@ -20,8 +22,6 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 
 /**
  * One metcd node wired together, as raftexample's main.go does it: the channels, the store, the WAL, the
@@ -69,8 +69,9 @@ public final class Node implements AutoCloseable {
      * @throws IllegalStateException if the data directory belongs to another node or was written by another engine
      */
     public static Node start(Settings settings, FailStop failStop, Runnable onRemoved) {
-        BlockingQueue<PendingWrite> proposeC = new ArrayBlockingQueue<>(PROPOSE_CAPACITY);
-        BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(COMMIT_CAPACITY);
+        Channel<PendingWrite> proposeC = new Channel<>(PROPOSE_CAPACITY);
+        Channel<ConfChange> confChangeC = new Channel<>(1);
+        Channel<Commit> commitC = new Channel<>(COMMIT_CAPACITY);
         ChronicleRaftStore wal = ChronicleRaftStore.open(settings.dataDir().resolve("wal"), failStop);
         Metrics metrics = new Metrics();
         wal.reportSyncTimes(metrics::walSynced);
@@ -85,8 +86,8 @@ public final class Node implements AutoCloseable {
         }
         AbstractKVStore store;
         try {
-            store = settings.engine().open(settings.dataDir(), restored.isEmpty(), settings.local().id(), proposeC,
-                    commitC, failStop);
+            store = settings.engine().open(settings.dataDir(), restored.isEmpty(), settings.local().id(),
+                    proposeC.sender(), commitC.receiver(), failStop);
         } catch (RuntimeException e) {
             wal.close();
             throw e;
@@ -99,7 +100,7 @@ public final class Node implements AutoCloseable {
         RaftLoop raft;
         try {
             raft = new RaftLoop(settings.local(), settings.clientUrl(), initialMembers,
-                    raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved, failStop,
+                    raftConfig(settings.snapshotCount()), wal, restored, proposeC.receiver(), confChangeC, commitC.sender(), store, onRemoved, failStop,
                     metrics);
         } catch (RuntimeException e) {
             store.close();

@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
@@ -15,7 +16,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -45,8 +45,8 @@ public abstract class AbstractKVStore implements KVStore {
 
     private final int localId;
     private final FailStop failStop;
-    private final BlockingQueue<PendingWrite> proposeC;
-    private final BlockingQueue<Commit> commitC;
+    private final Channel.Sender<PendingWrite> proposeC;
+    private final Channel.Receiver<Commit> commitC;
     /** Writes this node proposed, by sequence number, until they are applied or fail. */
     private final Map<Long, CompletableFuture<Long>> pending = new ConcurrentHashMap<>();
     /**
@@ -69,7 +69,7 @@ public abstract class AbstractKVStore implements KVStore {
      * @param appliedIndex the index the engine's state already reflects: 0 unless it kept state across a restart
      * @param failStop     stops the node if the applier fails
      */
-    protected AbstractKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
+    protected AbstractKVStore(int localId, Channel.Sender<PendingWrite> proposeC, Channel.Receiver<Commit> commitC,
             long appliedIndex, FailStop failStop) {
         this.localId = localId;
         this.failStop = failStop;

@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
@@ -15,7 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -56,7 +56,7 @@ public final class DiskKVStore extends AbstractKVStore {
     private long pendingBytes;
 
     private DiskKVStore(Table.Format format, Path dir, Table table, String generation, int localId,
-            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC, FailStop failStop) {
+            Channel.Sender<PendingWrite> proposeC, Channel.Receiver<Commit> commitC, FailStop failStop) {
         super(localId, proposeC, commitC, table.appliedIndex(), failStop);
         this.format = format;
         this.dir = dir;
@@ -70,7 +70,7 @@ public final class DiskKVStore extends AbstractKVStore {
      * @param fresh the node has no Raft state: whatever engine files are there belong to no log and are deleted
      */
     static DiskKVStore open(Table.Format format, Path dir, boolean fresh, int localId,
-            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC, FailStop failStop) {
+            Channel.Sender<PendingWrite> proposeC, Channel.Receiver<Commit> commitC, FailStop failStop) {
         try {
             Files.createDirectories(dir);
             Optional<String> current = fresh ? Optional.empty() : EngineFiles.read(dir.resolve(CURRENT));

@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.PendingWrite;
@@ -9,7 +10,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
-import java.util.concurrent.BlockingQueue;
 
 /**
  * The storage engines {@code --engine} chooses from. The constants are named as the flag spells them.
@@ -48,8 +48,8 @@ public enum Engine {
      * @param failStop stops the node if the store's applier fails
      * @throws IllegalStateException if another engine wrote the data directory
      */
-    public AbstractKVStore open(Path dataDir, boolean fresh, int localId, BlockingQueue<PendingWrite> proposeC,
-            BlockingQueue<Commit> commitC, FailStop failStop) {
+    public AbstractKVStore open(Path dataDir, boolean fresh, int localId, Channel.Sender<PendingWrite> proposeC,
+            Channel.Receiver<Commit> commitC, FailStop failStop) {
         Path dir = dataDir.resolve("engine");
         Path nameFile = dir.resolve(NAME_FILE);
         Optional<String> recordedName = EngineFiles.read(nameFile);

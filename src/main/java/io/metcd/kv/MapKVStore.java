@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
@@ -9,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.function.Consumer;
 
@@ -46,7 +46,7 @@ public final class MapKVStore extends AbstractKVStore {
     /** Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map. */
     private volatile ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
 
-    public MapKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
+    public MapKVStore(int localId, Channel.Sender<PendingWrite> proposeC, Channel.Receiver<Commit> commitC,
             FailStop failStop) {
         super(localId, proposeC, commitC, 0, failStop);
     }

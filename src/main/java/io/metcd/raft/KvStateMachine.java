@@ -2,6 +2,7 @@ package io.metcd.raft;
 
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.metrics.RaftMetrics;
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation;
@@ -13,7 +14,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
@@ -36,7 +36,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
         }
     };
 
-    private final BlockingQueue<Commit> commitC;
+    private final Channel.Sender<Commit> commitC;
     private final AbstractKVStore store;
     private final ChronicleRaftStore wal;
     private final FailStop failStop;
@@ -57,7 +57,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
      * @param takeSnapshot  asks MicroRaft for a snapshot at the commit index (it runs after the current task)
      * @param failStop      stops the node if a call from MicroRaft fails: MicroRaft would log it and go on
      */
-    KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
+    KvStateMachine(Channel.Sender<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
             IntSupplier currentTerm, RaftMetrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
         this.commitC = commitC;
         this.store = store;

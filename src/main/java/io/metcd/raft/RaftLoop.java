@@ -2,6 +2,7 @@ package io.metcd.raft;
 
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.metrics.RaftMetrics;
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Member;
@@ -35,7 +36,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -64,7 +64,8 @@ public final class RaftLoop implements AutoCloseable {
     private static final int MAX_ENTRY_BYTES = 1 << 20;
 
     private final Member local;
-    private final BlockingQueue<PendingWrite> proposeC;
+    private final Channel.Receiver<PendingWrite> proposeC;
+    private final Channel.Sender<ConfChange> confChangeC;
     private final RaftNode raftNode;
     private final PeerTransport transport;
     private final SnapshotBoundaryFix snapshotBoundaryFix;
@@ -109,13 +110,14 @@ public final class RaftLoop implements AutoCloseable {
      * @param failStop    stops the node if the state machine fails under MicroRaft
      */
     public RaftLoop(Member local, String clientUrl, Collection<Member> initialMembers, RaftConfig config,
-            ChronicleRaftStore wal, Optional<RestoredRaftState> restored, BlockingQueue<PendingWrite> proposeC,
-            BlockingQueue<Commit> commitC, AbstractKVStore store, Runnable onRemoved, FailStop failStop,
-            RaftMetrics metrics) {
+            ChronicleRaftStore wal, Optional<RestoredRaftState> restored, Channel.Receiver<PendingWrite> proposeC,
+            Channel<ConfChange> confChangeC, Channel.Sender<Commit> commitC, AbstractKVStore store, Runnable onRemoved,
+            FailStop failStop, RaftMetrics metrics) {
         this.local = local;
         this.onRemoved = onRemoved;
         this.metrics = metrics;
         this.proposeC = proposeC;
+        this.confChangeC = confChangeC.sender();
         this.wal = wal;
         this.store = store;
         this.lease = new LeaderLease(clock.toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs())));
@@ -137,7 +139,7 @@ public final class RaftLoop implements AutoCloseable {
         this.applier = Thread.ofVirtual().name("applier-" + local.id()).unstarted(store::readCommits);
         this.proposeLoop = Thread.ofVirtual().name("propose-" + local.id()).unstarted(this::servePropose);
         this.membership = new MembershipChanges(local, raftNode, this::report, clock,
-                removed -> transport.send(removed, new PeerMessage.NotAMember(local.id())));
+                removed -> transport.send(removed, new PeerMessage.NotAMember(local.id())), confChangeC.receiver(), confChangeC.sender());
         store.onTermStarted(this::failForwardedBefore);
         transport.onConnectionLost(readIndexRequests::failAskedOf);
     }
@@ -494,12 +496,20 @@ public final class RaftLoop implements AutoCloseable {
 
     /** Adds a member as a learner (promoted once caught up); on the leader only, one change at a time. */
     public CompletableFuture<Long> addMember(Member member) {
-        return membership.add(member);
+        return offerChange(new ConfChange.AddLearner(member, new CompletableFuture<>()));
     }
 
     /** Removes a member other than this leader; on the leader only, one change at a time. */
     public CompletableFuture<Long> removeMember(int id) {
-        return membership.remove(id);
+        return offerChange(new ConfChange.Remove(id, new CompletableFuture<>()));
+    }
+
+    private CompletableFuture<Long> offerChange(ConfChange change) {
+        if (!confChangeC.offer(change)) {
+            throw new MembershipException(MembershipException.Reason.CONFLICT,
+                    "another membership change is in progress");
+        }
+        return change.done();
     }
 
     /** A member as the cluster API shows it. */

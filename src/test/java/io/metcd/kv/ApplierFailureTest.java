@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
@@ -13,8 +14,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
@@ -31,7 +30,7 @@ class ApplierFailureTest {
 
     @TempDir
     Path dir;
-    private final BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(16);
+    private final Channel<Commit> commitC = new Channel<>(16);
     private FailStop failStop;
     private Thread applier;
 
@@ -45,7 +44,7 @@ class ApplierFailureTest {
     void anErrorWhileApplyingStopsTheNode() throws InterruptedException {
         InternalError fullDisk = new InternalError("a fault occurred in an unsafe memory access operation (injected)");
         startApplier(fullDisk);
-        commitC.put(aWrite(1));
+        commitC.sender().put(aWrite(1));
         await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
         assertThat(failStop.cause()).containsSame(fullDisk);
     }
@@ -54,7 +53,7 @@ class ApplierFailureTest {
     void aSnapshotThatCannotBeInstalledStopsTheNode() throws InterruptedException {
         UncheckedIOException vanished = new UncheckedIOException(new NoSuchFileException("000012.log (injected)"));
         startApplier(vanished);
-        commitC.put(new Commit.Restore(5, List.of()));
+        commitC.sender().put(new Commit.Restore(5, List.of()));
         await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
         assertThat(failStop.cause()).containsSame(vanished);
     }
@@ -64,7 +63,7 @@ class ApplierFailureTest {
     void whatWaitsForAnIndexFailsOnceTheApplierHasFailed() throws InterruptedException {
         AbstractKVStore store = startApplier(new OutOfMemoryError("Java heap space (injected)"));
         CompletableFuture<Long> waiting = store.whenApplied(1);
-        commitC.put(aWrite(1));
+        commitC.sender().put(aWrite(1));
         assertThat(waiting).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class);
         assertThat(store.whenApplied(2)).isCompletedExceptionally();
     }
@@ -73,13 +72,13 @@ class ApplierFailureTest {
     void aWriteProposedHereFailsOnceTheApplierHasFailed() throws InterruptedException {
         AbstractKVStore store = startApplier(new OutOfMemoryError("Java heap space (injected)"));
         CompletableFuture<Long> proposed = store.propose("k", new byte[] {1});
-        commitC.put(aWrite(1));
+        commitC.sender().put(aWrite(1));
         assertThat(proposed).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class);
     }
 
     private AbstractKVStore startApplier(Throwable failure) {
         failStop = new FailStop(dir, cause -> { });
-        AbstractKVStore store = new FailingStore(commitC, 0, failure, failStop);
+        AbstractKVStore store = new FailingStore(commitC.receiver(), 0, failure, failStop);
         applier = Thread.ofVirtual().start(store::readCommits);
         return store;
     }

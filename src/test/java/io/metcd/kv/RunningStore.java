@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.PendingWrite;
@@ -9,22 +10,23 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** A store of one engine on a data directory, with its applier running, fed through its channels as a node feeds it. */
 final class RunningStore implements AutoCloseable {
-    final BlockingQueue<PendingWrite> proposeC = new ArrayBlockingQueue<>(4);
-    final BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(64);
+    /** The Raft loop's ends of the store's channels: what it proposes, and what to apply. */
+    private final Channel<PendingWrite> proposals = new Channel<>(4);
+    private final Channel<Commit> commits = new Channel<>(64);
+    final Channel.Receiver<PendingWrite> proposeC = proposals.receiver();
+    final Channel.Sender<Commit> commitC = commits.sender();
     final AbstractKVStore store;
     private final Thread applier;
 
     /** @param fresh as for a node without Raft state: discard what the directory holds */
     RunningStore(Engine engine, Path dataDir, boolean fresh, int localId) {
         // A failed applier also fails what waits for it, with the cause: commit() reports it.
-        store = engine.open(dataDir, fresh, localId, proposeC, commitC, new FailStop(dataDir, failure -> { }));
+        store = engine.open(dataDir, fresh, localId, proposals.sender(), commits.receiver(), new FailStop(dataDir, failure -> { }));
         applier = Thread.ofVirtual().start(store::readCommits);
     }
 

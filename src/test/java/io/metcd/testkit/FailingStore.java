@@ -1,14 +1,13 @@
 package io.metcd.testkit;
 
 import io.metcd.kv.AbstractKVStore;
+import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.model.PendingWrite;
 
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.function.Consumer;
 
 /**
@@ -23,8 +22,8 @@ public final class FailingStore extends AbstractKVStore {
      * @param appliedIndex where the store starts, as one that kept its state across a restart
      * @param failure      a {@link RuntimeException} or an {@link Error}
      */
-    public FailingStore(BlockingQueue<Commit> commitC, long appliedIndex, Throwable failure, FailStop failStop) {
-        super(1, new ArrayBlockingQueue<PendingWrite>(1), commitC, appliedIndex, failStop);
+    public FailingStore(Channel.Receiver<Commit> commitC, long appliedIndex, Throwable failure, FailStop failStop) {
+        super(1, new Channel<PendingWrite>(1).sender(), commitC, appliedIndex, failStop);
         if (!(failure instanceof RuntimeException || failure instanceof Error)) {
             throw new IllegalArgumentException("not unchecked: " + failure);
         }
