@@ -3,7 +3,7 @@ package io.metcd.kv;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
-import io.metcd.model.PendingWrite;
+import io.metcd.model.Operation.Proposal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -48,7 +48,7 @@ public enum Engine {
      * @param failStop stops the node if the store's applier fails
      * @throws IllegalStateException if another engine wrote the data directory
      */
-    public AbstractKVStore open(Path dataDir, boolean fresh, int localId, Channel.Sender<PendingWrite> proposeC,
+    public KVStore open(Path dataDir, boolean fresh, int localId, Channel.Sender<Proposal> proposeC,
             Channel.Receiver<Commit> commitC, FailStop failStop) {
         Path dir = dataDir.resolve("engine");
         Path nameFile = dir.resolve(NAME_FILE);
@@ -68,6 +68,6 @@ public enum Engine {
             EngineFiles.writeAtomically(nameFile, name());
         }
         return persistent() ? DiskKVStore.open(format, dir, fresh, localId, proposeC, commitC, failStop)
-                : new MapKVStore(localId, proposeC, commitC, failStop);
+                : new MapKVStore(localId, fresh, proposeC, commitC, failStop);
     }
 }

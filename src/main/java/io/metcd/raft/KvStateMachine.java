@@ -1,6 +1,6 @@
 package io.metcd.raft;
 
-import io.metcd.kv.AbstractKVStore;
+import io.metcd.kv.KVStore;
 import io.metcd.metrics.RaftMetrics;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
@@ -37,7 +37,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     };
 
     private final Channel.Sender<Commit> commitC;
-    private final AbstractKVStore store;
+    private final KVStore store;
     private final ChronicleRaftStore wal;
     private final FailStop failStop;
     private final IntSupplier currentTerm;
@@ -46,8 +46,6 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     private final Runnable takeSnapshot;
     /** Client writes committed since the last snapshot was asked for; only the Raft thread touches it. */
     private long writesSinceSnapshot;
-    /** Snapshots installed so far (restored on start, or sent by the leader); only the Raft thread writes it. */
-    private volatile long snapshotsInstalled;
 
     /**
      * @param wal           where snapshot chunks go as they are taken, one at a time
@@ -57,7 +55,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
      * @param takeSnapshot  asks MicroRaft for a snapshot at the commit index (it runs after the current task)
      * @param failStop      stops the node if a call from MicroRaft fails: MicroRaft would log it and go on
      */
-    KvStateMachine(Channel.Sender<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
+    KvStateMachine(Channel.Sender<Commit> commitC, KVStore store, ChronicleRaftStore wal,
             IntSupplier currentTerm, RaftMetrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
         this.commitC = commitC;
         this.store = store;
@@ -137,17 +135,8 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
         Iterable<byte[]> bytes = () -> parts.stream().map(Operation.SnapshotPart::bytes).iterator();
         stopOnFailure("installing the snapshot", commitIndex, () -> {
             wal.holdChunks(commitIndex);
-            snapshotsInstalled++;
             publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
         });
-    }
-
-    /**
-     * How many snapshots were installed so far; counted before each reaches the store, so an applier that loads one
-     * sees it counted. Entries a snapshot covers are not applied one by one: what waits for them learns nothing.
-     */
-    long snapshotsInstalled() {
-        return snapshotsInstalled;
     }
 
     @Override

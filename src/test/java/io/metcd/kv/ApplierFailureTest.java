@@ -4,7 +4,9 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.Unavailable;
 import io.metcd.testkit.FailingStore;
+import io.metcd.testkit.StubConsensus;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,12 +34,11 @@ class ApplierFailureTest {
     Path dir;
     private final Channel<Commit> commitC = new Channel<>(16);
     private FailStop failStop;
-    private Thread applier;
+    private FailingStore store;
 
     @AfterEach
-    void stopApplier() throws InterruptedException {
-        applier.interrupt();
-        applier.join();
+    void stopApplier() {
+        store.close();
     }
 
     @Test
@@ -61,7 +62,7 @@ class ApplierFailureTest {
     /** The Raft thread waits so for the index of a snapshot it takes. */
     @Test
     void whatWaitsForAnIndexFailsOnceTheApplierHasFailed() throws InterruptedException {
-        AbstractKVStore store = startApplier(new OutOfMemoryError("Java heap space (injected)"));
+        startApplier(new OutOfMemoryError("Java heap space (injected)"));
         CompletableFuture<Long> waiting = store.whenApplied(1);
         commitC.sender().put(aWrite(1));
         assertThat(waiting).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class);
@@ -70,17 +71,25 @@ class ApplierFailureTest {
 
     @Test
     void aWriteProposedHereFailsOnceTheApplierHasFailed() throws InterruptedException {
-        AbstractKVStore store = startApplier(new OutOfMemoryError("Java heap space (injected)"));
-        CompletableFuture<Long> proposed = store.propose("k", new byte[] {1});
+        startApplier(new OutOfMemoryError("Java heap space (injected)"));
+        CompletableFuture<Long> written = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                written.complete(store.put("k", new byte[] {1}));
+            } catch (InterruptedException | RuntimeException e) {
+                written.completeExceptionally(e);
+            }
+        });
+        store.proposeC.take();
         commitC.sender().put(aWrite(1));
-        assertThat(proposed).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class);
+        assertThat(written).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class)
+                .havingCause().isInstanceOf(Unavailable.class).withMessageContaining("stopped applying");
     }
 
-    private AbstractKVStore startApplier(Throwable failure) {
+    private void startApplier(Throwable failure) {
         failStop = new FailStop(dir, cause -> { });
-        AbstractKVStore store = new FailingStore(commitC.receiver(), 0, failure, failStop);
-        applier = Thread.ofVirtual().start(store::readCommits);
-        return store;
+        store = new FailingStore(commitC.receiver(), 0, failure, failStop);
+        store.start(new StubConsensus());
     }
 
     private static Commit.Apply aWrite(long index) {

@@ -4,7 +4,6 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
-import io.metcd.model.PendingWrite;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,8 +64,8 @@ class LevelDbUnderCompactionTest {
 
     @Test
     void snapshotsLargeEnoughToMakeLevelDbCompactInstallOneAfterAnother() {
-        AbstractKVStore store = Engine.leveldb.open(dataDir, true, 1, new Channel<PendingWrite>(1).sender(),
-                new Channel<Commit>(1).receiver(), new FailStop(dataDir, failure -> { }));
+        AbstractKVStore store = (AbstractKVStore) Engine.leveldb.open(dataDir, true, 1,
+                new Channel<Proposal>(1).sender(), new Channel<Commit>(1).receiver(), new FailStop(dataDir, failure -> { }));
         try {
             Iterable<byte[]> snapshot = snapshotOf(SNAPSHOT_KEYS);
             for (int install = 1; install <= INSTALLS; install++) {

@@ -123,6 +123,6 @@ class FollowerRequestsTest {
                     .isEqualTo(204);
         }
         awaitStale(cluster, snapshotter, "padding", "p");
-        cluster.node(snapshotter).raft().takeSnapshot().join();
+        cluster.node(snapshotter).raft().takeSnapshot();
     }
 }

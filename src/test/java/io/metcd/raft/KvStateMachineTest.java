@@ -6,7 +6,6 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation;
-import io.metcd.model.PendingWrite;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -24,7 +23,7 @@ class KvStateMachineTest {
         throw new AssertionError("the node was stopped", failure);
     });
     private final KvStateMachine machine = new KvStateMachine(commitC.sender(),
-            new MapKVStore(1, new Channel<PendingWrite>(1).sender(), commitC.receiver(), noFailure), null, () -> 1, new Metrics(), 100,
+            new MapKVStore(1, true, new Channel<Operation.Proposal>(1).sender(), commitC.receiver(), noFailure), null, () -> 1, new Metrics(), 100,
             snapshotsAsked::incrementAndGet, noFailure);
 
     @Test

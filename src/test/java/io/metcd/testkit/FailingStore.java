@@ -5,7 +5,6 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
-import io.metcd.model.PendingWrite;
 
 import java.util.List;
 import java.util.function.Consumer;
@@ -17,17 +16,25 @@ import java.util.function.Consumer;
  */
 public final class FailingStore extends AbstractKVStore {
     private final Throwable failure;
+    /** What the store proposes: a test plays the Raft loop. */
+    public final Channel.Receiver<Proposal> proposeC;
 
     /**
      * @param appliedIndex where the store starts, as one that kept its state across a restart
      * @param failure      a {@link RuntimeException} or an {@link Error}
      */
     public FailingStore(Channel.Receiver<Commit> commitC, long appliedIndex, Throwable failure, FailStop failStop) {
-        super(1, new Channel<PendingWrite>(1).sender(), commitC, appliedIndex, failStop);
+        this(new Channel<>(1), commitC, appliedIndex, failure, failStop);
+    }
+
+    private FailingStore(Channel<Proposal> proposals, Channel.Receiver<Commit> commitC, long appliedIndex,
+            Throwable failure, FailStop failStop) {
+        super(1, true, proposals.sender(), commitC, appliedIndex, failStop);
         if (!(failure instanceof RuntimeException || failure instanceof Error)) {
             throw new IllegalArgumentException("not unchecked: " + failure);
         }
         this.failure = failure;
+        this.proposeC = proposals.receiver();
     }
 
     @Override
@@ -50,8 +57,12 @@ public final class FailingStore extends AbstractKVStore {
     }
 
     @Override
-    public void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
+    protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
         throw fail();
+    }
+
+    @Override
+    protected void closeEngine() {
     }
 
     @Override
