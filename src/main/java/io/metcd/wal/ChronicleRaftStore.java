@@ -109,6 +109,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     private final RollCycle rollCycle;
     private final ExcerptAppender appender;
     private final Codec.Writer out = new Codec.Writer(64 * 1024);
+    /** The appender's checksum, on the Raft thread only. */
     private final CRC32C crc = new CRC32C();
     /** What compaction needs to know about every cycle file still on disk, oldest first. */
     private final TreeMap<Integer, CycleStats> cycles = new TreeMap<>();
@@ -722,11 +723,15 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         }
     }
 
-    private boolean intact(byte[] buf, int length) {
+    /**
+     * Whether the record's checksum matches. Chunks are read back on any thread while the Raft thread appends: each
+     * check has a CRC of its own, as the appender's {@link #crc} would take in the bytes of both.
+     */
+    private static boolean intact(byte[] buf, int length) {
         if (length < HEADER_BYTES) {
             return false;
         }
-        crc.reset();
+        CRC32C crc = new CRC32C();
         crc.update(buf, 4, length - 4);
         int stored = (buf[0] & 0xff) << 24 | (buf[1] & 0xff) << 16 | (buf[2] & 0xff) << 8 | buf[3] & 0xff;
         return (int) crc.getValue() == stored;

@@ -41,6 +41,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.LongStream;
@@ -204,6 +205,54 @@ class ChronicleRaftStoreTest {
         for (int i = 0; i < 2; i++) {
             assertArrayEquals(chunkBytes(10, i), ((Operation.SnapshotPart) chunks.get(i).getOperation()).bytes());
         }
+    }
+
+    /**
+     * A leader reads chunks back on its transport's threads, a store as it loads them, while the Raft thread appends:
+     * a checksum that one of them computes must not take in the other's bytes.
+     */
+    @Test
+    void chunksReadOnOtherThreadsWhileTheLogIsAppendedToLeaveEveryRecordIntact() throws Exception {
+        ChronicleRaftStore store = openRestored();
+        persistIdentity(store);
+        SnapshotChunk chunk = chunk(1, 1, 0, 1);
+        store.persistSnapshotChunk(chunk);
+        store.flush();
+        long location = ((Operation.SnapshotPart) chunk.getOperation()).location();
+        AtomicBoolean writing = new AtomicBoolean(true);
+        List<Throwable> readFailures = new CopyOnWriteArrayList<>();
+        List<Thread> readers = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            readers.add(Thread.ofPlatform().start(() -> {
+                while (writing.get()) {
+                    try {
+                        assertArrayEquals(chunkBytes(1, 0), store.readChunk(location));
+                    } catch (Throwable e) {
+                        readFailures.add(e);
+                        return;
+                    }
+                }
+            }));
+        }
+        try {
+            // After the snapshot at index 1.
+            for (long index = 2; index <= 3001; index++) {
+                store.persistLogEntries(List.of(entry(index, 1)));
+                if (index % 100 == 0) {
+                    store.flush();
+                }
+            }
+            store.flush();
+        } finally {
+            writing.set(false);
+            for (Thread reader : readers) {
+                reader.join();
+            }
+        }
+
+        assertEquals(List.of(), readFailures);
+        assertEquals(3000, reopen(store).restore().orElseThrow().getLogEntries().size());
+        assertEquals(0, failures.get());
     }
 
     @Test
