@@ -2,6 +2,7 @@ package io.metcd.transport;
 
 import io.metcd.codec.Codec;
 import io.metcd.codec.CodecException;
+import io.metcd.codec.Reader;
 import io.metcd.metrics.PeerCounters;
 import io.metcd.model.Member;
 import io.metcd.model.PeerMessage;
@@ -488,7 +489,7 @@ public final class PeerTransport implements Transport, PeerCounters, AutoCloseab
                     throw new ProtocolException("frame length " + length + " outside 0.." + maxFrameLength);
                 }
                 buf = readPayload(in, buf, length);
-                Codec.Reader reader = new Codec.Reader(ByteBuffer.wrap(buf, 0, length));
+                Reader reader = new Reader(ByteBuffer.wrap(buf, 0, length));
                 message = Codec.readMessage(reader);
                 if (reader.remaining() > 0) {
                     throw new CodecException(reader.remaining() + " stray bytes after a "

@@ -1,6 +1,8 @@
 package io.metcd.wal;
 
 import io.metcd.codec.Codec;
+import io.metcd.codec.Reader;
+import io.metcd.codec.Writer;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation;
 import io.microraft.RaftNode;
@@ -108,7 +110,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     private final SingleChronicleQueue queue;
     private final RollCycle rollCycle;
     private final ExcerptAppender appender;
-    private final Codec.Writer out = new Codec.Writer(64 * 1024);
+    private final Writer out = new Writer(64 * 1024);
     /** The appender's checksum, on the Raft thread only. */
     private final CRC32C crc = new CRC32C();
     /** What compaction needs to know about every cycle file still on disk, oldest first. */
@@ -379,7 +381,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
             throw new UncheckedIOException(new IOException("the Raft log in " + dir
                     + " has a damaged snapshot chunk at Chronicle index " + Long.toHexString(location)));
         }
-        Codec.Reader in = new Codec.Reader(ByteBuffer.wrap(record, HEADER_BYTES, record.length - HEADER_BYTES));
+        Reader in = new Reader(ByteBuffer.wrap(record, HEADER_BYTES, record.length - HEADER_BYTES));
         return switch (record[4]) {
             case CHUNK_DATA -> Arrays.copyOfRange(record, HEADER_BYTES + Long.BYTES, record.length);
             // Written by earlier versions: the whole chunk in one record.
@@ -519,7 +521,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         return new IOException(operation + " failed on the Raft log in " + dir, cause);
     }
 
-    private Codec.Writer beginRecord(byte tag) {
+    private Writer beginRecord(byte tag) {
         return out.reset().i32(0).u8(tag);
     }
 
@@ -673,7 +675,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
                     bytes.read(buf, 0, head);
                     if (head == CHUNK_DATA_HEAD && buf[4] == CHUNK_DATA) {
                         // The bulk of a snapshot is checked when it is read, not here: a restart does not read it.
-                        long snapshotIndex = new Codec.Reader(ByteBuffer.wrap(buf, HEADER_BYTES, Long.BYTES)).i64();
+                        long snapshotIndex = new Reader(ByteBuffer.wrap(buf, HEADER_BYTES, Long.BYTES)).i64();
                         stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, snapshotIndex);
                         continue;
                     }
@@ -738,7 +740,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     }
 
     private void scanRecord(Scan scan, CycleStats stats, long at, byte[] buf, int length) throws IOException {
-        Codec.Reader in = new Codec.Reader(ByteBuffer.wrap(buf, HEADER_BYTES, length - HEADER_BYTES));
+        Reader in = new Reader(ByteBuffer.wrap(buf, HEADER_BYTES, length - HEADER_BYTES));
         switch (buf[4]) {
             case ENDPOINT -> scan.endpoint = Arrays.copyOfRange(buf, 0, length);
             case INITIAL_MEMBERS -> scan.members = Arrays.copyOfRange(buf, 0, length);
@@ -893,7 +895,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
                         throw new IOException("the Raft log in " + dir + " changed under restore at Chronicle index "
                                 + Long.toHexString(at));
                     }
-                    Codec.Reader in = new Codec.Reader(ByteBuffer.wrap(buf, HEADER_BYTES, length - HEADER_BYTES));
+                    Reader in = new Reader(ByteBuffer.wrap(buf, HEADER_BYTES, length - HEADER_BYTES));
                     in.i64();
                     in.i32();
                     for (int i = 0; i < ref.count; i++) {
@@ -907,8 +909,8 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         }
     }
 
-    private static Codec.Reader payload(byte[] record) {
-        return new Codec.Reader(ByteBuffer.wrap(record, HEADER_BYTES, record.length - HEADER_BYTES));
+    private static Reader payload(byte[] record) {
+        return new Reader(ByteBuffer.wrap(record, HEADER_BYTES, record.length - HEADER_BYTES));
     }
 
     // ------------------------------------------------------------------------------------------ plumbing

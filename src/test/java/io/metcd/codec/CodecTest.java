@@ -139,14 +139,14 @@ class CodecTest {
     // ------------------------------------------------------------------------------------- helpers
 
     private static byte[] encode(Object message) {
-        Codec.Writer out = new Codec.Writer(16);
+        Writer out = new Writer(16);
         Codec.writeMessage(out, message);
         return out.toByteArray();
     }
 
     /** Decodes {@code bytes} with {@code read}, which must consume them exactly. */
-    private static <T> T decode(byte[] bytes, Function<Codec.Reader, T> read) {
-        Codec.Reader in = new Codec.Reader(bytes);
+    private static <T> T decode(byte[] bytes, Function<Reader, T> read) {
+        Reader in = new Reader(bytes);
         T value = read.apply(in);
         assertEquals(0, in.remaining(), "bytes left after decoding");
         return value;
@@ -156,8 +156,8 @@ class CodecTest {
         return decode(encode(message), Codec::readMessage);
     }
 
-    private static <T> T roundTrip(T value, BiConsumer<Codec.Writer, T> write, Function<Codec.Reader, T> read) {
-        Codec.Writer out = new Codec.Writer(16);
+    private static <T> T roundTrip(T value, BiConsumer<Writer, T> write, Function<Reader, T> read) {
+        Writer out = new Writer(16);
         write.accept(out, value);
         return decode(out.toByteArray(), read);
     }
@@ -165,7 +165,7 @@ class CodecTest {
     /** Decoding {@code bytes} either succeeds or fails with a {@link CodecException}, nothing else. */
     private static void assertDecodesOrRejects(byte[] bytes) {
         try {
-            Codec.readMessage(new Codec.Reader(bytes));
+            Codec.readMessage(new Reader(bytes));
         } catch (CodecException expected) {
             // The outcome for almost all garbage.
         } catch (Throwable t) {
@@ -510,8 +510,8 @@ class CodecTest {
 
     @Test
     void encodingAnUnknownTypeFailsLoudly() {
-        assertThrows(IllegalArgumentException.class, () -> Codec.writeMessage(new Codec.Writer(16), "not a message"));
-        assertThrows(IllegalArgumentException.class, () -> Codec.writeOperation(new Codec.Writer(16), 42));
+        assertThrows(IllegalArgumentException.class, () -> Codec.writeMessage(new Writer(16), "not a message"));
+        assertThrows(IllegalArgumentException.class, () -> Codec.writeOperation(new Writer(16), 42));
     }
 
     // ------------------------------------------------------------------------------------- garbage
@@ -556,12 +556,12 @@ class CodecTest {
         for (int length : new int[] {Integer.MAX_VALUE, 1 << 30, -1, Integer.MIN_VALUE}) {
             // A byte array (a snapshot part), a string (the group id) and a list (rejected seqs), each followed
             // by a few bytes: far fewer than the length claims.
-            byte[] part = new Codec.Writer(16).u8(snapshotPart).i32(length).i64(0).toByteArray();
-            byte[] group = new Codec.Writer(16).u8(voteResponse).i32(length).i64(0).toByteArray();
-            byte[] seqs = new Codec.Writer(16).u8(rejected).i32(1).i32(length).i64(0).toByteArray();
-            decodes.add(() -> Codec.readOperation(new Codec.Reader(part)));
-            decodes.add(() -> Codec.readMessage(new Codec.Reader(group)));
-            decodes.add(() -> Codec.readMessage(new Codec.Reader(seqs)));
+            byte[] part = new Writer(16).u8(snapshotPart).i32(length).i64(0).toByteArray();
+            byte[] group = new Writer(16).u8(voteResponse).i32(length).i64(0).toByteArray();
+            byte[] seqs = new Writer(16).u8(rejected).i32(1).i32(length).i64(0).toByteArray();
+            decodes.add(() -> Codec.readOperation(new Reader(part)));
+            decodes.add(() -> Codec.readMessage(new Reader(group)));
+            decodes.add(() -> Codec.readMessage(new Reader(seqs)));
         }
         decodes.forEach(decode -> assertThrows(CodecException.class, decode::run)); // loads the classes involved
 
@@ -579,7 +579,7 @@ class CodecTest {
         for (byte[] valid : encodings) {
             for (int length = 0; length < valid.length; length++) {
                 byte[] prefix = Arrays.copyOf(valid, length);
-                assertThrows(CodecException.class, () -> Codec.readMessage(new Codec.Reader(prefix)),
+                assertThrows(CodecException.class, () -> Codec.readMessage(new Reader(prefix)),
                         () -> "prefix of " + prefix.length + " bytes of " + HexFormat.of().formatHex(valid));
             }
         }
@@ -587,7 +587,7 @@ class CodecTest {
 
     @Test
     void everyStrictPrefixOfAPersistedStructureIsRejected() {
-        Codec.Writer out = new Codec.Writer(16);
+        Writer out = new Writer(16);
         Codec.writeLogEntry(out, entry(5, 2, batch()));
         assertPrefixesRejected(out.toByteArray(), Codec::readLogEntry);
         Codec.writeSnapshotChunk(out.reset(), chunk());
@@ -600,10 +600,10 @@ class CodecTest {
         assertPrefixesRejected(out.toByteArray(), Codec::readEndpointState);
     }
 
-    private static void assertPrefixesRejected(byte[] valid, Function<Codec.Reader, ?> read) {
+    private static void assertPrefixesRejected(byte[] valid, Function<Reader, ?> read) {
         for (int length = 0; length < valid.length; length++) {
             byte[] prefix = Arrays.copyOf(valid, length);
-            assertThrows(CodecException.class, () -> read.apply(new Codec.Reader(prefix)));
+            assertThrows(CodecException.class, () -> read.apply(new Reader(prefix)));
         }
     }
 
@@ -614,7 +614,7 @@ class CodecTest {
             if (!known.contains((byte) tag)) {
                 byte[] bytes = new byte[64];
                 bytes[0] = (byte) tag;
-                CodecException e = assertThrows(CodecException.class, () -> Codec.readMessage(new Codec.Reader(bytes)));
+                CodecException e = assertThrows(CodecException.class, () -> Codec.readMessage(new Reader(bytes)));
                 assertTrue(e.getMessage().contains("unknown message tag"), e.getMessage());
             }
         }
@@ -632,7 +632,7 @@ class CodecTest {
                 byte[] bytes = new byte[64];
                 bytes[0] = (byte) tag;
                 CodecException e = assertThrows(CodecException.class,
-                        () -> Codec.readOperation(new Codec.Reader(bytes)));
+                        () -> Codec.readOperation(new Reader(bytes)));
                 assertTrue(e.getMessage().contains("unknown operation tag"), e.getMessage());
             }
         }
@@ -642,7 +642,7 @@ class CodecTest {
     void unknownMembershipChangeModeIsRejected() {
         byte[] bytes = encodeOperation(membersOp());
         bytes[bytes.length - 1] = (byte) MembershipChangeMode.values().length; // the mode is the last byte
-        assertThrows(CodecException.class, () -> Codec.readOperation(new Codec.Reader(bytes)));
+        assertThrows(CodecException.class, () -> Codec.readOperation(new Reader(bytes)));
     }
 
     @Test
@@ -650,7 +650,7 @@ class CodecTest {
         byte[] bytes = encode(MODEL.createVoteResponseBuilder().setGroupId(GROUP).setSender(M3).setTerm(4)
                 .setGranted(true).build());
         bytes[bytes.length - 1] = 2; // "granted" is the last byte
-        assertThrows(CodecException.class, () -> Codec.readMessage(new Codec.Reader(bytes)));
+        assertThrows(CodecException.class, () -> Codec.readMessage(new Reader(bytes)));
     }
 
     @Test
@@ -660,11 +660,11 @@ class CodecTest {
         // The tag, the group id (length and bytes), then the sender's id.
         int idAt = 1 + Integer.BYTES + GROUP.length();
         bytes[idAt] = (byte) 0x80; // the id becomes negative
-        assertThrows(CodecException.class, () -> Codec.readMessage(new Codec.Reader(bytes)));
+        assertThrows(CodecException.class, () -> Codec.readMessage(new Reader(bytes)));
     }
 
     private static byte[] encodeOperation(Object operation) {
-        Codec.Writer out = new Codec.Writer(16);
+        Writer out = new Writer(16);
         Codec.writeOperation(out, operation);
         return out.toByteArray();
     }

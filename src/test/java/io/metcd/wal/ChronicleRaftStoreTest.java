@@ -1,6 +1,7 @@
 package io.metcd.wal;
 
 import io.metcd.codec.Codec;
+import io.metcd.codec.Writer;
 import io.metcd.model.FailStop;
 import io.metcd.model.Member;
 import io.metcd.model.Operation;
@@ -711,7 +712,7 @@ class ChronicleRaftStoreTest {
     }
 
     private static byte[] encode(LogEntry entry) {
-        Codec.Writer out = new Codec.Writer(512);
+        Writer out = new Writer(512);
         Codec.writeLogEntry(out, entry);
         return out.toByteArray();
     }
