@@ -54,14 +54,12 @@ public final class Node implements AutoCloseable {
     private final KVStore store;
     private final RaftLoop raft;
     private final HttpApi http;
-    private final ChronicleRaftStore wal;
     private final boolean restarted;
 
-    private Node(KVStore store, RaftLoop raft, HttpApi http, ChronicleRaftStore wal, boolean restarted) {
+    private Node(KVStore store, RaftLoop raft, HttpApi http, boolean restarted) {
         this.store = store;
         this.raft = raft;
         this.http = http;
-        this.wal = wal;
         this.restarted = restarted;
     }
 
@@ -122,10 +120,11 @@ public final class Node implements AutoCloseable {
             HttpApi http = new HttpApi(store, raft,
                     settings.faultInjection() ? Optional.of(raft.transport().faults()) : Optional.empty(), metrics)
                     .start(settings.local().host(), settings.clientPort());
-            return new Node(store, raft, http, wal, restored.isPresent());
+            return new Node(store, raft, http, restored.isPresent());
         } catch (RuntimeException e) {
             // A port taken by another process, typically: release the data directory and the peer port, so
-            // that the caller can report it and a retry (or another node in this JVM) can open them.
+            // that the caller can report it and a retry (or another node in this JVM) can open them. MicroRaft
+            // closes the WAL only if it started.
             raft.close();
             store.close();
             wal.close();
@@ -164,8 +163,8 @@ public final class Node implements AutoCloseable {
             LOG.warn("leadership hand-over failed ({}); stopping anyway", e.getMessage());
         }
         http.close();
+        // MicroRaft closes the WAL as it terminates, after its last call.
         raft.close();
         store.close();
-        wal.close();
     }
 }

@@ -4,6 +4,7 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.Operation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -197,8 +198,7 @@ public abstract class AbstractKVStore implements KVStore {
         } catch (InterruptedException e) {
             LOG.debug("applier stopped");
         } catch (RuntimeException | Error e) {
-            if (interrupted(e)) {
-                // Interrupted while writing (a file channel closes when its thread is): the node is stopping.
+            if (stopping(e)) {
                 LOG.debug("applier stopped while applying", e);
             } else {
                 stopApplying(e);
@@ -206,14 +206,18 @@ public abstract class AbstractKVStore implements KVStore {
         }
     }
 
-    /** Whether {@code e} comes of the interrupt that stops the applier, whatever wrapped it or cleared the flag. */
-    private static boolean interrupted(Throwable e) {
+    /**
+     * Whether {@code e} comes of the node stopping, whatever wrapped it: the interrupt that stops the applier (a file
+     * channel closes when its thread is interrupted, and the flag may be cleared), or the WAL, which closes as
+     * consensus stops, refusing the chunks of a snapshot being loaded.
+     */
+    private static boolean stopping(Throwable e) {
         if (Thread.currentThread().isInterrupted()) {
             return true;
         }
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof InterruptedException || t instanceof InterruptedIOException
-                    || t instanceof ClosedByInterruptException) {
+                    || t instanceof ClosedByInterruptException || t instanceof Operation.ChunkSource.Closed) {
                 return true;
             }
         }

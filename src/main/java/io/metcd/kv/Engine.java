@@ -27,8 +27,6 @@ public enum Engine {
     leveldb(LevelDbTable.FORMAT);
 
     static final String NAME_FILE = "NAME";
-    /** What every data directory written before engines were recorded held. */
-    private static final Engine UNRECORDED = map;
 
     private final Table.Format format;
 
@@ -53,7 +51,7 @@ public enum Engine {
         Path dir = dataDir.resolve("engine");
         Path nameFile = dir.resolve(NAME_FILE);
         Optional<String> recordedName = EngineFiles.read(nameFile);
-        String recorded = recordedName.orElse(fresh ? name() : UNRECORDED.name());
+        String recorded = recordedName.orElse(name());
         if (!recorded.equals(name())) {
             throw new IllegalStateException("the data directory " + dataDir + " was written by engine " + recorded
                     + ", not " + name() + ": start it with --engine " + recorded

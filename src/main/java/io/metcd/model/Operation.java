@@ -75,8 +75,16 @@ public sealed interface Operation {
          * Reads the chunk at {@code location} again.
          *
          * @throws java.io.UncheckedIOException if it is gone (a newer snapshot replaced it) or damaged
+         * @throws Closed if the source was closed: the node is stopping, and nothing is wrong with the chunk
          */
         byte[] readChunk(long location);
+
+        /** A chunk could not be read because its source was closed, as the node stops. */
+        final class Closed extends IllegalStateException {
+            public Closed(String message, Throwable cause) {
+                super(message, cause);
+            }
+        }
     }
 
     /**

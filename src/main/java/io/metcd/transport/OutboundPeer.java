@@ -3,6 +3,7 @@ package io.metcd.transport;
 import io.metcd.codec.Codec;
 import io.metcd.codec.Writer;
 import io.metcd.model.Member;
+import io.metcd.model.Operation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -205,6 +206,10 @@ final class OutboundPeer {
         Writer w = writer.reset().i32(0);
         try {
             Codec.writeMessage(w, message);
+        } catch (Operation.ChunkSource.Closed e) {
+            LOG.debug("dropped a {} for {}: its snapshot chunk went with the WAL, as the node stops",
+                    message.getClass().getSimpleName(), member);
+            return;
         } catch (RuntimeException e) {
             LOG.error("cannot encode a {} for {}; dropped it", message.getClass().getName(), member, e);
             return;

@@ -3,6 +3,7 @@ package io.metcd.kv;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.model.Unavailable;
 import io.metcd.testkit.FailingStore;
@@ -57,6 +58,16 @@ class ApplierFailureTest {
         commitC.sender().put(new Commit.Restore(5, List.of()));
         await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
         assertThat(failStop.cause()).containsSame(vanished);
+    }
+
+    /** The WAL closes as consensus stops, maybe while the applier loads a snapshot's chunks from it. */
+    @Test
+    void aSnapshotWhoseChunksWentWithTheWalAsTheNodeStopsEndsTheApplierWithoutStoppingTheNode()
+            throws InterruptedException {
+        startApplier(new Operation.ChunkSource.Closed("the Raft log in wal is closed (injected)", null));
+        commitC.sender().put(new Commit.Restore(5, List.of()));
+        await().atMost(PATIENCE).until(() -> !store.applying());
+        assertThat(failStop.cause()).isEmpty();
     }
 
     /** The Raft thread waits so for the index of a snapshot it takes. */

@@ -558,6 +558,8 @@ class ChronicleRaftStoreTest {
         }
         node.terminate().join();
         assertEquals(400, store.lastSnapshotIndex());
+        IOException closed = assertThrows(IOException.class, store::flush, "MicroRaft closes the store as it terminates");
+        assertTrue(closed.getMessage().contains("is closed"), closed::toString);
 
         ChronicleRaftStore reopened = reopen(store);
         RestoredRaftState state = reopened.restore().orElseThrow();
