@@ -39,10 +39,10 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * raftexample's raftNode on MicroRaft: consensus between the node's channels, and what the rest of the node asks of
  * it. It serves {@code proposeC} ({@link ProposeLoop}) and {@code confChangeC} ({@link MembershipChanges}), and
- * MicroRaft publishes the committed entries on {@code commitC} through {@link KvStateMachine}; the stages in order,
- * and who runs each, are in {@link io.metcd.Pipeline}. The store reaches it as {@link Consensus}, the cluster API as
- * {@link ClusterAdmin}. Nothing here blocks the Raft thread: continuations of MicroRaft futures run on their own
- * threads.
+ * MicroRaft publishes the committed entries on {@code commitC} through {@link KvStateMachine} (the stages in order,
+ * and who runs each: the documentation of package {@code io.metcd}). The store reaches it as {@link Consensus}, the
+ * cluster API as {@link ClusterAdmin}. Nothing here blocks the Raft thread: continuations of MicroRaft futures run on
+ * their own threads.
  */
 public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RaftLoop.class);
