@@ -1,7 +1,8 @@
 package io.metcd;
 
 import io.metcd.kv.Engine;
-import io.metcd.raft.Member;
+import io.metcd.model.FailStop;
+import io.metcd.model.Member;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;

@@ -1,14 +1,19 @@
 package io.metcd;
 
 import io.metcd.http.HttpApi;
-import io.metcd.kv.AbstractKVStore;
 import io.metcd.kv.Engine;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Member;
-import io.metcd.raft.PendingWrite;
+import io.metcd.kv.KVStore;
+import io.metcd.metrics.Metrics;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Member;
+import io.metcd.model.Operation.Proposal;
+import io.metcd.raft.ConfChange;
 import io.metcd.raft.RaftLoop;
 import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.RaftConfig;
+import io.microraft.RaftRole;
 import io.microraft.persistence.RestoredRaftState;
 
 import org.slf4j.Logger;
@@ -17,8 +22,6 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 
 /**
  * One metcd node wired together, as raftexample's main.go does it: the channels, the store, the WAL, the
@@ -48,28 +51,32 @@ public final class Node implements AutoCloseable {
         }
     }
 
+    private final KVStore store;
     private final RaftLoop raft;
     private final HttpApi http;
     private final boolean restarted;
 
-    private Node(RaftLoop raft, HttpApi http, boolean restarted) {
+    private Node(KVStore store, RaftLoop raft, HttpApi http, boolean restarted) {
+        this.store = store;
         this.raft = raft;
         this.http = http;
         this.restarted = restarted;
     }
 
     /**
-     * Opens (or creates) the node's data, starts consensus and then the client API.
+     * Opens (or creates) the node's data, starts the store's applier and consensus, and then the client API.
      *
      * @param failStop  stops the node when the WAL, the store or the state machine fails: shared by all three
      * @param onRemoved run once if the node learns it is not a member of the cluster; it must stop the node
      * @throws IllegalStateException if the data directory belongs to another node or was written by another engine
      */
     public static Node start(Settings settings, FailStop failStop, Runnable onRemoved) {
-        BlockingQueue<PendingWrite> proposeC = new ArrayBlockingQueue<>(PROPOSE_CAPACITY);
-        BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(COMMIT_CAPACITY);
-        ChronicleRaftStore wal = ChronicleRaftStore.open(settings.dataDir().resolve("wal"), failStop);
+        Channel<Proposal> proposeC = new Channel<>(PROPOSE_CAPACITY);
+        // One change waits there at most: a second one sent meanwhile is refused, as one change runs at a time.
+        Channel<ConfChange> confChangeC = new Channel<>(1);
+        Channel<Commit> commitC = new Channel<>(COMMIT_CAPACITY);
         Metrics metrics = new Metrics();
+        ChronicleRaftStore wal = ChronicleRaftStore.open(settings.dataDir().resolve("wal"), failStop);
         wal.reportSyncTimes(metrics::walSynced);
         Optional<RestoredRaftState> restored = wal.restore();
         if (restored.isPresent()) {
@@ -80,10 +87,10 @@ public final class Node implements AutoCloseable {
                         + persisted.id() + ", not " + settings.local().id());
             }
         }
-        AbstractKVStore store;
+        KVStore store;
         try {
-            store = settings.engine().open(settings.dataDir(), restored.isEmpty(), settings.local().id(), proposeC,
-                    commitC, failStop);
+            store = settings.engine().open(settings.dataDir(), restored.isEmpty(), settings.local().id(),
+                    proposeC.sender(), commitC.receiver(), failStop);
         } catch (RuntimeException e) {
             wal.close();
             throw e;
@@ -96,23 +103,31 @@ public final class Node implements AutoCloseable {
         RaftLoop raft;
         try {
             raft = new RaftLoop(settings.local(), settings.clientUrl(), initialMembers,
-                    raftConfig(settings.snapshotCount()), wal, restored, proposeC, commitC, store, onRemoved, failStop,
-                    metrics);
+                    raftConfig(settings.snapshotCount()), wal, restored, proposeC.receiver(), confChangeC,
+                    commitC.sender(), store, onRemoved, failStop, metrics);
         } catch (RuntimeException e) {
             store.close();
             wal.close();
             throw e;
         }
         try {
-            metrics.watch(raft, store);
+            metrics.watchRaft(raft::term, () -> raft.role() == RaftRole.LEADER, () -> raft.leader() != null,
+                    raft::report);
+            metrics.watchStore(store::appliedIndex);
+            metrics.watchPeers(raft.transport());
+            store.start(raft);
             raft.start();
-            HttpApi http = new HttpApi(raft, store, restored.isPresent(), settings.faultInjection(), metrics)
+            HttpApi http = new HttpApi(store, raft,
+                    settings.faultInjection() ? Optional.of(raft.transport().faults()) : Optional.empty(), metrics)
                     .start(settings.local().host(), settings.clientPort());
-            return new Node(raft, http, restored.isPresent());
+            return new Node(store, raft, http, restored.isPresent());
         } catch (RuntimeException e) {
             // A port taken by another process, typically: release the data directory and the peer port, so
-            // that the caller can report it and a retry (or another node in this JVM) can open them.
+            // that the caller can report it and a retry (or another node in this JVM) can open them. MicroRaft
+            // closes the WAL only if it started.
             raft.close();
+            store.close();
+            wal.close();
             throw e;
         }
     }
@@ -137,8 +152,8 @@ public final class Node implements AutoCloseable {
 
     /**
      * Stops gracefully: a leader first hands leadership over (so the cluster elects no one by timeout),
-     * then the node stops taking requests and finishes those in progress, then stops consensus and closes
-     * the store and the WAL.
+     * then the node stops taking requests and finishes those in progress, then stops consensus, the store's
+     * applier and the WAL.
      */
     @Override
     public void close() {
@@ -148,6 +163,8 @@ public final class Node implements AutoCloseable {
             LOG.warn("leadership hand-over failed ({}); stopping anyway", e.getMessage());
         }
         http.close();
+        // MicroRaft closes the WAL as it terminates, after its last call.
         raft.close();
+        store.close();
     }
 }

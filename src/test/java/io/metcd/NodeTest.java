@@ -1,7 +1,8 @@
 package io.metcd;
 
 import io.metcd.kv.Engine;
-import io.metcd.raft.Member;
+import io.metcd.model.FailStop;
+import io.metcd.model.Member;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.Ports;
 import org.junit.jupiter.api.Test;

@@ -5,14 +5,14 @@ import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.http.HttpStatus;
 import io.javalin.router.Endpoint;
-import io.metcd.Metrics;
-import io.metcd.kv.AbstractKVStore;
-import io.metcd.kv.ProposalRejectedException;
-import io.metcd.raft.Member;
+import io.metcd.kv.KVStore;
+import io.metcd.kv.ReadLevel;
+import io.metcd.metrics.HttpMetrics;
+import io.metcd.model.Member;
+import io.metcd.model.Unavailable;
+import io.metcd.raft.ClusterAdmin;
 import io.metcd.raft.MembershipException;
-import io.metcd.raft.RaftLoop;
-import io.microraft.RaftNodeStatus;
-import io.microraft.report.RaftNodeReport;
+import io.metcd.transport.NetworkFaults;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -28,15 +28,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.Optional;
 
 /**
- * The client API (raftexample's httpapi.go): keys under {@code /}, the cluster API under {@code /-/}.
- * Every node answers every request; what needs the leader goes to it through the Raft loop.
+ * The client API (raftexample's httpapi.go): keys under {@code /}, the cluster API under {@code /-/}. It parses
+ * requests and turns outcomes into status codes; the waiting, retrying and forwarding happen below it, in the
+ * {@link KVStore} and the {@link ClusterAdmin}. Every node answers every request: a follower passes cluster changes
+ * on to the leader over HTTP.
  */
 public final class HttpApi implements AutoCloseable {
     public static final int MAX_KEY_BYTES = 4096;
@@ -55,36 +53,22 @@ public final class HttpApi implements AutoCloseable {
      * short connect timeout fail while the node has room for them (OverloadTest). Linux caps it at net.core.somaxconn.
      */
     static final int ACCEPT_QUEUE = 1024;
-    /** How long a request may wait for a leader, a commit or a read index before it gets a 503. */
-    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
-    private static final Duration RETRY_BACKOFF = Duration.ofMillis(50);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
     private static final String RETRY_AFTER_SECONDS = "1";
     private static final HttpClient PROXY = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-    private final RaftLoop raft;
-    private final AbstractKVStore store;
-    private final Metrics metrics;
+    private final KVStore store;
+    private final ClusterAdmin cluster;
+    private final HttpMetrics metrics;
     private final Javalin app;
-    private final RequestTimeouts timeouts;
     /** The one connector, made when the server starts. */
     private volatile ServerConnector connector;
-    /**
-     * A restarted node rebuilds its state from the WAL only as the leader tells it what is committed; until
-     * it has caught up with the leader once, even a stale read could see a state older than before the restart.
-     */
-    private volatile boolean caughtUp;
 
-    /**
-     * @param restarted      whether the node came back from existing data, so stale reads must wait for a catch-up
-     * @param faultInjection whether to serve {@link FaultInjectionApi}'s admin requests ({@code --test-faults})
-     */
-    public HttpApi(RaftLoop raft, AbstractKVStore store, boolean restarted, boolean faultInjection, Metrics metrics) {
-        this.raft = raft;
+    /** @param faults the faults to let clients inject ({@code --test-faults}: {@link FaultInjectionApi}), if any */
+    public HttpApi(KVStore store, ClusterAdmin cluster, Optional<NetworkFaults> faults, HttpMetrics metrics) {
         this.store = store;
+        this.cluster = cluster;
         this.metrics = metrics;
-        this.caughtUp = !restarted;
-        this.timeouts = new RequestTimeouts("request-timeouts-" + raft.local().id());
         this.app = Javalin.create(cfg -> {
             cfg.concurrency.useVirtualThreads = true;
             cfg.http.maxRequestSize = MAX_VALUE_BYTES;
@@ -117,13 +101,12 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.post("/-/members/{id}", this::addMember);
             cfg.routes.delete("/-/members/{id}", this::removeMember);
             cfg.routes.post("/-/snapshot", this::snapshot);
-            cfg.routes.get("/-/metrics", ctx -> ctx.contentType(Metrics.CONTENT_TYPE).result(metrics.scrape()));
-            if (faultInjection) {
-                FaultInjectionApi faults = new FaultInjectionApi(raft.transport().faults());
-                cfg.routes.get(FaultInjectionApi.PATH, faults::list);
-                cfg.routes.put(FaultInjectionApi.PATH + "/{peer}", faults::set);
-                cfg.routes.delete(FaultInjectionApi.PATH, faults::healAll);
-            }
+            cfg.routes.get("/-/metrics", ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
+            faults.map(FaultInjectionApi::new).ifPresent(api -> {
+                cfg.routes.get(FaultInjectionApi.PATH, api::list);
+                cfg.routes.put(FaultInjectionApi.PATH + "/{peer}", api::set);
+                cfg.routes.delete(FaultInjectionApi.PATH, api::healAll);
+            });
             cfg.routes.get("/-/<path>", ctx -> fail(HttpStatus.NOT_FOUND, "no such cluster API path"));
             cfg.routes.get("/<key>", this::get);
             cfg.routes.put("/<key>", this::put);
@@ -167,7 +150,7 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.error(HttpStatus.REQUEST_TIMEOUT.getCode(), "*", ctx -> plain(ctx, HttpStatus.REQUEST_TIMEOUT,
                     "request body not received within " + IDLE_TIMEOUT.toSeconds() + " s"));
         });
-        metrics.watchHttp(this::openConnections);
+        metrics.watchOpenConnections(this::openConnections);
     }
 
     public HttpApi start(String host, int port) {
@@ -179,82 +162,33 @@ public final class HttpApi implements AutoCloseable {
 
     private void put(Context ctx) throws InterruptedException, IOException {
         String key = key(ctx);
-        awaitApplied(key, value(ctx));
+        store.put(key, value(ctx));
         ctx.status(HttpStatus.NO_CONTENT);
     }
 
     private void delete(Context ctx) throws InterruptedException {
-        awaitApplied(key(ctx), null);
+        store.delete(key(ctx));
         ctx.status(HttpStatus.NO_CONTENT);
-    }
-
-    /** Proposes until the write is applied here, retrying only writes that certainly did not commit. */
-    private void awaitApplied(String key, byte[] value) throws InterruptedException {
-        long deadline = System.nanoTime() + REQUEST_TIMEOUT.toNanos();
-        while (true) {
-            awaitLeader(deadline);
-            try {
-                await(store.propose(key, value), deadline);
-                return;
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof ProposalRejectedException rejected) {
-                    backOff(deadline, rejected.getMessage());
-                } else {
-                    throw new Unavailable("write outcome unknown: " + e.getCause().getMessage());
-                }
-            } catch (TimeoutException e) {
-                throw new Unavailable("write not committed in time; it may still be applied");
-            }
-        }
     }
 
     private void get(Context ctx) throws InterruptedException {
         String key = key(ctx);
-        String level = ctx.queryParam("level");
-        if (level == null) {
-            level = "default";
-        }
-        switch (level) {
-            case "stale" -> {
-                if (!caughtUp) {
-                    awaitReadIndex(false);
-                    caughtUp = true;
-                }
-            }
-            case "default" -> awaitReadIndex(false);
-            case "consistent" -> awaitReadIndex(true);
-            default -> fail(HttpStatus.BAD_REQUEST, "level must be stale, default or consistent");
-        }
-        byte[] value = store.lookup(key);
+        byte[] value = store.read(key, level(ctx));
         if (value == null) {
             fail(HttpStatus.NOT_FOUND, "key not found");
         }
         ctx.contentType("application/octet-stream").result(value);
     }
 
-    /** Waits until this node has applied everything the leader had committed when the read arrived. */
-    private void awaitReadIndex(boolean linearizable) throws InterruptedException {
-        long deadline = System.nanoTime() + REQUEST_TIMEOUT.toNanos();
-        while (true) {
-            awaitLeader(deadline);
-            try {
-                long index = await(raft.readIndex(linearizable), deadline);
-                try {
-                    await(store.whenApplied(index), deadline);
-                } catch (TimeoutException e) {
-                    throw new Unavailable("this node is behind the leader; try again");
-                }
-                return;
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof ProposalRejectedException rejected) {
-                    backOff(deadline, rejected.getMessage());
-                } else {
-                    throw new Unavailable("leader did not confirm the read in time");
-                }
-            } catch (TimeoutException e) {
-                throw new Unavailable("leader did not confirm the read in time");
-            }
-        }
+    private static ReadLevel level(Context ctx) {
+        String level = ctx.queryParam("level");
+        return switch (level == null ? "default" : level) {
+            case "stale" -> ReadLevel.STALE;
+            case "default" -> ReadLevel.DEFAULT;
+            case "consistent" -> ReadLevel.CONSISTENT;
+            default -> throw new HttpResponseException(HttpStatus.BAD_REQUEST.getCode(),
+                    "level must be stale, default or consistent");
+        };
     }
 
     private static void emptyKey(Context ctx) {
@@ -306,14 +240,13 @@ public final class HttpApi implements AutoCloseable {
     // ------------------------------------------------------------------------------ cluster API
 
     private void status(Context ctx) {
-        RaftNodeReport report = raft.report();
-        Member leader = raft.leader();
+        ClusterAdmin.Status raft = cluster.status();
         Map<String, Object> status = new LinkedHashMap<>();
-        status.put("id", raft.local().id());
-        status.put("role", raft.role().name().toLowerCase());
+        status.put("id", raft.id());
+        status.put("role", raft.role());
         status.put("term", raft.term());
-        status.put("leaderId", leader == null ? null : leader.id());
-        status.put("commitIndex", report == null ? 0 : report.getLog().getCommitIndex());
+        status.put("leaderId", raft.leaderId());
+        status.put("commitIndex", raft.commitIndex());
         status.put("appliedIndex", store.appliedIndex());
         status.put("lastSnapshotIndex", raft.lastSnapshotIndex());
         status.put("engine", store.engine());
@@ -324,7 +257,7 @@ public final class HttpApi implements AutoCloseable {
 
     private void members(Context ctx) {
         List<Map<String, Object>> members = new ArrayList<>();
-        for (RaftLoop.MemberInfo m : raft.members()) {
+        for (ClusterAdmin.MemberInfo m : cluster.members()) {
             Map<String, Object> member = new LinkedHashMap<>();
             member.put("id", m.id());
             member.put("peerURL", m.peerUrl());
@@ -343,36 +276,29 @@ public final class HttpApi implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new MembershipException(MembershipException.Reason.BAD_REQUEST, e.getMessage());
         }
-        if (!isLeader()) {
+        if (!cluster.isLeader()) {
             proxyToLeader(ctx);
             return;
         }
-        awaitChange(raft.addMember(member));
+        cluster.addMember(member);
         plain(ctx, HttpStatus.CREATED, "member " + id + " added as a learner; start it with --join");
     }
 
     private void removeMember(Context ctx) throws InterruptedException {
         int id = memberId(ctx);
-        if (isLeader() && id == raft.local().id()) {
-            // The leader steps down first, so that its removal costs no election timeout; the new leader
-            // then removes it.
-            awaitChange(raft.transferLeadership().thenApply(v -> 0L));
-            awaitLeaderOtherThanThis();
+        if (cluster.isLeader() && id == cluster.localId()) {
+            cluster.handOverLeadership();
         }
-        if (!isLeader()) {
+        if (!cluster.isLeader()) {
             proxyToLeader(ctx);
             return;
         }
-        awaitChange(raft.removeMember(id));
+        cluster.removeMember(id);
         ctx.status(HttpStatus.NO_CONTENT);
     }
 
     private void snapshot(Context ctx) {
-        long index = raft.takeSnapshot().orTimeout(REQUEST_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
-                .exceptionally(e -> {
-                    throw new Unavailable("snapshot not taken in time");
-                }).join();
-        ctx.json(Map.of("index", index));
+        ctx.json(Map.of("index", cluster.takeSnapshot()));
     }
 
     private static int memberId(Context ctx) {
@@ -388,36 +314,12 @@ public final class HttpApi implements AutoCloseable {
                 "member id must be a positive integer, not '" + ctx.pathParam("id") + "'");
     }
 
-    private boolean isLeader() {
-        return raft.local().equals(raft.leader());
-    }
-
-    private static void awaitChange(CompletableFuture<Long> change) {
-        try {
-            change.orTimeout(REQUEST_TIMEOUT.toMillis() * 3, TimeUnit.MILLISECONDS).join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof MembershipException m) {
-                throw m;
-            }
-            throw new Unavailable("membership change not committed in time: " + e.getCause().getMessage());
-        }
-    }
-
-    private void awaitLeaderOtherThanThis() throws InterruptedException {
-        long deadline = System.nanoTime() + REQUEST_TIMEOUT.toNanos();
-        while (raft.leader() == null || isLeader()) {
-            backOff(deadline, "no new leader after the hand-over");
-        }
-    }
-
     /** Cluster changes happen on the leader: a follower passes the request on and relays the answer. */
     private void proxyToLeader(Context ctx) throws InterruptedException {
-        Member leader = raft.awaitLeader(REQUEST_TIMEOUT);
-        String base = leader == null ? null : raft.clientUrl(leader.id()).orElse(null);
-        if (base == null) {
-            throw new Unavailable("no leader whose client URL is known");
-        }
-        HttpRequest request = HttpRequest.newBuilder(URI.create(base + ctx.path())).timeout(REQUEST_TIMEOUT.multipliedBy(4))
+        String base = cluster.leaderClientUrl(KVStore.REQUEST_TIMEOUT)
+                .orElseThrow(() -> new Unavailable("no leader whose client URL is known"));
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + ctx.path()))
+                .timeout(KVStore.REQUEST_TIMEOUT.multipliedBy(4))
                 .method(ctx.method().name(), HttpRequest.BodyPublishers.ofByteArray(ctx.bodyAsBytes())).build();
         try {
             HttpResponse<byte[]> answer = PROXY.send(request, HttpResponse.BodyHandlers.ofByteArray());
@@ -425,58 +327,25 @@ public final class HttpApi implements AutoCloseable {
             answer.headers().firstValue("Content-Type").ifPresent(ctx::contentType);
             answer.headers().firstValue("Retry-After").ifPresent(v -> ctx.header("Retry-After", v));
         } catch (IOException e) {
-            throw new Unavailable("leader " + leader.id() + " did not answer: " + e.getMessage());
+            throw new Unavailable("the leader at " + base + " did not answer: " + e.getMessage());
         }
     }
 
     private void health(Context ctx) {
-        if (raft.leader() == null) {
-            fail(HttpStatus.SERVICE_UNAVAILABLE, "no leader");
-        } else if (raft.nodeStatus() != RaftNodeStatus.ACTIVE || !raft.applierAlive()) {
-            fail(HttpStatus.SERVICE_UNAVAILABLE, "node is " + raft.nodeStatus().name().toLowerCase());
+        Optional<String> unhealthy = cluster.unhealthy();
+        if (unhealthy.isPresent()) {
+            fail(HttpStatus.SERVICE_UNAVAILABLE, unhealthy.get());
+        } else if (!store.applying()) {
+            fail(HttpStatus.SERVICE_UNAVAILABLE, "the store stopped applying");
         }
         plain(ctx, HttpStatus.OK, "ok");
     }
 
     // ---------------------------------------------------------------------------------- helpers
 
-    /**
-     * Blocks the request's virtual thread until {@code result} completes, which {@link #timeouts} makes it do with a
-     * {@link TimeoutException} at the deadline; failing it also makes whoever keeps it let go of it.
-     */
-    private <T> T await(CompletableFuture<T> result, long deadline)
-            throws InterruptedException, ExecutionException, TimeoutException {
-        timeouts.failAt(result, deadline);
-        try {
-            return result.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof TimeoutException timeout) {
-                throw timeout;
-            }
-            throw e;
-        }
-    }
-
-    private void awaitLeader(long deadline) throws InterruptedException {
-        if (raft.awaitLeader(Duration.ofNanos(remaining(deadline))) == null) {
-            throw new Unavailable("no leader");
-        }
-    }
-
-    private static void backOff(long deadline, String reason) throws InterruptedException {
-        if (remaining(deadline) <= RETRY_BACKOFF.toNanos()) {
-            throw new Unavailable(reason);
-        }
-        Thread.sleep(RETRY_BACKOFF);
-    }
-
     private int openConnections() {
         ServerConnector c = connector;
         return c == null ? 0 : c.getConnectedEndPoints().size();
-    }
-
-    private static long remaining(long deadline) {
-        return Math.max(0, deadline - System.nanoTime());
     }
 
     private static void fail(HttpStatus status, String reason) {
@@ -487,16 +356,8 @@ public final class HttpApi implements AutoCloseable {
         ctx.status(status).contentType("text/plain").result(reason + "\n");
     }
 
-    /** No leader, no quorum or no commit in time: a 503 with Retry-After. */
-    static final class Unavailable extends RuntimeException {
-        Unavailable(String reason) {
-            super(reason, null, false, false);
-        }
-    }
-
     @Override
     public void close() {
         app.stop();
-        timeouts.close();
     }
 }

@@ -1,32 +1,25 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
+import io.metcd.model.Operation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import java.util.PriorityQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.IntConsumer;
 
 /**
- * The channel side of every {@link KVStore}: proposing onto {@code proposeC}, applying from {@code commitC},
- * answering the clients whose writes were applied, and letting readers wait for an applied index. Engines
- * supply only the storage: {@link #get}, {@link #apply}, {@link #flush}, {@link #snapshot} and
- * {@link #recoverFromSnapshot}.
+ * The channel side of every {@link KVStore}: its clients' writes ({@link Writes}) and reads ({@link Reads}), and the
+ * applier, which applies {@code commitC} and answers the writes applied. Engines supply only the storage:
+ * {@link #get}, {@link #apply}, {@link #flush}, {@link #snapshot}, {@link #recoverFromSnapshot} and
+ * {@link #closeEngine}.
  * <p>
  * The applier works in passes: it applies what {@code commitC} holds, has the engine {@link #flush} it, and
  * only then publishes the applied index and answers the clients, so that an answered write is visible to
@@ -40,89 +33,141 @@ import java.util.function.IntConsumer;
 public abstract class AbstractKVStore implements KVStore {
     private static final Logger LOG = LoggerFactory.getLogger(AbstractKVStore.class);
     private static final int MAX_COMMITS_PER_PASS = 256;
-    private static final int MAX_APPLIED_WAITERS = 4096;
+    /** How long closing waits for the applier to stop (a snapshot install may be under way). */
+    private static final Duration APPLIER_STOP_TIMEOUT = Duration.ofSeconds(5);
 
-    private final int localId;
     private final FailStop failStop;
-    private final BlockingQueue<PendingWrite> proposeC;
-    private final BlockingQueue<Commit> commitC;
-    /** Writes this node proposed, by sequence number, until they are applied or fail. */
-    private final Map<Long, CompletableFuture<Long>> pending = new ConcurrentHashMap<>();
-    /**
-     * Starts at a random point so that, after a restart, replayed entries this node proposed in an earlier
-     * life cannot be mistaken for a write a client is waiting for now.
-     */
-    private final AtomicLong nextSeq = new AtomicLong(ThreadLocalRandom.current().nextLong(1L << 62));
-    /** Guards {@link #appliedWaiters} and the advances of {@link #appliedIndex}. */
-    private final ReentrantLock appliedLock = new ReentrantLock();
-    /** What {@link #whenApplied} handed out, lowest index first. */
-    private final PriorityQueue<AppliedWaiter> appliedWaiters =
-            new PriorityQueue<>(Comparator.comparingLong(AppliedWaiter::index));
-    private volatile long appliedIndex;
-    /** Why the applier stopped, once it failed; set under {@link #appliedLock}. */
-    private volatile Throwable failure;
-    private volatile IntConsumer termStartedListener = term -> {
-    };
+    private final Channel.Receiver<Commit> commitC;
+    private final AppliedIndex applied;
+    private final Deadlines deadlines;
+    private final Writes writes;
+    private final Reads reads;
+    private final Thread applier;
 
     /**
+     * @param fresh        the node starts with no Raft state of its own: a stale read need not wait for a catch-up
      * @param appliedIndex the index the engine's state already reflects: 0 unless it kept state across a restart
      * @param failStop     stops the node if the applier fails
      */
-    protected AbstractKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
-            long appliedIndex, FailStop failStop) {
-        this.localId = localId;
+    protected AbstractKVStore(int localId, boolean fresh, Channel.Sender<Proposal> proposeC,
+            Channel.Receiver<Commit> commitC, long appliedIndex, FailStop failStop) {
         this.failStop = failStop;
-        this.proposeC = proposeC;
         this.commitC = commitC;
-        this.appliedIndex = appliedIndex;
+        this.applied = new AppliedIndex(appliedIndex);
+        this.deadlines = new Deadlines("request-timeouts-" + localId, REQUEST_TIMEOUT);
+        this.writes = new Writes(localId, proposeC, deadlines, applied::when);
+        this.reads = new Reads(!fresh, deadlines, applied::when);
+        this.applier = Thread.ofVirtual().name("applier-" + localId).unstarted(this::readCommits);
     }
 
     /** The engine's value for {@code key}, or {@code null}. Called concurrently with {@link #apply}. */
     protected abstract byte[] get(String key);
 
     /**
-     * Applies committed writes in order; called only from {@link #readCommits()}. An engine may hold them back
-     * until {@link #flush}.
+     * Applies committed writes in order; called only from the applier. An engine may hold them back until
+     * {@link #flush}.
      */
     protected abstract void apply(long index, List<Proposal> proposals);
 
     /**
      * Makes everything applied so far visible to {@link #get} and, in an engine that keeps its state, stores it
-     * together with {@code index}, the last index applied. Called only from {@link #readCommits()}.
+     * together with {@code index}, the last index applied. Called only from the applier.
      */
     protected abstract void flush(long index);
+
+    /**
+     * Replaces the whole state with the one {@link #snapshot} produced (on any node, by any engine) at log index
+     * {@code index}. Called only from the applier.
+     */
+    protected abstract void recoverFromSnapshot(long index, Iterable<byte[]> chunks);
+
+    /** Closes the engine's files, once the applier has stopped or was given up on. */
+    protected abstract void closeEngine();
+
+    // ------------------------------------------------------------------------------------- clients
+
+    @Override
+    public long put(String key, byte[] value) throws InterruptedException {
+        return writes.write(key, value);
+    }
+
+    @Override
+    public long delete(String key) throws InterruptedException {
+        return writes.write(key, null);
+    }
+
+    @Override
+    public byte[] read(String key, ReadLevel level) throws InterruptedException {
+        reads.await(level);
+        return get(key);
+    }
 
     @Override
     public byte[] lookup(String key) {
         return get(key);
     }
 
+    // -------------------------------------------------------------------------------------- the node
+
     @Override
-    public CompletableFuture<Long> propose(String key, byte[] value) {
-        long seq = nextSeq.incrementAndGet();
-        CompletableFuture<Long> applied = new CompletableFuture<>();
-        pending.put(seq, applied);
-        applied.whenComplete((index, failure) -> pending.remove(seq));
-        if (!proposeC.offer(new PendingWrite(new Proposal(localId, seq, key, value), applied))) {
-            applied.completeExceptionally(new ProposalRejectedException("too many writes in flight"));
-        }
-        return applied;
+    public void start(Consensus consensus) {
+        writes.serveThrough(consensus);
+        reads.serveThrough(consensus);
+        applier.start();
     }
 
     @Override
-    public void readCommits() {
+    public boolean applying() {
+        return applier.isAlive();
+    }
+
+    @Override
+    public long appliedIndex() {
+        return applied.get();
+    }
+
+    @Override
+    public CompletableFuture<Long> whenApplied(long index) {
+        return applied.when(index);
+    }
+
+    @Override
+    public WriteOutcomes writeOutcomes() {
+        return writes;
+    }
+
+    @Override
+    public void close() {
+        writes.close();
+        deadlines.close();
+        applier.interrupt();
+        try {
+            // Not started when the node failed to start first (a taken port): joining it would throw and hide why.
+            if (applier.getState() != Thread.State.NEW) {
+                applier.join(APPLIER_STOP_TIMEOUT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        closeEngine();
+    }
+
+    // ----------------------------------------------------------------------------------- the applier
+
+    private void readCommits() {
         List<Commit> commits = new ArrayList<>(MAX_COMMITS_PER_PASS);
         List<Commit.Apply> unanswered = new ArrayList<>(MAX_COMMITS_PER_PASS);
         try {
             while (true) {
                 commits.add(commitC.take());
                 commitC.drainTo(commits, MAX_COMMITS_PER_PASS - 1);
-                long applied = appliedIndex;
+                long index = applied.get();
                 for (Commit commit : commits) {
-                    if (commit.index() <= applied) {
+                    if (commit.index() <= index) {
                         if (commit instanceof Commit.Restore r) {
-                            LOG.info("the store already holds index {}: not reloading the snapshot at {}", applied,
+                            LOG.info("the store already holds index {}: not reloading the snapshot at {}", index,
                                     commit.index());
+                            writes.snapshotInstalled();
                             r.done().run();
                         }
                         continue;
@@ -133,27 +178,27 @@ public abstract class AbstractKVStore implements KVStore {
                             unanswered.add(a);
                         }
                         case Commit.Restore r -> {
+                            writes.snapshotInstalled();
                             recoverFromSnapshot(r.index(), r.chunks());
                             r.done().run();
                         }
-                        case Commit.Advance ignored -> {
+                        case Commit.MembershipChanged ignored -> {
                         }
                         case Commit.TermStarted t -> {
-                            // The listener fails forwarded writes not applied yet: settle the ones that were first.
-                            settle(applied, unanswered);
-                            termStartedListener.accept(t.term());
+                            // Forwarded writes not applied yet fail here: settle the ones that were first.
+                            settle(index, unanswered);
+                            writes.termStarted(t.term());
                         }
                     }
-                    applied = commit.index();
+                    index = commit.index();
                 }
-                settle(applied, unanswered);
+                settle(index, unanswered);
                 commits.clear();
             }
         } catch (InterruptedException e) {
             LOG.debug("applier stopped");
         } catch (RuntimeException | Error e) {
-            if (interrupted(e)) {
-                // Interrupted while writing (a file channel closes when its thread is): the node is stopping.
+            if (stopping(e)) {
                 LOG.debug("applier stopped while applying", e);
             } else {
                 stopApplying(e);
@@ -161,14 +206,18 @@ public abstract class AbstractKVStore implements KVStore {
         }
     }
 
-    /** Whether {@code e} comes of the interrupt that stops the applier, whatever wrapped it or cleared the flag. */
-    private static boolean interrupted(Throwable e) {
+    /**
+     * Whether {@code e} comes of the node stopping, whatever wrapped it: the interrupt that stops the applier (a file
+     * channel closes when its thread is interrupted, and the flag may be cleared), or the WAL, which closes as
+     * consensus stops, refusing the chunks of a snapshot being loaded.
+     */
+    private static boolean stopping(Throwable e) {
         if (Thread.currentThread().isInterrupted()) {
             return true;
         }
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof InterruptedException || t instanceof InterruptedIOException
-                    || t instanceof ClosedByInterruptException) {
+                    || t instanceof ClosedByInterruptException || t instanceof Operation.ChunkSource.Closed) {
                 return true;
             }
         }
@@ -177,106 +226,26 @@ public abstract class AbstractKVStore implements KVStore {
 
     /** Stops the node, then fails what waits for this store: nothing it has not applied yet ever will be. */
     private void stopApplying(Throwable cause) {
-        List<AppliedWaiter> waiting;
-        appliedLock.lock();
         try {
-            failure = cause;
-            waiting = List.copyOf(appliedWaiters);
-            appliedWaiters.clear();
+            failStop.stop("the applier failed after index " + applied.get(), cause);
         } finally {
-            appliedLock.unlock();
-        }
-        try {
-            failStop.stop("the applier failed after index " + appliedIndex, cause);
-        } finally {
-            waiting.forEach(w -> w.applied().completeExceptionally(stoppedApplying()));
-            pending.values().forEach(p -> p.completeExceptionally(stoppedApplying()));
+            applied.fail(cause);
+            writes.failAll(applied.stopped());
         }
     }
 
-    private IllegalStateException stoppedApplying() {
-        return new IllegalStateException("this node's store stopped applying at index " + appliedIndex, failure);
-    }
-
-    /** Flushes what this pass applied up to {@code applied}, publishes it, then answers its clients. */
-    private void settle(long applied, List<Commit.Apply> unanswered) {
-        if (applied <= appliedIndex) {
+    /** Flushes what this pass applied up to {@code index}, publishes it, then answers its clients. */
+    private void settle(long index, List<Commit.Apply> unanswered) {
+        if (index <= applied.get()) {
             return;
         }
-        flush(applied);
-        publishApplied(applied);
+        flush(index);
+        applied.advance(index);
         for (Commit.Apply a : unanswered) {
             for (Proposal p : a.proposals()) {
-                if (p.origin() == localId) {
-                    CompletableFuture<Long> waiting = pending.get(p.seq());
-                    if (waiting != null) {
-                        waiting.complete(a.index());
-                    }
-                }
+                writes.applied(p, a.index());
             }
         }
         unanswered.clear();
-    }
-
-    private record AppliedWaiter(long index, CompletableFuture<Long> applied) {
-    }
-
-    private void publishApplied(long index) {
-        List<AppliedWaiter> reached = new ArrayList<>();
-        appliedLock.lock();
-        try {
-            appliedIndex = index;
-            while (!appliedWaiters.isEmpty() && appliedWaiters.peek().index() <= index) {
-                reached.add(appliedWaiters.poll());
-            }
-        } finally {
-            appliedLock.unlock();
-        }
-        reached.forEach(w -> w.applied().complete(index));
-    }
-
-    /** Runs on the applier, in log order, when a new leader's first entry (of that term) is applied. */
-    public void onTermStarted(IntConsumer listener) {
-        this.termStartedListener = listener;
-    }
-
-    @Override
-    public long appliedIndex() {
-        return appliedIndex;
-    }
-
-    /**
-     * Completes, with the applied index, once this store has applied {@code index}; fails if the applier failed
-     * first. A waiter that gave up may fail the future; it is dropped when the index is reached, or sooner once many
-     * have piled up behind a stalled store.
-     */
-    public CompletableFuture<Long> whenApplied(long index) {
-        long applied = appliedIndex;
-        if (applied >= index) {
-            return CompletableFuture.completedFuture(applied);
-        }
-        CompletableFuture<Long> waiter = new CompletableFuture<>();
-        appliedLock.lock();
-        try {
-            applied = appliedIndex;
-            if (applied >= index) {
-                return CompletableFuture.completedFuture(applied);
-            }
-            if (failure != null) {
-                return CompletableFuture.failedFuture(stoppedApplying());
-            }
-            if (appliedWaiters.size() >= MAX_APPLIED_WAITERS) {
-                appliedWaiters.removeIf(w -> w.applied().isDone());
-            }
-            appliedWaiters.add(new AppliedWaiter(index, waiter));
-        } finally {
-            appliedLock.unlock();
-        }
-        return waiter;
-    }
-
-    @Override
-    public void close() {
-        pending.values().forEach(f -> f.completeExceptionally(new ProposalRejectedException("node is shutting down")));
     }
 }

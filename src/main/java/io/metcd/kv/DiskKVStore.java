@@ -1,9 +1,9 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -49,15 +48,15 @@ public final class DiskKVStore extends AbstractKVStore {
     private final ReentrantReadWriteLock tableLock = new ReentrantReadWriteLock();
     private Table table;
     private String generation;
-    /** Set by {@link #close}, which may run while the applier still works (RaftLoop waits for it only so long). */
+    /** Set by {@link #closeEngine}, which may run while the applier still works (closing waits for it only so long). */
     private boolean closed;
     /** Writes applied but not yet written to the table, and their size; the applier's only. */
     private final List<Proposal> pending = new ArrayList<>();
     private long pendingBytes;
 
     private DiskKVStore(Table.Format format, Path dir, Table table, String generation, int localId,
-            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC, FailStop failStop) {
-        super(localId, proposeC, commitC, table.appliedIndex(), failStop);
+            boolean fresh, Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC, FailStop failStop) {
+        super(localId, fresh, proposeC, commitC, table.appliedIndex(), failStop);
         this.format = format;
         this.dir = dir;
         this.table = table;
@@ -70,7 +69,7 @@ public final class DiskKVStore extends AbstractKVStore {
      * @param fresh the node has no Raft state: whatever engine files are there belong to no log and are deleted
      */
     static DiskKVStore open(Table.Format format, Path dir, boolean fresh, int localId,
-            BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC, FailStop failStop) {
+            Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC, FailStop failStop) {
         try {
             Files.createDirectories(dir);
             Optional<String> current = fresh ? Optional.empty() : EngineFiles.read(dir.resolve(CURRENT));
@@ -94,7 +93,7 @@ public final class DiskKVStore extends AbstractKVStore {
             }
             LOG.info("{} engine in {} opened at applied index {}", format.name(), dir.resolve(generation),
                     table.appliedIndex());
-            return new DiskKVStore(format, dir, table, generation, localId, proposeC, commitC, failStop);
+            return new DiskKVStore(format, dir, table, generation, localId, fresh, proposeC, commitC, failStop);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the " + format.name() + " engine in " + dir, e);
         }
@@ -166,7 +165,7 @@ public final class DiskKVStore extends AbstractKVStore {
 
     /** Builds the next generation from the chunks beside the live one, then switches to it. */
     @Override
-    public void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
+    protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
         // The snapshot holds everything pending, and more.
         pending.clear();
         pendingBytes = 0;
@@ -228,8 +227,7 @@ public final class DiskKVStore extends AbstractKVStore {
     }
 
     @Override
-    public void close() {
-        super.close();
+    protected void closeEngine() {
         tableLock.writeLock().lock();
         try {
             closed = true;

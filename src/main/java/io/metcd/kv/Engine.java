@@ -1,15 +1,15 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
-import java.util.concurrent.BlockingQueue;
 
 /**
  * The storage engines {@code --engine} chooses from. The constants are named as the flag spells them.
@@ -27,8 +27,6 @@ public enum Engine {
     leveldb(LevelDbTable.FORMAT);
 
     static final String NAME_FILE = "NAME";
-    /** What every data directory written before engines were recorded held. */
-    private static final Engine UNRECORDED = map;
 
     private final Table.Format format;
 
@@ -48,12 +46,12 @@ public enum Engine {
      * @param failStop stops the node if the store's applier fails
      * @throws IllegalStateException if another engine wrote the data directory
      */
-    public AbstractKVStore open(Path dataDir, boolean fresh, int localId, BlockingQueue<PendingWrite> proposeC,
-            BlockingQueue<Commit> commitC, FailStop failStop) {
+    public KVStore open(Path dataDir, boolean fresh, int localId, Channel.Sender<Proposal> proposeC,
+            Channel.Receiver<Commit> commitC, FailStop failStop) {
         Path dir = dataDir.resolve("engine");
         Path nameFile = dir.resolve(NAME_FILE);
         Optional<String> recordedName = EngineFiles.read(nameFile);
-        String recorded = recordedName.orElse(fresh ? name() : UNRECORDED.name());
+        String recorded = recordedName.orElse(name());
         if (!recorded.equals(name())) {
             throw new IllegalStateException("the data directory " + dataDir + " was written by engine " + recorded
                     + ", not " + name() + ": start it with --engine " + recorded
@@ -68,6 +66,6 @@ public enum Engine {
             EngineFiles.writeAtomically(nameFile, name());
         }
         return persistent() ? DiskKVStore.open(format, dir, fresh, localId, proposeC, commitC, failStop)
-                : new MapKVStore(localId, proposeC, commitC, failStop);
+                : new MapKVStore(localId, fresh, proposeC, commitC, failStop);
     }
 }

@@ -1,55 +1,88 @@
 package io.metcd.kv;
 
+import io.metcd.model.Unavailable;
+
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
- * The replicated key-value store, as raftexample's kvstore: it proposes writes to the Raft loop and
- * applies what the loop commits. Implementations differ only in where the applied state lives (the
- * storage engine); the flow of data through the channels is the same for all of them.
+ * The replicated key-value store, as raftexample's kvstore, and the one way into it: the HTTP API, the Raft loop,
+ * the node and the tests all take this interface. It proposes writes to the Raft loop on {@code proposeC}, applies
+ * what the loop commits on {@code commitC}, and owns a client write's whole life: proposed, forwarded by the loop,
+ * retried while it was certainly not committed, answered once applied here, or failed at the deadline.
  * <p>
- * Applying is deterministic and idempotent: after a restart MicroRaft installs the latest snapshot and
- * applies the log suffix again, so applying the same committed entries twice must yield the same state. A
- * store whose engine kept its state across the restart starts at the index it had applied and skips what
- * is replayed at or below it.
+ * Applying is deterministic and idempotent: after a restart MicroRaft installs the latest snapshot and applies the
+ * log suffix again, so applying the same committed entries twice must yield the same state. A store whose engine
+ * kept its state across the restart starts at the index it had applied and skips what is replayed at or below it.
  */
 public interface KVStore extends AutoCloseable {
+    /** How long a client request may wait for a leader, a commit or a read index before it is {@link Unavailable}. */
+    Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
 
-    /** The value this node has applied for {@code key}, or {@code null}: a local, possibly stale read. */
+    // ------------------------------------------------------------------------------------- clients
+
+    /**
+     * Writes {@code value} under {@code key} through Raft, proposing it again while it was certainly not committed.
+     *
+     * @return the log index of the write, once it is committed and applied on this node, so that every later read
+     *         here sees it
+     * @throws Unavailable if no leader took it or it was not applied here within {@link #REQUEST_TIMEOUT}, or its
+     *                     outcome is unknown: it may still be applied
+     */
+    long put(String key, byte[] value) throws InterruptedException;
+
+    /** Deletes {@code key}, as {@link #put} writes one. */
+    long delete(String key) throws InterruptedException;
+
+    /**
+     * The value of {@code key}, or {@code null}, read once this node has applied what {@code level} asks for.
+     *
+     * @throws Unavailable if the leader did not confirm a read index, or this node did not reach it, in time
+     */
+    byte[] read(String key, ReadLevel level) throws InterruptedException;
+
+    /** The value this node has applied for {@code key}, or {@code null}: a local, possibly stale read that waits for nothing. */
     byte[] lookup(String key);
 
-    /**
-     * Hands a write to the Raft loop through {@code proposeC}.
-     *
-     * @param value the new value, or {@code null} to delete the key
-     * @return completed with the log index once the write is committed and applied on this node; failed
-     *         with {@link ProposalRejectedException} when it certainly was not committed, or with another
-     *         exception when the outcome is unknown
-     */
-    CompletableFuture<Long> propose(String key, byte[] value);
+    // -------------------------------------------------------------------------------------- the node
 
     /**
-     * Applies committed entries from {@code commitC} in log order until the channel is closed; runs on
-     * its own (virtual) thread, the only one that changes the store.
+     * Starts applying {@code commitC}, on a thread of its own (the only one that changes the store), and serving
+     * clients through {@code consensus}. Called once, before consensus starts: MicroRaft publishes a restored
+     * snapshot as it starts.
      */
-    void readCommits();
+    void start(Consensus consensus);
 
-    /**
-     * Streams the store's state at the current applied index to {@code chunks}, one chunk at a time, in a
-     * format that depends only on the state: the same state gives the same chunks on every node and engine.
-     * Must not run concurrently with {@link #readCommits()} applying something.
-     */
-    void snapshot(Consumer<byte[]> chunks);
-
-    /**
-     * Replaces the whole state with the one {@link #snapshot} produced (on any node, by any engine) at log
-     * index {@code index}.
-     */
-    void recoverFromSnapshot(long index, Iterable<byte[]> chunks);
+    /** Whether the applier runs: it stops only when the store closes or fails, which stops the node. */
+    boolean applying();
 
     /** The index of the last entry applied to this store. */
     long appliedIndex();
 
     /** The engine's name, as given to {@code --engine}. */
     String engine();
+
+    /** Stops the applier, fails the writes still waiting, and closes the engine. */
+    @Override
+    void close();
+
+    // -------------------------------------------------------------------------------- the Raft loop
+
+    /**
+     * Completes, with the applied index, once this store has applied {@code index}; fails if the applier failed
+     * first. A waiter that gave up may fail the future; it is dropped when the index is reached, or sooner once many
+     * have piled up behind a stalled store.
+     */
+    CompletableFuture<Long> whenApplied(long index);
+
+    /**
+     * Streams the store's state at the current applied index to {@code chunks}, one chunk at a time, in a
+     * format that depends only on the state: the same state gives the same chunks on every node and engine.
+     * Must not run while the applier applies something.
+     */
+    void snapshot(Consumer<byte[]> chunks);
+
+    /** Where the Raft loop reports what became of the writes it took from {@code proposeC}. */
+    WriteOutcomes writeOutcomes();
 }

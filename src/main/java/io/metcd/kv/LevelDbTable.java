@@ -1,6 +1,6 @@
 package io.metcd.kv;
 
-import io.metcd.raft.Operation.Proposal;
+import io.metcd.model.Operation.Proposal;
 import org.iq80.leveldb.DB;
 import org.iq80.leveldb.DBIterator;
 import org.iq80.leveldb.Options;

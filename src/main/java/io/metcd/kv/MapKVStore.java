@@ -1,15 +1,14 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.function.Consumer;
 
@@ -46,9 +45,10 @@ public final class MapKVStore extends AbstractKVStore {
     /** Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map. */
     private volatile ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
 
-    public MapKVStore(int localId, BlockingQueue<PendingWrite> proposeC, BlockingQueue<Commit> commitC,
+    /** @param fresh the node starts with no Raft state of its own */
+    public MapKVStore(int localId, boolean fresh, Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC,
             FailStop failStop) {
-        super(localId, proposeC, commitC, 0, failStop);
+        super(localId, fresh, proposeC, commitC, 0, failStop);
     }
 
     @Override
@@ -88,9 +88,14 @@ public final class MapKVStore extends AbstractKVStore {
     }
 
     @Override
-    public void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
+    protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
         ConcurrentSkipListMap<String, byte[]> restored = new ConcurrentSkipListMap<>(UTF8_ORDER);
         SnapshotChunks.forEachEntry(chunks, (key, value) -> restored.put(new String(key, StandardCharsets.UTF_8), value));
         map = restored;
+    }
+
+    /** Nothing to close: the state lives and dies with the process. */
+    @Override
+    protected void closeEngine() {
     }
 }

@@ -1,12 +1,13 @@
 package io.metcd.kv;
 
-import io.metcd.transport.Codec;
+import io.metcd.codec.Reader;
+import io.metcd.codec.Writer;
 
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
- * The snapshot format every engine writes and reads: entries {@code [key][value]} (each a {@link Codec.Writer#bytes}
+ * The snapshot format every engine writes and reads: entries {@code [key][value]} (each a {@link Writer#bytes}
  * field, the key in UTF-8) in ascending unsigned byte order of the key, cut into chunks of about
  * {@link #CHUNK_BYTES}. The bytes depend only on the state, never on the engine, so that MicroRaft may fetch the
  * chunks of one snapshot from different nodes, and a node may install a snapshot written by another engine.
@@ -16,7 +17,7 @@ final class SnapshotChunks {
     static final int CHUNK_BYTES = 1 << 20;
 
     private final Consumer<byte[]> out;
-    private final Codec.Writer chunk = new Codec.Writer(CHUNK_BYTES + (64 << 10));
+    private final Writer chunk = new Writer(CHUNK_BYTES + (64 << 10));
     private boolean emitted;
 
     /** @param out receives each chunk as soon as it is full: no more than one chunk is held here */
@@ -44,7 +45,7 @@ final class SnapshotChunks {
     /** Every entry of the chunks, in their order. */
     static void forEachEntry(Iterable<byte[]> chunks, BiConsumer<byte[], byte[]> entry) {
         for (byte[] bytes : chunks) {
-            Codec.Reader in = new Codec.Reader(bytes);
+            Reader in = new Reader(bytes);
             while (in.remaining() > 0) {
                 entry.accept(in.bytes(), in.bytes());
             }

@@ -1,6 +1,6 @@
 package io.metcd.kv;
 
-import io.metcd.raft.Operation.Proposal;
+import io.metcd.model.Operation.Proposal;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,8 +1,11 @@
 package io.metcd.raft;
 
-import io.metcd.FailStop;
-import io.metcd.Metrics;
-import io.metcd.kv.AbstractKVStore;
+import io.metcd.kv.KVStore;
+import io.metcd.metrics.RaftMetrics;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.impl.statemachine.InternalCommitAware;
 import io.microraft.statemachine.StateMachine;
@@ -11,7 +14,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
@@ -34,18 +36,16 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
         }
     };
 
-    private final BlockingQueue<Commit> commitC;
-    private final AbstractKVStore store;
+    private final Channel.Sender<Commit> commitC;
+    private final KVStore store;
     private final ChronicleRaftStore wal;
     private final FailStop failStop;
     private final IntSupplier currentTerm;
-    private final Metrics metrics;
+    private final RaftMetrics metrics;
     private final int snapshotCount;
     private final Runnable takeSnapshot;
     /** Client writes committed since the last snapshot was asked for; only the Raft thread touches it. */
     private long writesSinceSnapshot;
-    /** Snapshots installed so far (restored on start, or sent by the leader); only the Raft thread writes it. */
-    private volatile long snapshotsInstalled;
 
     /**
      * @param wal           where snapshot chunks go as they are taken, one at a time
@@ -55,8 +55,8 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
      * @param takeSnapshot  asks MicroRaft for a snapshot at the commit index (it runs after the current task)
      * @param failStop      stops the node if a call from MicroRaft fails: MicroRaft would log it and go on
      */
-    KvStateMachine(BlockingQueue<Commit> commitC, AbstractKVStore store, ChronicleRaftStore wal,
-            IntSupplier currentTerm, Metrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
+    KvStateMachine(Channel.Sender<Commit> commitC, KVStore store, ChronicleRaftStore wal,
+            IntSupplier currentTerm, RaftMetrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
         this.commitC = commitC;
         this.store = store;
         this.wal = wal;
@@ -94,7 +94,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     @Override
     public void onInternalCommit(long commitIndex) {
-        stopOnFailure("applying the membership change", commitIndex, () -> publish(new Commit.Advance(commitIndex)));
+        stopOnFailure("applying the membership change", commitIndex, () -> publish(new Commit.MembershipChanged(commitIndex)));
     }
 
     @Override
@@ -135,17 +135,8 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
         Iterable<byte[]> bytes = () -> parts.stream().map(Operation.SnapshotPart::bytes).iterator();
         stopOnFailure("installing the snapshot", commitIndex, () -> {
             wal.holdChunks(commitIndex);
-            snapshotsInstalled++;
             publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
         });
-    }
-
-    /**
-     * How many snapshots were installed so far; counted before each reaches the store, so an applier that loads one
-     * sees it counted. Entries a snapshot covers are not applied one by one: what waits for them learns nothing.
-     */
-    long snapshotsInstalled() {
-        return snapshotsInstalled;
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.metcd.raft;
 
+import io.metcd.model.Channel;
+import io.metcd.model.Member;
 import io.metcd.raft.MembershipException.Reason;
 import io.microraft.MembershipChangeMode;
 import io.microraft.RaftEndpoint;
@@ -12,19 +14,24 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Run-time membership, served from {@code confChangeC} on the leader, one change at a time: a new member
- * joins as a non-voting learner and is promoted to a voter only once its log has caught up with the
- * leader's commit index, so adding a node never costs the cluster its quorum.
+ * Run-time membership, served from {@code confChangeC} on the leader, one change at a time: a new member joins as a
+ * non-voting learner and is promoted to a voter only once its log has caught up with the leader's commit index, so
+ * adding a node never costs the cluster its quorum. Two senders use the channel: the cluster API (additions and
+ * removals) and this class's own check for learners that caught up (promotions).
+ * <p>
+ * One at a time is MicroRaft's rule, read from its state: a change proposed but not yet committed shows as an
+ * effective membership newer than the committed one, and every change is refused while there is one. The server
+ * takes the next change only once MicroRaft has taken up the previous one, so that the next is checked against it;
+ * and the channel holds one change, so a second one sent meanwhile is refused at once.
  */
 final class MembershipChanges {
     private static final Logger LOG = LoggerFactory.getLogger(MembershipChanges.class);
@@ -41,52 +48,124 @@ final class MembershipChanges {
      * live follower answers every heartbeat (1 s), and 2 s is when its own followers would give up on a leader.
      */
     static final Duration ALIVE_WITHIN = Duration.ofSeconds(2);
-
-    /** What travels on {@code confChangeC}. */
-    record ConfChange(Member member, MembershipChangeMode mode, CompletableFuture<Long> done) {
-    }
+    /** How long the server waits for MicroRaft to take a change up; it answers in microseconds unless stopping. */
+    private static final Duration TAKE_UP_TIMEOUT = Duration.ofSeconds(5);
 
     private final Member local;
     private final RaftNode raftNode;
     private final Supplier<RaftNodeReport> report;
     private final RaftClock clock;
     private final Consumer<Member> tellRemoved;
-    private final BlockingQueue<ConfChange> confChangeC = new ArrayBlockingQueue<>(1);
-    /** Held from the moment a change is accepted until MicroRaft committed or refused it. */
-    private final Semaphore oneAtATime = new Semaphore(1);
+    private final Channel.Receiver<ConfChange> confChangeC;
+    private final Channel.Sender<ConfChange> promotions;
     private final Thread server;
+    private final Thread promoter;
 
     /**
+     * @param confChangeC where the changes to make come from
+     * @param promotions  where this node's leader sends the promotions of learners that caught up: confChangeC
      * @param clock       the clock of {@code raftNode}, which the heartbeat timestamps of its reports come from
      * @param tellRemoved tells a member its removal is committed: the leader stops replicating to it, so it
      *                    would not learn otherwise
      */
     MembershipChanges(Member local, RaftNode raftNode, Supplier<RaftNodeReport> report, RaftClock clock,
-            Consumer<Member> tellRemoved) {
+            Consumer<Member> tellRemoved, Channel.Receiver<ConfChange> confChangeC,
+            Channel.Sender<ConfChange> promotions) {
         this.local = local;
         this.raftNode = raftNode;
         this.report = report;
         this.clock = clock;
         this.tellRemoved = tellRemoved;
+        this.confChangeC = confChangeC;
+        this.promotions = promotions;
         this.server = Thread.ofVirtual().name("confchange-" + local.id()).unstarted(this::serve);
+        this.promoter = Thread.ofVirtual().name("promoter-" + local.id()).unstarted(this::promoteLearners);
     }
 
     void start() {
         server.start();
+        promoter.start();
     }
 
     void stop() {
+        promoter.interrupt();
         server.interrupt();
     }
 
+    private void serve() {
+        try {
+            while (true) {
+                propose(confChangeC.take());
+            }
+        } catch (InterruptedException e) {
+            LOG.debug("membership changes stopped");
+        }
+    }
+
+    private void propose(ConfChange change) throws InterruptedException {
+        Member member;
+        MembershipChangeMode mode;
+        try {
+            requireLeader();
+            RaftGroupMembers members = raftNode.getEffectiveMembers();
+            if (members.getLogIndex() != raftNode.getCommittedMembers().getLogIndex()) {
+                throw new MembershipException(Reason.CONFLICT, "another membership change is in progress");
+            }
+            switch (change) {
+                case ConfChange.AddLearner add -> {
+                    member = checkNew(members, add.member());
+                    mode = MembershipChangeMode.ADD_LEARNER;
+                }
+                case ConfChange.Promote promote -> {
+                    member = promote.learner();
+                    mode = MembershipChangeMode.ADD_OR_PROMOTE_TO_FOLLOWER;
+                }
+                case ConfChange.Remove remove -> {
+                    member = checkRemovable(members, remove.id());
+                    mode = MembershipChangeMode.REMOVE_MEMBER;
+                }
+            }
+        } catch (MembershipException refused) {
+            change.done().completeExceptionally(refused);
+            return;
+        }
+        LOG.info("proposing membership change: {} {}", mode, member);
+        raftNode.changeMembership(member, mode, raftNode.getCommittedMembers().getLogIndex())
+                .copy().orTimeout(COMMIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((committed, failure) -> {
+                    if (failure == null) {
+                        LOG.info("membership change committed at {}: {} {}", committed.getCommitIndex(), mode, member);
+                        if (mode == MembershipChangeMode.REMOVE_MEMBER) {
+                            tellRemoved.accept(member);
+                        }
+                        change.done().complete(committed.getCommitIndex());
+                    } else {
+                        Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
+                        change.done().completeExceptionally(new MembershipException(
+                                cause instanceof IllegalArgumentException || cause instanceof IllegalStateException
+                                        ? Reason.CONFLICT
+                                        : Reason.UNAVAILABLE,
+                                "membership change not committed: " + cause));
+                    }
+                });
+        awaitTakenUp();
+    }
+
     /**
-     * Adds {@code member} as a learner; the leader promotes it to a voter once it has caught up.
-     *
-     * @return completed with the log index of the change once committed
+     * Waits until MicroRaft has appended the change just proposed, or refused it: it runs its tasks in order, so a
+     * report asked for after the change comes once the change shows in the effective membership, if it ever does.
      */
-    CompletableFuture<Long> add(Member member) {
-        requireLeader();
-        for (RaftEndpoint e : raftNode.getEffectiveMembers().getMembers()) {
+    private void awaitTakenUp() throws InterruptedException {
+        try {
+            raftNode.getReport().get(TAKE_UP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.debug("no report after a membership change: {}", e.toString());
+        }
+    }
+
+    /** The new member, unless its id or peer URL is taken. */
+    private static Member checkNew(RaftGroupMembers members, Member member) {
+        for (RaftEndpoint e : members.getMembers()) {
             Member existing = (Member) e;
             if (existing.id() == member.id()) {
                 throw new MembershipException(Reason.CONFLICT, "member " + member.id() + " already exists");
@@ -96,16 +175,14 @@ final class MembershipChanges {
                         member.peerUrl() + " is already the peer URL of member " + existing.id());
             }
         }
-        return submit(member, MembershipChangeMode.ADD_LEARNER);
+        return member;
     }
 
     /**
-     * Removes member {@code id}. Refused if it would leave no voter, or fewer reachable voters than a
-     * quorum of those that remain; the leader itself must hand leadership over before it is removed.
+     * Member {@code id}, unless its removal would leave no voter, or fewer reachable voters than a quorum of those
+     * that remain; the leader itself must hand leadership over before it is removed.
      */
-    CompletableFuture<Long> remove(int id) {
-        requireLeader();
-        RaftGroupMembers members = raftNode.getEffectiveMembers();
+    private Member checkRemovable(RaftGroupMembers members, int id) {
         Member member = find(members, id);
         if (member == null) {
             throw new MembershipException(Reason.NOT_FOUND, "no member " + id);
@@ -122,7 +199,7 @@ final class MembershipChanges {
                         + " of " + remaining + " voters reachable: not a quorum");
             }
         }
-        return submit(member, MembershipChangeMode.REMOVE_MEMBER);
+        return member;
     }
 
     private boolean isUp(RaftEndpoint voter) {
@@ -143,81 +220,47 @@ final class MembershipChanges {
     }
 
     private void requireLeader() {
-        if (raftNode.getTerm().getLeaderEndpoint() == null || !local.equals(raftNode.getTerm().getLeaderEndpoint())) {
+        if (!local.equals(raftNode.getTerm().getLeaderEndpoint())) {
             throw new MembershipException(Reason.NOT_LEADER, "only the leader changes membership");
         }
     }
 
-    private CompletableFuture<Long> submit(Member member, MembershipChangeMode mode) {
-        if (!oneAtATime.tryAcquire()) {
-            throw new MembershipException(Reason.CONFLICT, "another membership change is in progress");
-        }
-        CompletableFuture<Long> done = new CompletableFuture<>();
-        done.whenComplete((index, failure) -> oneAtATime.release());
-        confChangeC.add(new ConfChange(member, mode, done));
-        return done;
-    }
-
-    private void serve() {
+    /** Every {@link #PROMOTION_CHECK}, the leader sends the promotion of one learner that caught up, if any. */
+    private void promoteLearners() {
         try {
             while (true) {
-                ConfChange change = confChangeC.poll(PROMOTION_CHECK.toMillis(), TimeUnit.MILLISECONDS);
-                if (change != null) {
-                    apply(change);
-                } else {
-                    promoteALearnerThatCaughtUp();
+                Thread.sleep(PROMOTION_CHECK);
+                Member learner = aLearnerThatCaughtUp();
+                // A change already waiting goes first; the learner is found again at a later check.
+                if (learner != null && promotions.offer(new ConfChange.Promote(learner, new CompletableFuture<>()))) {
+                    LOG.debug("{} caught up: promoting it", learner);
                 }
             }
         } catch (InterruptedException e) {
-            LOG.debug("membership changes stopped");
+            LOG.debug("learner promotion stopped");
         }
     }
 
-    private void apply(ConfChange change) {
-        LOG.info("proposing membership change: {} {}", change.mode(), change.member());
-        raftNode.changeMembership(change.member(), change.mode(), raftNode.getCommittedMembers().getLogIndex())
-                .copy().orTimeout(COMMIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
-                .whenComplete((members, failure) -> {
-                    if (failure == null) {
-                        LOG.info("membership change committed at {}: {} {}", members.getCommitIndex(),
-                                change.mode(), change.member());
-                        if (change.mode() == MembershipChangeMode.REMOVE_MEMBER) {
-                            tellRemoved.accept(change.member());
-                        }
-                        change.done().complete(members.getCommitIndex());
-                    } else {
-                        Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
-                        change.done().completeExceptionally(new MembershipException(
-                                cause instanceof IllegalArgumentException || cause instanceof IllegalStateException
-                                        ? Reason.CONFLICT
-                                        : Reason.UNAVAILABLE,
-                                "membership change not committed: " + cause));
-                    }
-                });
-    }
-
-    /** The leader promotes one learner whose log reached the commit index, when no other change is running. */
-    private void promoteALearnerThatCaughtUp() {
+    /** A learner whose log reached the commit index, while this node leads and no other change is running. */
+    private Member aLearnerThatCaughtUp() {
         RaftGroupMembers committed = raftNode.getCommittedMembers();
         if (!local.equals(raftNode.getTerm().getLeaderEndpoint())
                 || committed.getMembers().size() == committed.getVotingMembers().size()
                 || committed.getLogIndex() != raftNode.getEffectiveMembers().getLogIndex()) {
-            return;
+            return null;
         }
         RaftNodeReport now = report.get();
         if (now == null || now.getRole() != RaftRole.LEADER) {
-            return;
+            return null;
         }
         Map<RaftEndpoint, Long> matchIndices = now.getLog().getFollowerMatchIndices();
         for (RaftEndpoint e : committed.getMembers()) {
             Long match = matchIndices.get(e);
             if (!committed.getVotingMembers().contains(e) && match != null
-                    && match >= now.getLog().getCommitIndex() - CAUGHT_UP_WITHIN && oneAtATime.tryAcquire()) {
-                CompletableFuture<Long> done = new CompletableFuture<>();
-                done.whenComplete((index, failure) -> oneAtATime.release());
-                apply(new ConfChange((Member) e, MembershipChangeMode.ADD_OR_PROMOTE_TO_FOLLOWER, done));
-                return;
+                    && match >= now.getLog().getCommitIndex() - CAUGHT_UP_WITHIN) {
+                return (Member) e;
             }
         }
+        return null;
     }
 }

@@ -1,5 +1,6 @@
 package io.metcd.transport;
 
+import io.metcd.codec.Writer;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -35,7 +36,7 @@ final class Handshake {
             throw new IllegalArgumentException("group id or client URL longer than " + MAX_GROUP_ID_BYTES
                     + " bytes: " + groupId + ", " + clientUrl);
         }
-        return new Codec.Writer(20 + group.length + url.length).i32(MAGIC).i32(VERSION).bytes(group).i32(memberId)
+        return new Writer(20 + group.length + url.length).i32(MAGIC).i32(VERSION).bytes(group).i32(memberId)
                 .bytes(url).toByteArray();
     }
 

@@ -1,6 +1,9 @@
 package io.metcd.transport;
 
-import io.metcd.raft.Member;
+import io.metcd.codec.Codec;
+import io.metcd.codec.Writer;
+import io.metcd.model.Member;
+import io.metcd.model.Operation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +57,7 @@ final class OutboundPeer {
     private OutputStream out;
     private String connectedUrl;
     private long connectedAt;
-    private Codec.Writer writer = new Codec.Writer(BUFFER_BYTES);
+    private Writer writer = new Writer(BUFFER_BYTES);
     private long backoffMs = MIN_BACKOFF_MS;
     /** Dialing failed, or connections broke as soon as they were made: back off, and log only the first failure. */
     private boolean troubled;
@@ -200,9 +203,13 @@ final class OutboundPeer {
             return;
         }
         // The length prefix is written as a placeholder and filled in once the payload is encoded.
-        Codec.Writer w = writer.reset().i32(0);
+        Writer w = writer.reset().i32(0);
         try {
             Codec.writeMessage(w, message);
+        } catch (Operation.ChunkSource.Closed e) {
+            LOG.debug("dropped a {} for {}: its snapshot chunk went with the WAL, as the node stops",
+                    message.getClass().getSimpleName(), member);
+            return;
         } catch (RuntimeException e) {
             LOG.error("cannot encode a {} for {}; dropped it", message.getClass().getName(), member, e);
             return;
@@ -218,7 +225,7 @@ final class OutboundPeer {
             out.write(w.array(), 0, w.length());
         }
         if (w.array().length > RETAINED_BUFFER_BYTES) {
-            writer = new Codec.Writer(BUFFER_BYTES);
+            writer = new Writer(BUFFER_BYTES);
         }
     }
 

@@ -1,30 +1,24 @@
 package io.metcd.transport;
 
-import io.metcd.raft.Member;
-import io.metcd.raft.PeerMessage;
+import io.metcd.codec.Codec;
+import io.metcd.metrics.PeerCounters;
+import io.metcd.model.Member;
+import io.metcd.model.PeerMessage;
 import io.microraft.RaftEndpoint;
 import io.microraft.model.message.RaftMessage;
 import io.microraft.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.BufferedInputStream;
 import java.io.Closeable;
-import java.io.DataInputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
-import java.net.ProtocolException;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketAddress;
-import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -59,7 +53,7 @@ import java.util.function.IntConsumer;
  * full, when the peer cannot be reached, or when the connection breaks while it is in flight. Over one
  * connection, messages arrive in the order they were sent.
  */
-public final class PeerTransport implements Transport, AutoCloseable {
+public final class PeerTransport implements Transport, PeerCounters, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PeerTransport.class);
 
     /**
@@ -73,12 +67,7 @@ public final class PeerTransport implements Transport, AutoCloseable {
      * longer than MicroRaft's leader heartbeat period, so a live peer that talks to us is not missed.
      */
     private static final long HEARD_RECENTLY_NANOS = TimeUnit.SECONDS.toNanos(5);
-    /** A dialer that does not introduce itself within this time is not a peer worth a thread. */
-    private static final int HANDSHAKE_TIMEOUT_MS = 5000;
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
-    private static final int BUFFER_BYTES = 64 * 1024;
-    /** A frame buffer that a rare large frame (a snapshot chunk) grew past this is not kept. */
-    private static final int RETAINED_BUFFER_BYTES = 1 << 20;
 
     private final Member local;
     private final String groupId;
@@ -241,27 +230,27 @@ public final class PeerTransport implements Transport, AutoCloseable {
         return faults;
     }
 
-    /** The number of messages dropped because their peer's outbound queue was full. */
+    @Override
     public long droppedQueueFull() {
         return droppedQueueFull.sum();
     }
 
-    /** The number of messages dropped because their peer could not be reached. */
+    @Override
     public long droppedUnreachable() {
         return droppedUnreachable.sum();
     }
 
-    /** The number of messages dropped, in either direction, by the injected {@link #faults()}. */
+    @Override
     public long droppedByFaults() {
         return droppedByFaults.sum();
     }
 
-    /** The number of outbound connections made to a peer after the first one to it. */
+    @Override
     public long reconnects() {
         return reconnects.sum();
     }
 
-    /** The number of messages waiting in each peer's outbound queue, by member id. */
+    @Override
     public Map<Integer, Integer> queueDepths() {
         Map<Integer, Integer> depths = new TreeMap<>();
         peers.forEach((id, peer) -> depths.put(id, peer.queueDepth()));
@@ -423,98 +412,46 @@ public final class PeerTransport implements Transport, AutoCloseable {
                 return;
             }
             Thread reader = Thread.ofVirtual().name("metcd-" + local.id() + "-from-" + socket.getRemoteSocketAddress())
-                    .unstarted(() -> serve(socket));
+                    .unstarted(new InboundPeer(this, socket)::serve);
             readers.add(reader);
             reader.start();
         }
     }
 
-    /** Reads one accepted connection until it ends or breaks the protocol. */
-    private void serve(Socket socket) {
-        SocketAddress remote = socket.getRemoteSocketAddress();
-        int peerId = 0;
-        try (socket) {
-            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), BUFFER_BYTES));
-            socket.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
-            Handshake.Peer peer = Handshake.read(in, groupId);
-            peerId = peer.memberId();
-            clientUrls.put(peerId, peer.clientUrl());
-            socket.setSoTimeout(0);
-            lastHeard.computeIfAbsent(peerId, id -> new AtomicLong()).set(System.nanoTime());
-            // A peer dials again only when it has given up on its previous connection, which may be half-open
-            // (its host vanished): closing it ends that connection's reader instead of leaving it blocked.
-            closeQuietly(inboundByPeer.put(peerId, socket));
-            LOG.info("accepted connection from member {} at {}", peerId, remote);
-            readFrames(in, peerId);
-            LOG.info("member {} at {} closed its connection", peerId, remote);
-        } catch (ProtocolException | CodecException | SocketTimeoutException e) {
-            if (!closed) {
-                LOG.warn("closing peer connection from {}{}: {}", remote, peerId > 0 ? " (member " + peerId + ")" : "",
-                        e.getMessage());
-            }
-        } catch (IOException e) {
-            if (!closed) {
-                LOG.info("peer connection from {}{} ended: {}", remote, peerId > 0 ? " (member " + peerId + ")" : "",
-                        e.toString());
-            }
-        } finally {
-            inboundSockets.remove(socket);
-            if (peerId > 0) {
-                inboundByPeer.remove(peerId, socket);
-                connectionLost(peerId);
-            }
-            readers.remove(Thread.currentThread());
-        }
+    // ------------------------------------------------------------------------------- for InboundPeer
+
+    String groupId() {
+        return groupId;
     }
 
-    /** Reads frames and hands their messages to {@link #inbound}; returns when the peer closes between frames. */
-    private void readFrames(DataInputStream in, int peerId) throws IOException {
-        AtomicLong heard = lastHeard.get(peerId);
-        byte[] buf = new byte[BUFFER_BYTES];
-        boolean warnedGroup = false;
-        while (true) {
-            int first = in.read();
-            if (first < 0) {
-                return;
-            }
-            Object message;
-            try {
-                int length = (first << 24) | (in.readUnsignedByte() << 16) | (in.readUnsignedByte() << 8)
-                        | in.readUnsignedByte();
-                if (length < 0 || length > maxFrameLength) {
-                    throw new ProtocolException("frame length " + length + " outside 0.." + maxFrameLength);
-                }
-                buf = readPayload(in, buf, length);
-                Codec.Reader reader = new Codec.Reader(ByteBuffer.wrap(buf, 0, length));
-                message = Codec.readMessage(reader);
-                if (reader.remaining() > 0) {
-                    throw new CodecException(reader.remaining() + " stray bytes after a "
-                            + message.getClass().getSimpleName());
-                }
-                if (length > RETAINED_BUFFER_BYTES) {
-                    buf = new byte[BUFFER_BYTES];
-                }
-            } catch (EOFException e) {
-                throw new ProtocolException("connection closed in the middle of a frame");
-            }
+    /**
+     * Registers the connection {@code peer} dialed, once its handshake is read; returns when it was last heard from,
+     * for its reader to keep up to date.
+     */
+    AtomicLong connected(Handshake.Peer peer, Socket socket) {
+        int peerId = peer.memberId();
+        clientUrls.put(peerId, peer.clientUrl());
+        AtomicLong heard = lastHeard.computeIfAbsent(peerId, id -> new AtomicLong());
+        heard.set(System.nanoTime());
+        // A peer dials again only when it has given up on its previous connection, which may be half-open
+        // (its host vanished): closing it ends that connection's reader instead of leaving it blocked.
+        closeQuietly(inboundByPeer.put(peerId, socket));
+        return heard;
+    }
 
-            if (faults.loses(peerId, message)) {
-                droppedByFaults.increment();
-                continue;
-            }
-            heard.set(System.nanoTime());
-            if (message instanceof RaftMessage raft && !groupId.equals(raft.getGroupId())) {
-                // The handshake vouched for the group, so this is a bug on the sender: say so once per connection.
-                if (!warnedGroup) {
-                    LOG.warn("dropping Raft messages of group '{}' from member {} (this is group '{}')",
-                            raft.getGroupId(), peerId, groupId);
-                    warnedGroup = true;
-                }
-                continue;
-            }
-            Object received = message;
-            afterInjectedDelay(peerId, () -> deliver(received, peerId));
+    /** The connection's reader ends; {@code peerId} is 0 if the peer never introduced itself. */
+    void disconnected(int peerId, Socket socket) {
+        inboundSockets.remove(socket);
+        if (peerId > 0) {
+            inboundByPeer.remove(peerId, socket);
+            connectionLost(peerId);
         }
+        readers.remove(Thread.currentThread());
+    }
+
+    /** Hands a message that arrived from {@code peerId} to {@link #inbound}, after the delay injected on its link. */
+    void received(Object message, int peerId) {
+        afterInjectedDelay(peerId, () -> deliver(message, peerId));
     }
 
     private void deliver(Object message, int peerId) {
@@ -546,26 +483,6 @@ public final class PeerTransport implements Transport, AutoCloseable {
                 action.run();
             }
         }, delay.toNanos(), TimeUnit.NANOSECONDS);
-    }
-
-    /**
-     * Reads a payload of {@code length} bytes into {@code buf}, or into a larger buffer grown as the bytes arrive and
-     * returned. The length prefix alone allocates nothing: a few connections announcing frames near the limit and
-     * sending nothing more would otherwise take the node's whole heap.
-     */
-    private static byte[] readPayload(DataInputStream in, byte[] buf, int length) throws IOException {
-        int read = 0;
-        while (read < length) {
-            if (read == buf.length) {
-                buf = Arrays.copyOf(buf, (int) Math.min(length, 2L * buf.length));
-            }
-            int n = in.read(buf, read, Math.min(length, buf.length) - read);
-            if (n < 0) {
-                throw new EOFException();
-            }
-            read += n;
-        }
-        return buf;
     }
 
     private static Duration remaining(long deadline) {

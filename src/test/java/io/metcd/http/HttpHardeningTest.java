@@ -2,12 +2,10 @@ package io.metcd.http;
 
 import io.metcd.testkit.HttpAnswer;
 import io.metcd.testkit.KvClient;
-import io.metcd.testkit.TestCluster;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -17,7 +15,6 @@ import java.net.InetAddress;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,7 +29,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * The client port under abuse, over raw sockets where a client library would refuse to send the input. Every
  * refusal is a 4xx (or HTTP's 505 for another protocol version) with one line of plain text, never a 500, an HTML
- * page or a stack trace; and after each test the node still serves a PUT and a GET. HttpApiTest covers the
+ * page or a stack trace; and after each test the API still serves a PUT and a GET (of a fake store: this is about
+ * HTTP alone). HttpApiTest covers the
  * well-formed refusals (an unknown level, an empty key, a long key or value sent by a normal client).
  */
 class HttpHardeningTest {
@@ -40,22 +38,20 @@ class HttpHardeningTest {
     private static final Pattern OPEN_CONNECTIONS = Pattern.compile("(?m)^metcd_http_open_connections (\\S+)$");
     private static final AtomicInteger WRITES = new AtomicInteger();
 
-    @TempDir
-    static Path dir;
-    static TestCluster cluster;
+    static ApiUnderTest api;
     static KvClient client;
     static int port;
 
     @BeforeAll
-    static void startNode() {
-        cluster = new TestCluster(dir, 1, 1000).start();
-        client = cluster.client(1);
-        port = cluster.clientPort(1);
+    static void startApi() {
+        api = new ApiUnderTest();
+        client = api.client;
+        port = api.port;
     }
 
     @AfterAll
-    static void stopNode() {
-        cluster.close();
+    static void stopApi() {
+        api.close();
     }
 
     @AfterEach

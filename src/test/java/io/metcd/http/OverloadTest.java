@@ -50,7 +50,7 @@ class OverloadTest {
     private static final Duration LINK_DELAY = Duration.ofMillis(500);
     private static final int WARM_UP_WRITERS = 50;
     private static final int WARM_UP_WRITES = 5;
-    /** HttpApi's request timeout (5 s), plus room for a crowded 2-core machine to read the request and answer. */
+    /** The request timeout (KVStore.REQUEST_TIMEOUT, 5 s), plus room for a crowded 2-core machine to read the request and answer. */
     private static final Duration ANSWERED_WITHIN = Duration.ofSeconds(10);
     /** bin/metcd's -Xmx: a node that queued writes without end would reach it. */
     private static final long HEAP_BYTES = 1L << 30;

@@ -1,9 +1,13 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
+import io.metcd.model.Operation.Proposal;
+import io.metcd.model.Unavailable;
 import io.metcd.testkit.FailingStore;
+import io.metcd.testkit.StubConsensus;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,8 +17,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
@@ -31,21 +33,20 @@ class ApplierFailureTest {
 
     @TempDir
     Path dir;
-    private final BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(16);
+    private final Channel<Commit> commitC = new Channel<>(16);
     private FailStop failStop;
-    private Thread applier;
+    private FailingStore store;
 
     @AfterEach
-    void stopApplier() throws InterruptedException {
-        applier.interrupt();
-        applier.join();
+    void stopApplier() {
+        store.close();
     }
 
     @Test
     void anErrorWhileApplyingStopsTheNode() throws InterruptedException {
         InternalError fullDisk = new InternalError("a fault occurred in an unsafe memory access operation (injected)");
         startApplier(fullDisk);
-        commitC.put(aWrite(1));
+        commitC.sender().put(aWrite(1));
         await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
         assertThat(failStop.cause()).containsSame(fullDisk);
     }
@@ -54,34 +55,52 @@ class ApplierFailureTest {
     void aSnapshotThatCannotBeInstalledStopsTheNode() throws InterruptedException {
         UncheckedIOException vanished = new UncheckedIOException(new NoSuchFileException("000012.log (injected)"));
         startApplier(vanished);
-        commitC.put(new Commit.Restore(5, List.of()));
+        commitC.sender().put(new Commit.Restore(5, List.of()));
         await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
         assertThat(failStop.cause()).containsSame(vanished);
+    }
+
+    /** The WAL closes as consensus stops, maybe while the applier loads a snapshot's chunks from it. */
+    @Test
+    void aSnapshotWhoseChunksWentWithTheWalAsTheNodeStopsEndsTheApplierWithoutStoppingTheNode()
+            throws InterruptedException {
+        startApplier(new Operation.ChunkSource.Closed("the Raft log in wal is closed (injected)", null));
+        commitC.sender().put(new Commit.Restore(5, List.of()));
+        await().atMost(PATIENCE).until(() -> !store.applying());
+        assertThat(failStop.cause()).isEmpty();
     }
 
     /** The Raft thread waits so for the index of a snapshot it takes. */
     @Test
     void whatWaitsForAnIndexFailsOnceTheApplierHasFailed() throws InterruptedException {
-        AbstractKVStore store = startApplier(new OutOfMemoryError("Java heap space (injected)"));
+        startApplier(new OutOfMemoryError("Java heap space (injected)"));
         CompletableFuture<Long> waiting = store.whenApplied(1);
-        commitC.put(aWrite(1));
+        commitC.sender().put(aWrite(1));
         assertThat(waiting).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class);
         assertThat(store.whenApplied(2)).isCompletedExceptionally();
     }
 
     @Test
     void aWriteProposedHereFailsOnceTheApplierHasFailed() throws InterruptedException {
-        AbstractKVStore store = startApplier(new OutOfMemoryError("Java heap space (injected)"));
-        CompletableFuture<Long> proposed = store.propose("k", new byte[] {1});
-        commitC.put(aWrite(1));
-        assertThat(proposed).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class);
+        startApplier(new OutOfMemoryError("Java heap space (injected)"));
+        CompletableFuture<Long> written = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                written.complete(store.put("k", new byte[] {1}));
+            } catch (InterruptedException | RuntimeException e) {
+                written.completeExceptionally(e);
+            }
+        });
+        store.proposeC.take();
+        commitC.sender().put(aWrite(1));
+        assertThat(written).failsWithin(PATIENCE).withThrowableOfType(ExecutionException.class)
+                .havingCause().isInstanceOf(Unavailable.class).withMessageContaining("stopped applying");
     }
 
-    private AbstractKVStore startApplier(Throwable failure) {
+    private void startApplier(Throwable failure) {
         failStop = new FailStop(dir, cause -> { });
-        AbstractKVStore store = new FailingStore(commitC, 0, failure, failStop);
-        applier = Thread.ofVirtual().start(store::readCommits);
-        return store;
+        store = new FailingStore(commitC.receiver(), 0, failure, failStop);
+        store.start(new StubConsensus());
     }
 
     private static Commit.Apply aWrite(long index) {

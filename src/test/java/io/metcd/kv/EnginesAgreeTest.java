@@ -1,7 +1,7 @@
 package io.metcd.kv;
 
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
+import io.metcd.model.Commit;
+import io.metcd.model.Operation.Proposal;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

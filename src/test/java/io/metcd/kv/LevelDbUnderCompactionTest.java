@@ -1,9 +1,9 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,7 +17,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Queue;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -65,8 +64,8 @@ class LevelDbUnderCompactionTest {
 
     @Test
     void snapshotsLargeEnoughToMakeLevelDbCompactInstallOneAfterAnother() {
-        AbstractKVStore store = Engine.leveldb.open(dataDir, true, 1, new ArrayBlockingQueue<PendingWrite>(1),
-                new ArrayBlockingQueue<Commit>(1), new FailStop(dataDir, failure -> { }));
+        AbstractKVStore store = (AbstractKVStore) Engine.leveldb.open(dataDir, true, 1,
+                new Channel<Proposal>(1).sender(), new Channel<Commit>(1).receiver(), new FailStop(dataDir, failure -> { }));
         try {
             Iterable<byte[]> snapshot = snapshotOf(SNAPSHOT_KEYS);
             for (int install = 1; install <= INSTALLS; install++) {

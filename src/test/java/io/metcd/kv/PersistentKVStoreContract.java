@@ -1,6 +1,6 @@
 package io.metcd.kv;
 
-import io.metcd.raft.Commit;
+import io.metcd.model.Commit;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -30,7 +30,7 @@ abstract class PersistentKVStoreContract extends KVStoreContract {
     void aReopenedStoreComesBackAtTheIndexItHadAppliedWithItsData() throws Exception {
         commit(put(1, "a", "1"));
         commit(put(2, "b", "2"));
-        commit(new Commit.Advance(3));
+        commit(new Commit.MembershipChanged(3));
         reopen();
         assertThat(store.appliedIndex()).isEqualTo(3);
         assertThat(running.lookup("a")).isEqualTo("1");
@@ -43,7 +43,7 @@ abstract class PersistentKVStoreContract extends KVStoreContract {
         commit(put(2, "k", "second"));
         reopen();
         commit(put(1, "k", "first"));
-        commit(new Commit.Advance(3));
+        commit(new Commit.MembershipChanged(3));
         assertThat(running.lookup("k")).isEqualTo("second");
     }
 
@@ -54,7 +54,7 @@ abstract class PersistentKVStoreContract extends KVStoreContract {
         commit(put(2, "b", "2"));
         reopen();
         commit(new Commit.Restore(1, atOne));
-        commit(new Commit.Advance(3));
+        commit(new Commit.MembershipChanged(3));
         assertThat(running.lookup("b")).isEqualTo("2");
     }
 

@@ -1,31 +1,35 @@
 package io.metcd.kv;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Commit;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
+import io.metcd.testkit.StubConsensus;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** A store of one engine on a data directory, with its applier running, fed through its channels as a node feeds it. */
 final class RunningStore implements AutoCloseable {
-    final BlockingQueue<PendingWrite> proposeC = new ArrayBlockingQueue<>(4);
-    final BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(64);
-    final AbstractKVStore store;
-    private final Thread applier;
+    /** The Raft loop's ends of the store's channels: what it proposes, and what to apply. */
+    private final Channel<Proposal> proposals = new Channel<>(4);
+    private final Channel<Commit> commits = new Channel<>(64);
+    final Channel.Receiver<Proposal> proposeC = proposals.receiver();
+    final Channel.Sender<Commit> commitC = commits.sender();
+    final KVStore store;
 
     /** @param fresh as for a node without Raft state: discard what the directory holds */
     RunningStore(Engine engine, Path dataDir, boolean fresh, int localId) {
         // A failed applier also fails what waits for it, with the cause: commit() reports it.
-        store = engine.open(dataDir, fresh, localId, proposeC, commitC, new FailStop(dataDir, failure -> { }));
-        applier = Thread.ofVirtual().start(store::readCommits);
+        store = engine.open(dataDir, fresh, localId, proposals.sender(), commits.receiver(),
+                new FailStop(dataDir, failure -> { }));
+        store.start(new StubConsensus());
     }
 
     /**
@@ -48,11 +52,22 @@ final class RunningStore implements AutoCloseable {
         return value == null ? null : new String(value, StandardCharsets.UTF_8);
     }
 
-    /** Stops the applier, then closes the store, as a node shuts down. */
+    /** A client's write, on a thread of its own: completes with what {@link KVStore#put} returns, or throws. */
+    CompletableFuture<Long> put(String key, String value) {
+        CompletableFuture<Long> written = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                written.complete(store.put(key, value.getBytes(StandardCharsets.UTF_8)));
+            } catch (InterruptedException | RuntimeException e) {
+                written.completeExceptionally(e);
+            }
+        });
+        return written;
+    }
+
+    /** Stops the applier and closes the store, as a node shuts down. */
     @Override
-    public void close() throws InterruptedException {
-        applier.interrupt();
-        applier.join();
+    public void close() {
         store.close();
     }
 }

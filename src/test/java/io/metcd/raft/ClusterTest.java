@@ -2,6 +2,7 @@ package io.metcd.raft;
 
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.TestCluster;
+import io.microraft.RaftRole;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,6 +39,18 @@ class ClusterTest {
             assertThat(cluster.client(follower).get("k?level=stale").body()).isEqualTo("v1");
             assertThat(cluster.client(follower).delete("k")).returns(204, KvClient.Response::status);
             assertThat(cluster.client(follower).get("k?level=stale")).returns(404, KvClient.Response::status);
+        }
+    }
+
+    @Test
+    void everyReadLevelOnAFollowerSeesAWriteAcknowledgedByTheLeader() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 1000).start()) {
+            KvClient leader = cluster.client(cluster.awaitLeader());
+            KvClient follower = cluster.client(cluster.aFollower());
+            assertThat(leader.put("levels", "v")).returns(204, KvClient.Response::status);
+            assertThat(follower.get("levels?level=consistent").body()).isEqualTo("v");
+            assertThat(follower.get("levels?level=default").body()).isEqualTo("v");
+            assertThat(follower.get("levels").body()).isEqualTo("v");
         }
     }
 
@@ -89,6 +102,33 @@ class ClusterTest {
             await().atMost(Duration.ofSeconds(15)).until(() -> restarted.get("key149?level=stale").status() == 200);
             assertThat(restarted.get("key0?level=stale").body()).isEqualTo("v0");
             assertThat(cluster.node(follower).raft().lastSnapshotIndex()).isGreaterThan(0);
+        }
+    }
+
+    /** The test-only admin requests of {@code --test-faults}, as the fault-injection suite drives them. */
+    @Test
+    void partitioningTheLeaderThroughTheFaultInjectionApiElectsAnotherAndHealingBringsItBackAsAFollower() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 1000).withFaultInjection().start()) {
+            int old = cluster.awaitLeader();
+            KvClient oldLeader = cluster.client(old);
+            for (int peer = 1; peer <= 3; peer++) {
+                if (peer != old) {
+                    assertThat(oldLeader.send("PUT", "-/test/faults/" + peer + "?loss=1", null).status())
+                            .isEqualTo(204);
+                }
+            }
+
+            int follower = old % 3 + 1;
+            await().atMost(Duration.ofSeconds(20)).until(() -> {
+                var leader = cluster.node(follower).raft().leader();
+                return leader != null && leader.id() != old;
+            });
+            assertThat(cluster.client(follower).put("during-partition", "x").status()).isEqualTo(204);
+
+            assertThat(oldLeader.send("DELETE", "-/test/faults", null).status()).isEqualTo(204);
+            await().atMost(Duration.ofSeconds(20))
+                    .until(() -> cluster.node(old).raft().role() == RaftRole.FOLLOWER
+                            && oldLeader.get("during-partition?level=stale").status() == 200);
         }
     }
 }

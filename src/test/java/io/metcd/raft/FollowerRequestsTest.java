@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.model.PeerMessage;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.TestCluster;
 import io.metcd.transport.NetworkFaults;
@@ -122,6 +123,6 @@ class FollowerRequestsTest {
                     .isEqualTo(204);
         }
         awaitStale(cluster, snapshotter, "padding", "p");
-        cluster.node(snapshotter).raft().takeSnapshot().join();
+        cluster.node(snapshotter).raft().takeSnapshot();
     }
 }

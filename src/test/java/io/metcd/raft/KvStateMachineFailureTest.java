@@ -1,15 +1,16 @@
 package io.metcd.raft;
 
-import io.metcd.FailStop;
-import io.metcd.Metrics;
+import io.metcd.metrics.Metrics;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import io.metcd.testkit.FailingStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -26,14 +27,20 @@ class KvStateMachineFailureTest {
     @Test
     void aCommittedEntryThatCannotReachTheStoreStopsTheNode() {
         OutOfMemoryError noHeap = new OutOfMemoryError("Java heap space (injected)");
-        BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(16) {
+        Channel.Sender<Commit> commitC = new Channel.Sender<>() {
             @Override
             public void put(Commit commit) {
                 throw noHeap;
             }
+
+            @Override
+            public boolean offer(Commit commit) {
+                throw noHeap;
+            }
         };
         FailStop failStop = new FailStop(dir, failure -> { });
-        KvStateMachine machine = machine(commitC, new FailingStore(commitC, 0, noHeap, failStop), failStop);
+        KvStateMachine machine = machine(commitC, new FailingStore(new Channel<Commit>(1).receiver(), 0, noHeap,
+                failStop), failStop);
 
         assertThatThrownBy(() -> machine.runOperation(1, new Operation.Batch(List.of(
                 new Operation.Proposal(1, 1, "k", new byte[] {1}))))).isSameAs(noHeap);
@@ -43,9 +50,10 @@ class KvStateMachineFailureTest {
     @Test
     void aSnapshotTheStoreFailsToTakeStopsTheNode() {
         InternalError fullDisk = new InternalError("a fault occurred in an unsafe memory access operation (injected)");
-        BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(16);
+        Channel<Commit> commitC = new Channel<>(16);
         FailStop failStop = new FailStop(dir, failure -> { });
-        KvStateMachine machine = machine(commitC, new FailingStore(commitC, 7, fullDisk, failStop), failStop);
+        KvStateMachine machine = machine(commitC.sender(), new FailingStore(commitC.receiver(), 7, fullDisk, failStop),
+                failStop);
 
         assertThatThrownBy(() -> machine.takeSnapshot(7, chunk -> { })).isSameAs(fullDisk);
         assertThat(failStop.cause()).containsSame(fullDisk);
@@ -54,17 +62,17 @@ class KvStateMachineFailureTest {
     /** A manual snapshot asked for while a restarted disk engine is ahead of MicroRaft's replay is only refused. */
     @Test
     void aSnapshotRefusedBecauseTheStoreIsAheadDoesNotStopTheNode() {
-        BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(16);
+        Channel<Commit> commitC = new Channel<>(16);
         FailStop failStop = new FailStop(dir, failure -> { });
-        KvStateMachine machine = machine(commitC,
-                new FailingStore(commitC, 9, new IllegalStateException("not reached"), failStop), failStop);
+        KvStateMachine machine = machine(commitC.sender(),
+                new FailingStore(commitC.receiver(), 9, new IllegalStateException("not reached"), failStop), failStop);
 
         assertThatThrownBy(() -> machine.takeSnapshot(7, chunk -> { })).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("past the snapshot index");
         assertThat(failStop.cause()).isEmpty();
     }
 
-    private static KvStateMachine machine(BlockingQueue<Commit> commitC, FailingStore store, FailStop failStop) {
+    private static KvStateMachine machine(Channel.Sender<Commit> commitC, FailingStore store, FailStop failStop) {
         return new KvStateMachine(commitC, store, null, () -> 1, new Metrics(), 100, () -> { }, failStop);
     }
 }

@@ -1,28 +1,29 @@
 package io.metcd.raft;
 
-import io.metcd.FailStop;
-import io.metcd.Metrics;
 import io.metcd.kv.MapKVStore;
+import io.metcd.metrics.Metrics;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class KvStateMachineTest {
-    private final BlockingQueue<Commit> commitC = new ArrayBlockingQueue<>(100);
+    private final Channel<Commit> commitC = new Channel<>(100);
     private final AtomicInteger snapshotsAsked = new AtomicInteger();
     private final FailStop noFailure = new FailStop(Path.of("."), failure -> {
         throw new AssertionError("the node was stopped", failure);
     });
-    private final KvStateMachine machine = new KvStateMachine(commitC,
-            new MapKVStore(1, new ArrayBlockingQueue<>(1), commitC, noFailure), null, () -> 1, new Metrics(), 100,
+    private final KvStateMachine machine = new KvStateMachine(commitC.sender(),
+            new MapKVStore(1, true, new Channel<Operation.Proposal>(1).sender(), commitC.receiver(), noFailure), null, () -> 1, new Metrics(), 100,
             snapshotsAsked::incrementAndGet, noFailure);
 
     @Test
@@ -46,7 +47,7 @@ class KvStateMachineTest {
         machine.runOperation(2, new Operation.NewTerm(2));
 
         List<Commit> published = new ArrayList<>();
-        commitC.drainTo(published);
+        commitC.receiver().drainTo(published, 100);
         assertThat(published).extracting(Commit::index).containsExactly(1L, 2L);
         assertThat(published.get(0)).isInstanceOf(Commit.Apply.class);
         assertThat(published.get(1)).isEqualTo(new Commit.TermStarted(2, 2));

@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.model.Member;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.TestCluster;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.model.Member;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.TestCluster;
 import io.metcd.transport.NetworkFaults;
@@ -33,7 +34,7 @@ class OldLeaderRejoinTest {
             for (int i = 0; i < 10; i++) {
                 assertThat(old.put("committed" + i, "c")).returns(204, KvClient.Response::status);
             }
-            long snapshotIndex = cluster.node(oldLeader).raft().takeSnapshot().get();
+            long snapshotIndex = cluster.node(oldLeader).raft().takeSnapshot();
             assertThat(snapshotIndex).isEqualTo(report(cluster, oldLeader).getLog().getLastLogOrSnapshotIndex());
 
             isolate(cluster, oldLeader, true);

@@ -1,5 +1,6 @@
 package io.metcd.raft;
 
+import io.metcd.model.Member;
 import io.microraft.RaftConfig;
 import io.microraft.RaftEndpoint;
 import io.microraft.RaftNode;

@@ -1,14 +1,12 @@
 package io.metcd.testkit;
 
-import io.metcd.FailStop;
 import io.metcd.kv.AbstractKVStore;
-import io.metcd.raft.Commit;
-import io.metcd.raft.Operation.Proposal;
-import io.metcd.raft.PendingWrite;
+import io.metcd.model.Channel;
+import io.metcd.model.Commit;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation.Proposal;
 
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.function.Consumer;
 
 /**
@@ -18,17 +16,25 @@ import java.util.function.Consumer;
  */
 public final class FailingStore extends AbstractKVStore {
     private final Throwable failure;
+    /** What the store proposes: a test plays the Raft loop. */
+    public final Channel.Receiver<Proposal> proposeC;
 
     /**
      * @param appliedIndex where the store starts, as one that kept its state across a restart
      * @param failure      a {@link RuntimeException} or an {@link Error}
      */
-    public FailingStore(BlockingQueue<Commit> commitC, long appliedIndex, Throwable failure, FailStop failStop) {
-        super(1, new ArrayBlockingQueue<PendingWrite>(1), commitC, appliedIndex, failStop);
+    public FailingStore(Channel.Receiver<Commit> commitC, long appliedIndex, Throwable failure, FailStop failStop) {
+        this(new Channel<>(1), commitC, appliedIndex, failure, failStop);
+    }
+
+    private FailingStore(Channel<Proposal> proposals, Channel.Receiver<Commit> commitC, long appliedIndex,
+            Throwable failure, FailStop failStop) {
+        super(1, true, proposals.sender(), commitC, appliedIndex, failStop);
         if (!(failure instanceof RuntimeException || failure instanceof Error)) {
             throw new IllegalArgumentException("not unchecked: " + failure);
         }
         this.failure = failure;
+        this.proposeC = proposals.receiver();
     }
 
     @Override
@@ -51,8 +57,12 @@ public final class FailingStore extends AbstractKVStore {
     }
 
     @Override
-    public void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
+    protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
         throw fail();
+    }
+
+    @Override
+    protected void closeEngine() {
     }
 
     @Override

@@ -1,9 +1,9 @@
 package io.metcd.testkit;
 
-import io.metcd.FailStop;
 import io.metcd.Node;
 import io.metcd.kv.Engine;
-import io.metcd.raft.Member;
+import io.metcd.model.FailStop;
+import io.metcd.model.Member;
 import io.microraft.RaftRole;
 
 import java.nio.file.Path;

@@ -1,7 +1,9 @@
 package io.metcd.transport;
 
-import io.metcd.raft.Member;
-import io.metcd.raft.PeerMessage;
+import io.metcd.codec.Codec;
+import io.metcd.codec.Reader;
+import io.metcd.model.Member;
+import io.metcd.model.PeerMessage;
 import io.metcd.raft.RaftLoop;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.ProcessCluster;
@@ -130,7 +132,7 @@ class PeerPortHardeningTest {
             DataInputStream in = new DataInputStream(new BufferedInputStream(dialed.getInputStream()));
             Handshake.read(in, GROUP);
             byte[] payload = in.readNBytes(in.readInt());
-            return Codec.readMessage(new Codec.Reader(ByteBuffer.wrap(payload)));
+            return Codec.readMessage(new Reader(ByteBuffer.wrap(payload)));
         }
     }
 

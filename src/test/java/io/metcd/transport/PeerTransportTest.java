@@ -1,8 +1,8 @@
 package io.metcd.transport;
 
-import io.metcd.raft.Member;
-import io.metcd.raft.Operation;
-import io.metcd.raft.PeerMessage;
+import io.metcd.model.Member;
+import io.metcd.model.Operation;
+import io.metcd.model.PeerMessage;
 import io.microraft.model.impl.DefaultRaftModelFactory;
 import io.microraft.model.message.AppendEntriesRequest;
 import io.microraft.model.message.RaftMessage;

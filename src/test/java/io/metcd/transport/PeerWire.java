@@ -1,5 +1,7 @@
 package io.metcd.transport;
 
+import io.metcd.codec.Codec;
+import io.metcd.codec.Writer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -25,14 +27,14 @@ final class PeerWire {
 
     /** {@code message} as one frame: its length, then its encoding. */
     static byte[] frame(Object message) {
-        Codec.Writer out = new Codec.Writer(64).i32(0);
+        Writer out = new Writer(64).i32(0);
         Codec.writeMessage(out, message);
         out.putI32(0, out.length() - Integer.BYTES);
         return out.toByteArray();
     }
 
     static byte[] i32(int value) {
-        return new Codec.Writer(4).i32(value).toByteArray();
+        return new Writer(4).i32(value).toByteArray();
     }
 
     static byte[] concat(byte[]... parts) {

@@ -1,27 +1,17 @@
 package io.metcd.wal;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Member;
-import io.metcd.raft.Operation;
-import io.metcd.transport.Codec;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import io.microraft.RaftConfig;
 import io.microraft.RaftEndpoint;
 import io.microraft.RaftNode;
-import io.microraft.model.RaftModelFactory;
-import io.microraft.model.impl.DefaultRaftModelFactory;
 import io.microraft.model.log.LogEntry;
-import io.microraft.model.log.RaftGroupMembersView;
-import io.microraft.model.log.SnapshotChunk;
-import io.microraft.model.log.SnapshotEntry;
 import io.microraft.model.message.RaftMessage;
 import io.microraft.persistence.RestoredRaftState;
 import io.microraft.statemachine.StateMachine;
 import io.microraft.transport.Transport;
-import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.wire.DocumentContext;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -30,47 +20,26 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.LongStream;
-import java.util.stream.Stream;
 
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class ChronicleRaftStoreTest {
-    private static final RaftModelFactory MODEL = new DefaultRaftModelFactory();
-    private static final Member ME = new Member(1, "http://127.0.0.1:13379");
-    private static final Member OTHER = new Member(2, "http://127.0.0.1:13380");
-    /** Small cycle files keep the tests' sparse files small and make compaction happen quickly. */
-    private static final long CYCLE_BYTES = 256 * 1024;
-
-    @TempDir
-    Path dir;
-
-    private final AtomicInteger failures = new AtomicInteger();
-    private final List<ChronicleRaftStore> opened = new ArrayList<>();
-
-    @AfterEach
-    void closeStores() {
-        opened.forEach(ChronicleRaftStore::close);
-    }
-
+/** The WAL as MicroRaft's store: what it restores, how it survives crashes and damage, and how it fails. */
+class ChronicleRaftStoreTest extends WalTest {
     @Test
     void newDirectoryRestoresNothing() {
         assertTrue(open().restore().isEmpty());
@@ -122,234 +91,6 @@ class ChronicleRaftStoreTest {
         List<LogEntry> expected = new ArrayList<>(entries(1, 6, 1));
         expected.addAll(entries(7, 9, 2));
         assertEntries(expected, state.getLogEntries());
-    }
-
-    @Test
-    void completeSnapshotIsRestoredWithTheEntriesAfterIt() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        store.persistLogEntries(entries(1, 20, 1));
-        for (int chunk : new int[] {2, 0, 1}) {
-            store.persistSnapshotChunk(chunk(10, 1, chunk, 3));
-        }
-        store.flush();
-
-        RestoredRaftState state = reopen(store).restore().orElseThrow();
-
-        SnapshotEntry snapshot = state.getSnapshotEntry();
-        assertEquals(10, snapshot.getIndex());
-        assertEquals(1, snapshot.getTerm());
-        assertEquals(3, snapshot.getSnapshotChunkCount());
-        @SuppressWarnings("unchecked")
-        List<SnapshotChunk> chunks = (List<SnapshotChunk>) snapshot.getOperation();
-        for (int i = 0; i < 3; i++) {
-            assertEquals(i, chunks.get(i).getSnapshotChunkIndex());
-            assertArrayEquals(chunkBytes(10, i), ((Operation.SnapshotPart) chunks.get(i).getOperation()).bytes());
-        }
-        assertEquals(List.of(ME, OTHER), List.copyOf(snapshot.getGroupMembersView().getMembers()));
-        assertEntries(entries(11, 20, 1), state.getLogEntries());
-    }
-
-    @Test
-    void aPersistedChunkLetsGoOfItsBytesAndReadsThemFromTheLog() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        SnapshotChunk chunk = chunk(10, 1, 0, 1);
-        Operation.SnapshotPart part = (Operation.SnapshotPart) chunk.getOperation();
-
-        store.persistSnapshotChunk(chunk);
-
-        assertTrue(part.liesIn(store), part::toString);
-        assertArrayEquals(chunkBytes(10, 0), part.bytes());
-    }
-
-    @Test
-    void restoreLeavesTheSnapshotsChunksInTheLog() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        store.persistLogEntries(entries(1, 10, 1));
-        store.persistSnapshotChunk(chunk(10, 1, 0, 1));
-        store.flush();
-
-        ChronicleRaftStore reopened = reopen(store);
-        SnapshotEntry snapshot = reopened.restore().orElseThrow().getSnapshotEntry();
-
-        Operation.SnapshotPart part = firstPart(snapshot);
-        assertTrue(part.liesIn(reopened), part::toString);
-        assertArrayEquals(chunkBytes(10, 0), part.bytes());
-    }
-
-    @Test
-    void stagedChunksMakeASnapshotOnceMicroRaftPersistsThem() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        store.persistLogEntries(entries(1, 10, 1));
-        long recordsBefore = countRecords(store);
-        List<Operation.SnapshotPart> staged = List.of(store.stageSnapshotChunk(10, chunkBytes(10, 0)),
-                store.stageSnapshotChunk(10, chunkBytes(10, 1)));
-        for (int i = 0; i < staged.size(); i++) {
-            store.persistSnapshotChunk(MODEL.createSnapshotChunkBuilder().setIndex(10).setTerm(1)
-                    .setOperation(staged.get(i)).setSnapshotChunkIndex(i).setSnapshotChunkCount(2)
-                    .setGroupMembersView(members(0)).build());
-        }
-        store.flush();
-        // Each chunk's bytes were written once, and one small reference to them.
-        assertEquals(recordsBefore + 2L * staged.size(), countRecords(store));
-
-        RestoredRaftState state = reopen(store).restore().orElseThrow();
-
-        assertEquals(10, state.getSnapshotEntry().getIndex());
-        @SuppressWarnings("unchecked")
-        List<SnapshotChunk> chunks = (List<SnapshotChunk>) state.getSnapshotEntry().getOperation();
-        for (int i = 0; i < 2; i++) {
-            assertArrayEquals(chunkBytes(10, i), ((Operation.SnapshotPart) chunks.get(i).getOperation()).bytes());
-        }
-    }
-
-    @Test
-    void aDamagedChunkFailsWhenItIsRead() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        store.persistLogEntries(entries(1, 10, 1));
-        store.persistSnapshotChunk(MODEL.createSnapshotChunkBuilder().setIndex(10).setTerm(1)
-                .setOperation(new Operation.SnapshotPart("CHUNK-MARKER".getBytes(StandardCharsets.UTF_8)))
-                .setSnapshotChunkIndex(0).setSnapshotChunkCount(1).setGroupMembersView(members(0)).build());
-        store.flush();
-        store.close();
-        corrupt("CHUNK-MARKER");
-
-        SnapshotEntry snapshot = open().restore().orElseThrow().getSnapshotEntry();
-
-        Operation.SnapshotPart part = firstPart(snapshot);
-        UncheckedIOException e = assertThrows(UncheckedIOException.class, part::bytes);
-        assertTrue(e.getMessage().contains("damaged snapshot chunk"), e::toString);
-    }
-
-    @Test
-    void chunksOfASnapshotBeingLoadedOutliveANewerSnapshotUntilReleased() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        store.persistLogEntries(entries(1, 10, 1));
-        SnapshotChunk older = chunk(10, 1, 0, 1);
-        store.persistSnapshotChunk(older);
-        store.flush();
-        Operation.SnapshotPart loading = (Operation.SnapshotPart) older.getOperation();
-        store.holdChunks(10);
-        // Enough log after it for compaction to have whole cycles to delete.
-        store.persistLogEntries(entries(11, 3000, 1));
-        store.persistSnapshotChunk(chunk(3000, 1, 0, 1));
-        store.flush();
-
-        store.truncateLogEntriesUntil(3000);
-        assertArrayEquals(chunkBytes(10, 0), loading.bytes());
-
-        store.releaseChunks(10);
-        store.truncateLogEntriesUntil(3000);
-        UncheckedIOException e = assertThrows(UncheckedIOException.class, loading::bytes);
-        assertTrue(e.getMessage().contains("no longer holds"), e::toString);
-    }
-
-    @Test
-    void incompleteSnapshotIsIgnored() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        store.persistLogEntries(entries(1, 25, 1));
-        for (int chunk = 0; chunk < 3; chunk++) {
-            store.persistSnapshotChunk(chunk(10, 1, chunk, 3));
-        }
-        store.persistSnapshotChunk(chunk(20, 1, 0, 3));
-        store.persistSnapshotChunk(chunk(20, 1, 1, 3));
-        store.flush();
-
-        RestoredRaftState state = reopen(store).restore().orElseThrow();
-
-        assertEquals(10, state.getSnapshotEntry().getIndex());
-        assertEntries(entries(11, 25, 1), state.getLogEntries());
-    }
-
-    @Test
-    void snapshotAheadOfTheLogDiscardsEarlierEntries() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        store.persistLogEntries(entries(1, 5, 1));
-        for (int chunk = 0; chunk < 2; chunk++) {
-            store.persistSnapshotChunk(chunk(50, 2, chunk, 2));
-        }
-        store.flush();
-        store.truncateLogEntriesUntil(50);
-        store.persistLogEntries(entries(51, 53, 2));
-        store.flush();
-
-        RestoredRaftState state = reopen(store).restore().orElseThrow();
-
-        assertEquals(50, state.getSnapshotEntry().getIndex());
-        assertEquals(2, state.getSnapshotEntry().getTerm());
-        assertEntries(entries(51, 53, 2), state.getLogEntries());
-    }
-
-    @Test
-    void deletedSnapshotChunksAreIgnored() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        store.persistLogEntries(entries(1, 25, 1));
-        for (int chunk = 0; chunk < 3; chunk++) {
-            store.persistSnapshotChunk(chunk(10, 1, chunk, 3));
-        }
-        for (int chunk = 0; chunk < 3; chunk++) {
-            store.persistSnapshotChunk(chunk(20, 1, chunk, 3));
-        }
-        store.deleteSnapshotChunks(20, 3);
-        // A chunk written after the deletion starts the snapshot afresh; the deleted ones do not count towards it.
-        store.persistSnapshotChunk(chunk(20, 1, 2, 3));
-        store.flush();
-        assertEquals(10, store.lastSnapshotIndex());
-
-        ChronicleRaftStore reopened = reopen(store);
-        RestoredRaftState state = reopened.restore().orElseThrow();
-
-        assertEquals(10, state.getSnapshotEntry().getIndex());
-        assertEquals(10, reopened.lastSnapshotIndex());
-        assertEntries(entries(11, 25, 1), state.getLogEntries());
-    }
-
-    @Test
-    void compactionKeepsDiskBoundedUnderALongWriteLoad() throws IOException {
-        ChronicleRaftStore store = openRestored();
-        persistIdentity(store);
-        int term = 1;
-        long snapshotIndex = 0;
-        int maxFiles = 0;
-        for (long index = 1; index <= 30_000; index += 10) {
-            store.persistLogEntries(entries(index, index + 9, term));
-            store.flush();
-            long last = index + 9;
-            if (last % 1000 == 0) {
-                snapshotIndex = last;
-                store.persistSnapshotChunk(chunk(snapshotIndex, term, 0, 2));
-                store.persistSnapshotChunk(chunk(snapshotIndex, term, 1, 2));
-                store.flush();
-                store.truncateLogEntriesUntil(snapshotIndex);
-                store.flush();
-            }
-            if (last % 7000 == 0) {
-                store.persistAndFlushTerm(MODEL.createRaftTermPersistentStateBuilder().setTerm(++term).build());
-            }
-            maxFiles = Math.max(maxFiles, cycleFiles());
-        }
-        store.persistLogEntries(entries(30_001, 30_005, term));
-        store.flush();
-
-        // About 10 MB of log went through 256 KiB cycles: without compaction that would be ~40 files.
-        assertTrue(store.queue().lastCycle() >= 30, "only " + store.queue().lastCycle() + " cycles");
-        assertTrue(maxFiles <= 4, maxFiles + " cycle files at once");
-        ChronicleRaftStore reopened = reopen(store);
-        RestoredRaftState state = reopened.restore().orElseThrow();
-        assertEquals(ME, state.getLocalEndpointPersistentState().getLocalEndpoint());
-        assertEquals(List.of(ME, OTHER), List.copyOf(state.getInitialGroupMembers().getMembers()));
-        assertEquals(term, state.getTermPersistentState().getTerm());
-        assertEquals(snapshotIndex, state.getSnapshotEntry().getIndex());
-        assertEquals(30_000, reopened.lastSnapshotIndex());
-        assertEntries(entries(30_001, 30_005, term), state.getLogEntries());
     }
 
     @Test
@@ -508,6 +249,8 @@ class ChronicleRaftStoreTest {
         }
         node.terminate().join();
         assertEquals(400, store.lastSnapshotIndex());
+        IOException closed = assertThrows(IOException.class, store::flush, "MicroRaft closes the store as it terminates");
+        assertTrue(closed.getMessage().contains("is closed"), closed::toString);
 
         ChronicleRaftStore reopened = reopen(store);
         RestoredRaftState state = reopened.restore().orElseThrow();
@@ -582,160 +325,4 @@ class ChronicleRaftStoreTest {
     }
 
     // ----------------------------------------------------------------------------------------- helpers
-
-    private ChronicleRaftStore open() {
-        ChronicleRaftStore store = ChronicleRaftStore.open(dir, CYCLE_BYTES, countingFailures());
-        opened.add(store);
-        return store;
-    }
-
-    /** Counts in {@link #failures} the times the store stopped the node. */
-    private FailStop countingFailures() {
-        return new FailStop(dir, failure -> failures.incrementAndGet());
-    }
-
-    private ChronicleRaftStore openRestored() {
-        ChronicleRaftStore store = open();
-        assertTrue(store.restore().isEmpty());
-        return store;
-    }
-
-    private ChronicleRaftStore reopen(ChronicleRaftStore store) {
-        store.close();
-        return open();
-    }
-
-    private static void persistIdentity(ChronicleRaftStore store) throws IOException {
-        store.persistAndFlushLocalEndpoint(
-                MODEL.createRaftEndpointPersistentStateBuilder().setLocalEndpoint(ME).setVoting(true).build());
-        store.persistAndFlushInitialGroupMembers(members(0));
-        store.persistAndFlushTerm(MODEL.createRaftTermPersistentStateBuilder().setTerm(1).setVotedFor(ME).build());
-    }
-
-    private static RaftGroupMembersView members(long logIndex) {
-        List<RaftEndpoint> all = List.of(ME, OTHER);
-        return MODEL.createRaftGroupMembersViewBuilder().setLogIndex(logIndex).setMembers(all)
-                .setVotingMembers(all).build();
-    }
-
-    /** An entry of about 300 bytes, the size of a small client write with its key. */
-    private static LogEntry entry(long index, int term) {
-        return entry(index, term, "value-" + index + "-".repeat(250));
-    }
-
-    private static LogEntry entry(long index, int term, String value) {
-        Operation.Proposal put = new Operation.Proposal(1, index, "key/" + index,
-                value.getBytes(StandardCharsets.UTF_8));
-        return MODEL.createLogEntryBuilder().setIndex(index).setTerm(term)
-                .setOperation(new Operation.Batch(List.of(put))).build();
-    }
-
-    private static List<LogEntry> entries(long from, long to, int term) {
-        return LongStream.rangeClosed(from, to).mapToObj(i -> entry(i, term)).toList();
-    }
-
-    private static byte[] chunkBytes(long snapshotIndex, int chunkIndex) {
-        byte[] bytes = new byte[4096];
-        Arrays.fill(bytes, (byte) (snapshotIndex * 31 + chunkIndex));
-        return bytes;
-    }
-
-    private static SnapshotChunk chunk(long snapshotIndex, int term, int chunkIndex, int chunkCount) {
-        return MODEL.createSnapshotChunkBuilder().setIndex(snapshotIndex).setTerm(term)
-                .setOperation(new Operation.SnapshotPart(chunkBytes(snapshotIndex, chunkIndex)))
-                .setSnapshotChunkIndex(chunkIndex).setSnapshotChunkCount(chunkCount)
-                .setGroupMembersView(members(0)).build();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Operation.SnapshotPart firstPart(SnapshotEntry snapshot) {
-        return (Operation.SnapshotPart) ((List<SnapshotChunk>) snapshot.getOperation()).get(0).getOperation();
-    }
-
-    /** Entries carry byte arrays, which records compare by identity: compare their encodings instead. */
-    private static void assertEntries(List<LogEntry> expected, List<LogEntry> actual) {
-        assertEquals(expected.stream().map(LogEntry::getIndex).toList(),
-                actual.stream().map(LogEntry::getIndex).toList());
-        for (int i = 0; i < expected.size(); i++) {
-            assertArrayEquals(encode(expected.get(i)), encode(actual.get(i)), "entry " + expected.get(i).getIndex());
-        }
-    }
-
-    private static byte[] encode(LogEntry entry) {
-        Codec.Writer out = new Codec.Writer(512);
-        Codec.writeLogEntry(out, entry);
-        return out.toByteArray();
-    }
-
-    private static long countRecords(ChronicleRaftStore store) {
-        long count = 0;
-        try (ExcerptTailer tailer = store.queue().createTailer()) {
-            while (true) {
-                try (DocumentContext dc = tailer.readingDocument()) {
-                    if (!dc.isPresent()) {
-                        return count;
-                    }
-                    count++;
-                }
-            }
-        }
-    }
-
-    private static long lastRecordHeaderPosition(ChronicleRaftStore store) {
-        long position = -1;
-        try (ExcerptTailer tailer = store.queue().createTailer()) {
-            while (true) {
-                try (DocumentContext dc = tailer.readingDocument()) {
-                    if (!dc.isPresent()) {
-                        return position;
-                    }
-                    position = dc.wire().bytes().readPosition() - 4;
-                }
-            }
-        }
-    }
-
-    private Path cycleFile() throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.filter(f -> f.toString().endsWith(".cq4")).findFirst().orElseThrow();
-        }
-    }
-
-    private int cycleFiles() throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            return (int) files.filter(f -> f.toString().endsWith(".cq4")).count();
-        }
-    }
-
-    /** Flips the bytes of {@code marker} where they lie in a cycle file, as a write torn by a crash would leave it. */
-    private void corrupt(String marker) throws IOException {
-        byte[] needle = marker.getBytes(StandardCharsets.UTF_8);
-        int hits = 0;
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path file : files.filter(f -> f.toString().endsWith(".cq4")).toList()) {
-                byte[] bytes = Files.readAllBytes(file);
-                for (int at = indexOf(bytes, needle, 0); at >= 0; at = indexOf(bytes, needle, at + 1)) {
-                    for (int i = 0; i < needle.length; i++) {
-                        bytes[at + i] ^= (byte) 0xff;
-                    }
-                    hits++;
-                    Files.write(file, bytes);
-                }
-            }
-        }
-        assertEquals(1, hits, "the marker should be in the log exactly once");
-    }
-
-    private static int indexOf(byte[] haystack, byte[] needle, int from) {
-        outer:
-        for (int i = from; i <= haystack.length - needle.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
-    }
 }

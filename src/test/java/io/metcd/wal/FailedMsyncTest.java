@@ -1,7 +1,7 @@
 package io.metcd.wal;
 
-import io.metcd.FailStop;
-import io.metcd.raft.Operation;
+import io.metcd.model.FailStop;
+import io.metcd.model.Operation;
 import io.microraft.model.RaftModelFactory;
 import io.microraft.model.impl.DefaultRaftModelFactory;
 import io.microraft.model.log.LogEntry;

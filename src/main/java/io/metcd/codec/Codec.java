@@ -1,8 +1,8 @@
-package io.metcd.transport;
+package io.metcd.codec;
 
-import io.metcd.raft.Member;
-import io.metcd.raft.Operation;
-import io.metcd.raft.PeerMessage;
+import io.metcd.model.Member;
+import io.metcd.model.Operation;
+import io.metcd.model.PeerMessage;
 import io.microraft.MembershipChangeMode;
 import io.microraft.RaftEndpoint;
 import io.microraft.model.RaftModelFactory;
@@ -25,10 +25,7 @@ import io.microraft.model.message.VoteResponse;
 import io.microraft.model.persistence.RaftEndpointPersistentState;
 import io.microraft.model.persistence.RaftTermPersistentState;
 
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 
@@ -377,160 +374,5 @@ public final class Codec {
             endpoints.add(readMember(in));
         }
         return endpoints;
-    }
-
-    // ----------------------------------------------------------------------------------- byte plumbing
-
-    /** A growable big-endian byte sink, reused across encodings by {@link #reset()}. */
-    public static final class Writer {
-        private byte[] buf;
-        private int pos;
-
-        public Writer(int initialCapacity) {
-            buf = new byte[initialCapacity];
-        }
-
-        public Writer reset() {
-            pos = 0;
-            return this;
-        }
-
-        public int length() {
-            return pos;
-        }
-
-        /** The backing array; the encoding is its first {@link #length()} bytes. */
-        public byte[] array() {
-            return buf;
-        }
-
-        public byte[] toByteArray() {
-            return Arrays.copyOf(buf, pos);
-        }
-
-        /** Overwrites four bytes at {@code at}, for a length prefix written before its content was known. */
-        public void putI32(int at, int v) {
-            buf[at] = (byte) (v >>> 24);
-            buf[at + 1] = (byte) (v >>> 16);
-            buf[at + 2] = (byte) (v >>> 8);
-            buf[at + 3] = (byte) v;
-        }
-
-        private void ensure(int n) {
-            if (pos + n > buf.length) {
-                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, pos + n));
-            }
-        }
-
-        public Writer u8(int v) {
-            ensure(1);
-            buf[pos++] = (byte) v;
-            return this;
-        }
-
-        public Writer bool(boolean v) {
-            return u8(v ? 1 : 0);
-        }
-
-        public Writer i32(int v) {
-            ensure(4);
-            putI32(pos, v);
-            pos += 4;
-            return this;
-        }
-
-        public Writer i64(long v) {
-            return i32((int) (v >>> 32)).i32((int) v);
-        }
-
-        public Writer bytes(byte[] v) {
-            i32(v.length);
-            ensure(v.length);
-            System.arraycopy(v, 0, buf, pos, v.length);
-            pos += v.length;
-            return this;
-        }
-
-        public Writer string(String s) {
-            return bytes(s.getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    /** A bounds-checked reader over a byte buffer; every malformed input ends in {@link CodecException}. */
-    public static final class Reader {
-        private final ByteBuffer buf;
-
-        public Reader(ByteBuffer buf) {
-            this.buf = buf;
-        }
-
-        public Reader(byte[] bytes) {
-            this(ByteBuffer.wrap(bytes));
-        }
-
-        public int remaining() {
-            return buf.remaining();
-        }
-
-        private void need(int n) {
-            if (n < 0 || buf.remaining() < n) {
-                throw new CodecException("truncated input: need " + n + " bytes, have " + buf.remaining());
-            }
-        }
-
-        public byte u8() {
-            need(1);
-            return buf.get();
-        }
-
-        public boolean bool() {
-            byte b = u8();
-            if (b != 0 && b != 1) {
-                throw new CodecException("bad boolean " + b);
-            }
-            return b == 1;
-        }
-
-        public int i32() {
-            need(4);
-            return buf.getInt();
-        }
-
-        public long i64() {
-            need(8);
-            return buf.getLong();
-        }
-
-        /** A list length, checked against what is left, given the smallest encoding of one element. */
-        int count(int minElementBytes) {
-            int n = i32();
-            if (n < 0 || (long) n * minElementBytes > buf.remaining()) {
-                throw new CodecException("bad element count " + n + " with " + buf.remaining() + " bytes left");
-            }
-            return n;
-        }
-
-        public byte[] bytes() {
-            int n = i32();
-            need(n);
-            byte[] v = new byte[n];
-            buf.get(v);
-            return v;
-        }
-
-        public String string() {
-            int n = i32();
-            need(n);
-            String s;
-            if (buf.hasArray()) {
-                s = new String(buf.array(), buf.arrayOffset() + buf.position(), n, StandardCharsets.UTF_8);
-                buf.position(buf.position() + n);
-            } else {
-                byte[] v = new byte[n];
-                buf.get(v);
-                s = new String(v, StandardCharsets.UTF_8);
-            }
-            return s;
-        }
     }
 }

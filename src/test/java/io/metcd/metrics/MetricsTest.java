@@ -1,4 +1,4 @@
-package io.metcd.http;
+package io.metcd.metrics;
 
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.TestCluster;

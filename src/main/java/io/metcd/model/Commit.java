@@ -1,4 +1,4 @@
-package io.metcd.raft;
+package io.metcd.model;
 
 import java.util.List;
 
@@ -11,8 +11,11 @@ public sealed interface Commit {
     record Apply(long index, List<Operation.Proposal> proposals) implements Commit {
     }
 
-    /** A committed entry that changes no key (a new leader's term entry, a membership change). */
-    record Advance(long index) implements Commit {
+    /**
+     * A committed membership change: it changes no key, only the index the store has reached. (MicroRaft applies
+     * the change itself; etcd's raftexample would apply a ConfChange entry here.)
+     */
+    record MembershipChanged(long index) implements Commit {
     }
 
     /** A new leader's first entry, in {@code term}: writes forwarded in earlier terms and not yet applied are lost. */

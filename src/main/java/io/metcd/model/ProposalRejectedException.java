@@ -1,4 +1,4 @@
-package io.metcd.kv;
+package io.metcd.model;
 
 /** A write that certainly did not reach the log (no leader, not leader, overloaded): safe to retry. */
 public class ProposalRejectedException extends RuntimeException {

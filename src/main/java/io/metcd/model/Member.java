@@ -1,4 +1,4 @@
-package io.metcd.raft;
+package io.metcd.model;
 
 import io.microraft.RaftEndpoint;
 

@@ -1,12 +1,10 @@
-package io.metcd.transport;
+package io.metcd.codec;
 
-import io.metcd.raft.Member;
-import io.metcd.raft.Operation;
-import io.metcd.raft.PeerMessage;
-import io.microraft.MembershipChangeMode;
+import io.metcd.model.Member;
+import io.metcd.model.Operation;
+import io.metcd.model.PeerMessage;
 import io.microraft.RaftEndpoint;
 import io.microraft.model.groupop.UpdateRaftGroupMembersOp;
-import io.microraft.model.impl.DefaultRaftModelFactory;
 import io.microraft.model.log.LogEntry;
 import io.microraft.model.log.RaftGroupMembersView;
 import io.microraft.model.log.SnapshotChunk;
@@ -25,19 +23,10 @@ import io.microraft.model.persistence.RaftEndpointPersistentState;
 import io.microraft.model.persistence.RaftTermPersistentState;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Random;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.function.BiConsumer;
-import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -45,134 +34,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-class CodecTest {
-    private static final DefaultRaftModelFactory MODEL = new DefaultRaftModelFactory();
-    private static final String GROUP = "metcd";
-    private static final Member M1 = new Member(1, "http://127.0.0.1:13379");
-    private static final Member M2 = new Member(2, "http://127.0.0.1:13380");
-    private static final Member M3 = new Member(3, "http://node-3.example:13381");
-
-    // ------------------------------------------------------------------------------------- fixtures
-
-    private static Operation.Batch batch() {
-        return new Operation.Batch(List.of(
-                new Operation.Proposal(1, 7, "a/key", "value".getBytes(StandardCharsets.UTF_8)),
-                new Operation.Proposal(2, Long.MAX_VALUE, "gone", null),
-                new Operation.Proposal(3, 0, "ключ ☃", new byte[0])));
-    }
-
-    private static UpdateRaftGroupMembersOp membersOp() {
-        return MODEL.createUpdateRaftGroupMembersOpBuilder().setMembers(List.of(M1, M2, M3))
-                .setVotingMembers(List.of(M1, M2)).setEndpoint(M3).setMode(MembershipChangeMode.ADD_LEARNER).build();
-    }
-
-    private static LogEntry entry(long index, int term, Object operation) {
-        return MODEL.createLogEntryBuilder().setIndex(index).setTerm(term).setOperation(operation).build();
-    }
-
-    private static List<LogEntry> entries() {
-        return List.of(entry(5, 2, batch()), entry(6, 3, new Operation.NewTerm(3)), entry(7, 3, membersOp()));
-    }
-
-    private static RaftGroupMembersView view() {
-        return MODEL.createRaftGroupMembersViewBuilder().setLogIndex(4).setMembers(List.of(M1, M2, M3))
-                .setVotingMembers(List.of(M1, M3)).build();
-    }
-
-    private static SnapshotChunk chunk() {
-        byte[] bytes = new byte[256];
-        for (int i = 0; i < bytes.length; i++) {
-            bytes[i] = (byte) i;
-        }
-        return MODEL.createSnapshotChunkBuilder().setIndex(40).setTerm(3)
-                .setOperation(new Operation.SnapshotPart(bytes)).setSnapshotChunkIndex(1).setSnapshotChunkCount(3)
-                .setGroupMembersView(view()).build();
-    }
-
-    private static AppendEntriesRequest appendRequest(List<LogEntry> entries) {
-        return MODEL.createAppendEntriesRequestBuilder().setGroupId(GROUP).setSender(M1).setTerm(Integer.MAX_VALUE)
-                .setPreviousLogTerm(2).setPreviousLogIndex(4).setCommitIndex(Long.MAX_VALUE).setLogEntries(entries)
-                .setQuerySequenceNumber(17).setFlowControlSequenceNumber(18).build();
-    }
-
-    private static InstallSnapshotRequest installRequest(SnapshotChunk chunk) {
-        return MODEL.createInstallSnapshotRequestBuilder().setGroupId(GROUP).setSender(M2).setTerm(3)
-                .setSenderLeader(true).setSnapshotTerm(3).setSnapshotIndex(40).setTotalSnapshotChunkCount(3)
-                .setSnapshotChunk(chunk).setSnapshottedMembers(List.of(M2, M3)).setGroupMembersView(view())
-                .setQuerySequenceNumber(5).setFlowControlSequenceNumber(6).build();
-    }
-
-    /** One message of every type the codec knows, with every optional part present. */
-    private static List<Object> everyMessage() {
-        return List.of(
-                appendRequest(entries()),
-                appendRequest(List.of()),
-                MODEL.createAppendEntriesSuccessResponseBuilder().setGroupId(GROUP).setSender(M2).setTerm(3)
-                        .setLastLogIndex(7).setQuerySequenceNumber(8).setFlowControlSequenceNumber(9).build(),
-                MODEL.createAppendEntriesFailureResponseBuilder().setGroupId(GROUP).setSender(M3).setTerm(3)
-                        .setExpectedNextIndex(5).setQuerySequenceNumber(6).setFlowControlSequenceNumber(7).build(),
-                installRequest(chunk()),
-                installRequest(null),
-                MODEL.createInstallSnapshotResponseBuilder().setGroupId(GROUP).setSender(M3).setTerm(3)
-                        .setSnapshotIndex(40).setRequestedSnapshotChunkIndex(2).setQuerySequenceNumber(5)
-                        .setFlowControlSequenceNumber(6).build(),
-                MODEL.createPreVoteRequestBuilder().setGroupId(GROUP).setSender(M1).setTerm(4).setLastLogTerm(3)
-                        .setLastLogIndex(7).build(),
-                MODEL.createPreVoteResponseBuilder().setGroupId(GROUP).setSender(M2).setTerm(4).setGranted(true)
-                        .build(),
-                MODEL.createVoteRequestBuilder().setGroupId(GROUP).setSender(M1).setTerm(4).setLastLogTerm(3)
-                        .setLastLogIndex(7).setSticky(true).build(),
-                MODEL.createVoteResponseBuilder().setGroupId(GROUP).setSender(M3).setTerm(4).setGranted(false).build(),
-                MODEL.createTriggerLeaderElectionRequestBuilder().setGroupId(GROUP).setSender(M1).setTerm(4)
-                        .setLastLogTerm(3).setLastLogIndex(7).build(),
-                new PeerMessage.ForwardedProposals(2, 7, batch().proposals()),
-                new PeerMessage.ProposalsRejected(1, new long[] {3, Long.MIN_VALUE, 9}, "not the leader"),
-                new PeerMessage.ProposalsCommitted(1, new long[] {3, Long.MAX_VALUE}, 41),
-                new PeerMessage.ReadIndexRequest(3, 77, true),
-                new PeerMessage.ReadIndexResponse(1, 77, -1),
-                new PeerMessage.NotAMember(2));
-    }
-
-    // ------------------------------------------------------------------------------------- helpers
-
-    private static byte[] encode(Object message) {
-        Codec.Writer out = new Codec.Writer(16);
-        Codec.writeMessage(out, message);
-        return out.toByteArray();
-    }
-
-    /** Decodes {@code bytes} with {@code read}, which must consume them exactly. */
-    private static <T> T decode(byte[] bytes, Function<Codec.Reader, T> read) {
-        Codec.Reader in = new Codec.Reader(bytes);
-        T value = read.apply(in);
-        assertEquals(0, in.remaining(), "bytes left after decoding");
-        return value;
-    }
-
-    private static Object roundTrip(Object message) {
-        return decode(encode(message), Codec::readMessage);
-    }
-
-    private static <T> T roundTrip(T value, BiConsumer<Codec.Writer, T> write, Function<Codec.Reader, T> read) {
-        Codec.Writer out = new Codec.Writer(16);
-        write.accept(out, value);
-        return decode(out.toByteArray(), read);
-    }
-
-    /** Decoding {@code bytes} either succeeds or fails with a {@link CodecException}, nothing else. */
-    private static void assertDecodesOrRejects(byte[] bytes) {
-        try {
-            Codec.readMessage(new Codec.Reader(bytes));
-        } catch (CodecException expected) {
-            // The outcome for almost all garbage.
-        } catch (Throwable t) {
-            fail("decoding " + HexFormat.of().formatHex(bytes) + " threw " + t, t);
-        }
-    }
-
+/** Every message, operation and persisted structure comes back from its encoding field for field. */
+class CodecTest extends CodecFixtures {
     // ----------------------------------------------------------------------------- field comparison
 
     private static void assertMember(RaftEndpoint expected, RaftEndpoint actual) {
@@ -510,169 +375,7 @@ class CodecTest {
 
     @Test
     void encodingAnUnknownTypeFailsLoudly() {
-        assertThrows(IllegalArgumentException.class, () -> Codec.writeMessage(new Codec.Writer(16), "not a message"));
-        assertThrows(IllegalArgumentException.class, () -> Codec.writeOperation(new Codec.Writer(16), 42));
-    }
-
-    // ------------------------------------------------------------------------------------- garbage
-
-    @Test
-    void randomBytesNeverRaiseAnythingButCodecException() {
-        Random random = new Random(20_26);
-        List<Byte> tags = new ArrayList<>(messageTags());
-        for (int i = 0; i < 50_000; i++) {
-            byte[] bytes = new byte[random.nextInt(96)];
-            random.nextBytes(bytes);
-            // Mostly start with a real tag, or nearly everything would stop at the first byte.
-            if (bytes.length > 0 && random.nextInt(4) > 0) {
-                bytes[0] = tags.get(random.nextInt(tags.size()));
-            }
-            assertDecodesOrRejects(bytes);
-        }
-    }
-
-    @Test
-    void corruptedEncodingsNeverRaiseAnythingButCodecException() {
-        Random random = new Random(7);
-        for (Object message : everyMessage()) {
-            byte[] valid = encode(message);
-            for (int i = 0; i < 2_000; i++) {
-                byte[] bytes = valid.clone();
-                for (int flips = 1 + random.nextInt(3); flips > 0; flips--) {
-                    bytes[random.nextInt(bytes.length)] = (byte) random.nextInt(256);
-                }
-                assertDecodesOrRejects(bytes);
-            }
-        }
-    }
-
-    @Test
-    void hugeLengthsAreRejectedWithoutAllocating() {
-        byte snapshotPart = encodeOperation(new Operation.SnapshotPart(new byte[0]))[0];
-        byte voteResponse = encode(MODEL.createVoteResponseBuilder().setGroupId(GROUP).setSender(M1).setTerm(1)
-                .setGranted(true).build())[0];
-        byte rejected = encode(new PeerMessage.ProposalsRejected(1, new long[0], ""))[0];
-        List<Runnable> decodes = new ArrayList<>();
-        for (int length : new int[] {Integer.MAX_VALUE, 1 << 30, -1, Integer.MIN_VALUE}) {
-            // A byte array (a snapshot part), a string (the group id) and a list (rejected seqs), each followed
-            // by a few bytes: far fewer than the length claims.
-            byte[] part = new Codec.Writer(16).u8(snapshotPart).i32(length).i64(0).toByteArray();
-            byte[] group = new Codec.Writer(16).u8(voteResponse).i32(length).i64(0).toByteArray();
-            byte[] seqs = new Codec.Writer(16).u8(rejected).i32(1).i32(length).i64(0).toByteArray();
-            decodes.add(() -> Codec.readOperation(new Codec.Reader(part)));
-            decodes.add(() -> Codec.readMessage(new Codec.Reader(group)));
-            decodes.add(() -> Codec.readMessage(new Codec.Reader(seqs)));
-        }
-        decodes.forEach(decode -> assertThrows(CodecException.class, decode::run)); // loads the classes involved
-
-        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long before = threads.getCurrentThreadAllocatedBytes();
-        decodes.forEach(decode -> assertThrows(CodecException.class, decode::run));
-        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-        assertTrue(allocated < 1 << 20, "rejecting " + decodes.size() + " inputs allocated " + allocated + " bytes");
-    }
-
-    @Test
-    void everyStrictPrefixOfAValidEncodingIsRejected() {
-        List<byte[]> encodings = new ArrayList<>();
-        everyMessage().forEach(message -> encodings.add(encode(message)));
-        for (byte[] valid : encodings) {
-            for (int length = 0; length < valid.length; length++) {
-                byte[] prefix = Arrays.copyOf(valid, length);
-                assertThrows(CodecException.class, () -> Codec.readMessage(new Codec.Reader(prefix)),
-                        () -> "prefix of " + prefix.length + " bytes of " + HexFormat.of().formatHex(valid));
-            }
-        }
-    }
-
-    @Test
-    void everyStrictPrefixOfAPersistedStructureIsRejected() {
-        Codec.Writer out = new Codec.Writer(16);
-        Codec.writeLogEntry(out, entry(5, 2, batch()));
-        assertPrefixesRejected(out.toByteArray(), Codec::readLogEntry);
-        Codec.writeSnapshotChunk(out.reset(), chunk());
-        assertPrefixesRejected(out.toByteArray(), Codec::readSnapshotChunk);
-        Codec.writeTermState(out.reset(),
-                MODEL.createRaftTermPersistentStateBuilder().setTerm(9).setVotedFor(M2).build());
-        assertPrefixesRejected(out.toByteArray(), Codec::readTermState);
-        Codec.writeEndpointState(out.reset(),
-                MODEL.createRaftEndpointPersistentStateBuilder().setLocalEndpoint(M3).setVoting(true).build());
-        assertPrefixesRejected(out.toByteArray(), Codec::readEndpointState);
-    }
-
-    private static void assertPrefixesRejected(byte[] valid, Function<Codec.Reader, ?> read) {
-        for (int length = 0; length < valid.length; length++) {
-            byte[] prefix = Arrays.copyOf(valid, length);
-            assertThrows(CodecException.class, () -> read.apply(new Codec.Reader(prefix)));
-        }
-    }
-
-    @Test
-    void unknownMessageTagsAreRejected() {
-        Set<Byte> known = messageTags();
-        for (int tag = Byte.MIN_VALUE; tag <= Byte.MAX_VALUE; tag++) {
-            if (!known.contains((byte) tag)) {
-                byte[] bytes = new byte[64];
-                bytes[0] = (byte) tag;
-                CodecException e = assertThrows(CodecException.class, () -> Codec.readMessage(new Codec.Reader(bytes)));
-                assertTrue(e.getMessage().contains("unknown message tag"), e.getMessage());
-            }
-        }
-    }
-
-    @Test
-    void unknownOperationTagsAreRejected() {
-        Set<Byte> known = new TreeSet<>();
-        for (Object operation : List.of(batch(), new Operation.NewTerm(3), new Operation.SnapshotPart(new byte[1]),
-                membersOp())) {
-            known.add(encodeOperation(operation)[0]);
-        }
-        for (int tag = Byte.MIN_VALUE; tag <= Byte.MAX_VALUE; tag++) {
-            if (!known.contains((byte) tag)) {
-                byte[] bytes = new byte[64];
-                bytes[0] = (byte) tag;
-                CodecException e = assertThrows(CodecException.class,
-                        () -> Codec.readOperation(new Codec.Reader(bytes)));
-                assertTrue(e.getMessage().contains("unknown operation tag"), e.getMessage());
-            }
-        }
-    }
-
-    @Test
-    void unknownMembershipChangeModeIsRejected() {
-        byte[] bytes = encodeOperation(membersOp());
-        bytes[bytes.length - 1] = (byte) MembershipChangeMode.values().length; // the mode is the last byte
-        assertThrows(CodecException.class, () -> Codec.readOperation(new Codec.Reader(bytes)));
-    }
-
-    @Test
-    void booleanOtherThanZeroOrOneIsRejected() {
-        byte[] bytes = encode(MODEL.createVoteResponseBuilder().setGroupId(GROUP).setSender(M3).setTerm(4)
-                .setGranted(true).build());
-        bytes[bytes.length - 1] = 2; // "granted" is the last byte
-        assertThrows(CodecException.class, () -> Codec.readMessage(new Codec.Reader(bytes)));
-    }
-
-    @Test
-    void nonPositiveMemberIdIsRejected() {
-        byte[] bytes = encode(MODEL.createVoteResponseBuilder().setGroupId(GROUP).setSender(M3).setTerm(4)
-                .setGranted(true).build());
-        // The tag, the group id (length and bytes), then the sender's id.
-        int idAt = 1 + Integer.BYTES + GROUP.length();
-        bytes[idAt] = (byte) 0x80; // the id becomes negative
-        assertThrows(CodecException.class, () -> Codec.readMessage(new Codec.Reader(bytes)));
-    }
-
-    private static byte[] encodeOperation(Object operation) {
-        Codec.Writer out = new Codec.Writer(16);
-        Codec.writeOperation(out, operation);
-        return out.toByteArray();
-    }
-
-    /** The tags the codec writes, learned from encoding one message of each type. */
-    private static Set<Byte> messageTags() {
-        Set<Byte> tags = new TreeSet<>();
-        everyMessage().forEach(message -> tags.add(encode(message)[0]));
-        return tags;
+        assertThrows(IllegalArgumentException.class, () -> Codec.writeMessage(new Writer(16), "not a message"));
+        assertThrows(IllegalArgumentException.class, () -> Codec.writeOperation(new Writer(16), 42));
     }
 }

@@ -1,9 +1,5 @@
-package io.metcd;
+package io.metcd.metrics;
 
-import io.metcd.kv.AbstractKVStore;
-import io.metcd.raft.RaftLoop;
-import io.metcd.transport.PeerTransport;
-import io.microraft.RaftRole;
 import io.microraft.report.RaftNodeReport;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
@@ -16,15 +12,21 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * One node's Prometheus metrics, served as text by {@code GET /-/metrics}. Each node has its own registry (tests run
  * several nodes in one JVM). What the node already keeps (indices, term, snapshot counts, transport counters) is read
- * when scraped; only what nobody else counts is counted as it happens, each at the cost of an uncontended add.
+ * when scraped, through the suppliers the node registers ({@code watch...}); only what nobody else counts is counted as
+ * it happens, each at the cost of an uncontended add. It knows no other part of metcd: each layer reports through the
+ * interface it is given ({@link RaftMetrics}, {@link HttpMetrics}, a {@link java.util.function.LongConsumer} for the
+ * WAL's syncs).
  */
-public final class Metrics {
+public final class Metrics implements RaftMetrics, HttpMetrics {
     /** {@code text/plain; version=0.0.4; charset=utf-8}: the Prometheus text format. */
     public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
     /** Methods counted by name; any other a client makes up is counted as "other", so labels stay few. */
@@ -55,13 +57,13 @@ public final class Metrics {
             .help("Time to take a snapshot of the store: waiting for the applier to reach it, then copying the state")
             .classicExponentialUpperBounds(0.001, 2, 15).withoutExemplars().register(registry); // 1 ms to 16 s
 
-    private volatile RaftLoop raft;
+    private volatile Supplier<RaftNodeReport> reports;
     /** A fresh Raft report for the scrape in progress: one round trip to the Raft thread per scrape. */
     private volatile RaftNodeReport report;
 
     // ------------------------------------------------------------------------------- counted as it happens
 
-    /** An HTTP request was answered; {@code route} is the matched route pattern, never the path itself. */
+    @Override
     public void httpRequest(String method, String route, int code, double seconds) {
         String known = METHODS.contains(method) ? method : "other";
         String status = Integer.toString(code);
@@ -69,14 +71,17 @@ public final class Metrics {
         httpDuration.labelValues(known, route, status).observe(seconds);
     }
 
+    @Override
     public void proposed(int writes) {
         proposals.inc(writes);
     }
 
+    @Override
     public void committed() {
         commits.inc();
     }
 
+    @Override
     public void leaderChanged() {
         leaderChanges.inc();
     }
@@ -85,26 +90,30 @@ public final class Metrics {
         walSync.observe(nanos / 1e9);
     }
 
+    @Override
     public void snapshotTaken(long nanos) {
         snapshotDuration.observe(nanos / 1e9);
     }
 
     // --------------------------------------------------------------------------------- read when scraped
 
-    /** Registers the metrics read at scrape time from what the node already keeps; call once, when both exist. */
-    public void watch(RaftLoop raft, AbstractKVStore store) {
-        this.raft = raft;
-        gauge("metcd_term", "The current Raft term", cb -> cb.call(raft.term()));
-        gauge("metcd_is_leader", "1 if this node is the leader, else 0",
-                cb -> cb.call(raft.role() == RaftRole.LEADER ? 1 : 0));
-        gauge("metcd_has_leader", "1 if this node knows a leader, else 0", cb -> cb.call(raft.leader() != null ? 1 : 0));
+    /**
+     * Registers what the Raft layer shows, read when scraped; call once.
+     *
+     * @param reports a fresh report of the Raft node (asked once per scrape), or {@code null} before there is one
+     */
+    public void watchRaft(IntSupplier term, BooleanSupplier isLeader, BooleanSupplier hasLeader,
+            Supplier<RaftNodeReport> reports) {
+        this.reports = reports;
+        gauge("metcd_term", "The current Raft term", cb -> cb.call(term.getAsInt()));
+        gauge("metcd_is_leader", "1 if this node is the leader, else 0", cb -> cb.call(isLeader.getAsBoolean() ? 1 : 0));
+        gauge("metcd_has_leader", "1 if this node knows a leader, else 0", cb -> cb.call(hasLeader.getAsBoolean() ? 1 : 0));
         gauge("metcd_commit_index", "The highest log index known to be committed", cb -> {
             RaftNodeReport r = report;
             if (r != null) {
                 cb.call(r.getLog().getCommitIndex());
             }
         });
-        gauge("metcd_applied_index", "The highest log index the store has applied", cb -> cb.call(store.appliedIndex()));
         CounterWithCallback.builder().name("metcd_snapshots_total")
                 .help("Snapshots since the node started, taken here or installed from the leader").labelNames("kind")
                 .callback(cb -> {
@@ -114,8 +123,15 @@ public final class Metrics {
                         cb.call(r.getLog().getInstallSnapshotCount(), "installed");
                     }
                 }).register(registry);
+    }
 
-        PeerTransport transport = raft.transport();
+    /** Registers the store's applied index, read when scraped; call once. */
+    public void watchStore(LongSupplier appliedIndex) {
+        gauge("metcd_applied_index", "The highest log index the store has applied", cb -> cb.call(appliedIndex.getAsLong()));
+    }
+
+    /** Registers the peer transport's counters, read when scraped; call once. */
+    public void watchPeers(PeerCounters transport) {
         GaugeWithCallback.builder().name("metcd_peer_send_queue_depth")
                 .help("Messages waiting in the outbound queue to each peer").labelNames("peer")
                 .callback(cb -> transport.queueDepths().forEach((peer, depth) -> cb.call(depth, peer.toString())))
@@ -132,8 +148,8 @@ public final class Metrics {
                 }).register(registry);
     }
 
-    /** Registers the gauge of open client connections, which the HTTP API counts when scraped; call once. */
-    public void watchHttp(IntSupplier openConnections) {
+    @Override
+    public void watchOpenConnections(IntSupplier openConnections) {
         gauge("metcd_http_open_connections", "Client connections open, idle ones included",
                 cb -> cb.call(openConnections.getAsInt()));
     }
@@ -143,9 +159,10 @@ public final class Metrics {
     }
 
     /** Every metric in the Prometheus text format ({@link #CONTENT_TYPE}). */
+    @Override
     public synchronized byte[] scrape() {
-        RaftLoop watched = raft;
-        report = watched == null ? null : watched.report();
+        Supplier<RaftNodeReport> watched = reports;
+        report = watched == null ? null : watched.get();
         ByteArrayOutputStream out = new ByteArrayOutputStream(8192);
         try {
             writer.write(out, registry.scrape());
@@ -153,5 +170,10 @@ public final class Metrics {
             throw new UncheckedIOException(e);
         }
         return out.toByteArray();
+    }
+
+    @Override
+    public String contentType() {
+        return CONTENT_TYPE;
     }
 }

@@ -1,10 +1,10 @@
-package io.metcd.raft;
+package io.metcd.model;
 
 import java.util.List;
 
 /**
  * What goes into a Raft log entry's operation slot, and into snapshot chunks. Every implementation is
- * encoded by {@link io.metcd.transport.Codec}; nothing else may reach MicroRaft as an operation.
+ * encoded by {@link io.metcd.codec.Codec}; nothing else may reach MicroRaft as an operation.
  */
 public sealed interface Operation {
 
@@ -75,8 +75,16 @@ public sealed interface Operation {
          * Reads the chunk at {@code location} again.
          *
          * @throws java.io.UncheckedIOException if it is gone (a newer snapshot replaced it) or damaged
+         * @throws Closed if the source was closed: the node is stopping, and nothing is wrong with the chunk
          */
         byte[] readChunk(long location);
+
+        /** A chunk could not be read because its source was closed, as the node stops. */
+        final class Closed extends IllegalStateException {
+            public Closed(String message, Throwable cause) {
+                super(message, cause);
+            }
+        }
     }
 
     /**

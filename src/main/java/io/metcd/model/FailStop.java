@@ -1,4 +1,4 @@
-package io.metcd;
+package io.metcd.model;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,0 +1,16 @@
+package io.metcd.metrics;
+
+/** What the Raft layer counts as it happens; {@link Metrics} implements it. */
+public interface RaftMetrics {
+    /** Client writes handed to Raft: replicated as the leader, or forwarded to it. */
+    void proposed(int writes);
+
+    /** One committed entry handed to the store to apply. */
+    void committed();
+
+    /** This node saw a new leader. */
+    void leaderChanged();
+
+    /** A snapshot of the store was taken, in {@code nanos}. */
+    void snapshotTaken(long nanos);
+}

@@ -1,0 +1,39 @@
+package io.metcd.http;
+
+import io.metcd.metrics.Metrics;
+import io.metcd.testkit.KvClient;
+import io.metcd.testkit.Ports;
+import io.metcd.transport.NetworkFaults;
+
+import java.util.Optional;
+
+/** The HTTP API on a port of its own, in front of a {@link FakeStore} and a {@link FakeCluster}: no node behind it. */
+final class ApiUnderTest implements AutoCloseable {
+    final FakeStore store = new FakeStore();
+    final FakeCluster cluster;
+    final int port = Ports.free();
+    final KvClient client = new KvClient(port);
+    private final HttpApi api;
+
+    /** The API of member 1, without fault injection. */
+    ApiUnderTest() {
+        this(1, Optional.empty());
+    }
+
+    /** @param faults what {@code --test-faults} serves, if it is given */
+    ApiUnderTest(int memberId, Optional<NetworkFaults> faults) {
+        cluster = new FakeCluster(memberId);
+        api = new HttpApi(store, cluster, faults, new Metrics()).start("127.0.0.1", port);
+    }
+
+    /** Forgets what earlier tests did to the fakes. */
+    void reset() {
+        store.reset();
+        cluster.reset();
+    }
+
+    @Override
+    public void close() {
+        api.close();
+    }
+}
