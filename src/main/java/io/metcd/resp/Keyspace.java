@@ -121,7 +121,8 @@ public interface Keyspace {
      * applied state.
      *
      * @param prefix "" for every key
-     * @param after  {@code null} to start at the first key
+     * @param after  {@code null} to start at the first key (under the prefix)
+     * @param limit  at least 1; {@link Integer#MAX_VALUE} when KEYS asks for all of them at once
      */
     CompletableFuture<Outcome<KeyPage>> keys(String prefix, String after, int limit, ReadLevel level);
 
