@@ -1,8 +1,7 @@
 package io.metcd.resp;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -24,17 +23,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class RedisToolsTest {
     private static final long TIMEOUT_SECONDS = 60;
-    private RespFixture fixture;
-
-    @BeforeEach
-    void start() {
-        fixture = new RespFixture();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        fixture.close();
-    }
+    @RegisterExtension
+    final RespFixture fixture = new RespFixture();
 
     @Test
     void redisCliRunsTheCommandsOfTheReadme() throws Exception {

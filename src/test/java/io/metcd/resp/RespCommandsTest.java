@@ -1,8 +1,7 @@
 package io.metcd.resp;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.params.ScanParams;
 import redis.clients.jedis.params.SetParams;
@@ -20,19 +19,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** Every command of the contract's table, through Jedis, against a server over an in-memory store. */
 class RespCommandsTest {
-    private RespFixture fixture;
-    private Jedis jedis;
-
-    @BeforeEach
-    void start() {
-        fixture = new RespFixture();
-        jedis = fixture.jedis();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        fixture.close();
-    }
+    @RegisterExtension
+    final RespFixture fixture = new RespFixture();
+    private final Jedis jedis = fixture.jedis();
 
     // ----------------------------------------------------------------------------------- connection and server
 

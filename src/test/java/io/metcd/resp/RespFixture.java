@@ -1,6 +1,8 @@
 package io.metcd.resp;
 
 import io.metcd.testkit.Ports;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.RedisProtocol;
@@ -22,8 +24,11 @@ import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** A {@link RespServer} over a {@link FakeStore} on a free port, with the clients the tests talk to it through. */
-final class RespFixture implements AutoCloseable {
+/**
+ * A {@link RespServer} over a {@link FakeStore} on a free port, with the clients the tests talk to it through: a test
+ * class's {@code @RegisterExtension} field, so that each test gets its own, closed after it.
+ */
+final class RespFixture implements AfterEachCallback, AutoCloseable {
     final FakeStore store = new FakeStore();
     final CountingMetrics metrics = new CountingMetrics();
     final RespServer server = new RespServer(store, store, metrics).start("127.0.0.1", Ports.free());
@@ -88,6 +93,11 @@ final class RespFixture implements AutoCloseable {
             out.append('$').append(arg.getBytes(StandardCharsets.UTF_8).length).append("\r\n").append(arg).append("\r\n");
         }
         return out.toString();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws Exception {
+        close();
     }
 
     @Override

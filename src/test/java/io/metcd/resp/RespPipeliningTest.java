@@ -1,8 +1,8 @@
 package io.metcd.resp;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
@@ -26,17 +26,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * sent the commands and sees its own writes, however the store's futures complete.
  */
 class RespPipeliningTest {
-    private RespFixture fixture;
+    @RegisterExtension
+    final RespFixture fixture = new RespFixture();
 
     @BeforeEach
-    void start() {
-        fixture = new RespFixture();
+    void storeAnswersOutOfOrder() {
         fixture.store.maxDelayMillis = 20; // each operation completes after 0 to 20 ms: out of order
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        fixture.close();
     }
 
     @Test

@@ -1,8 +1,7 @@
 package io.metcd.resp;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import redis.clients.jedis.Jedis;
 
 import java.io.IOException;
@@ -20,17 +19,8 @@ import static org.awaitility.Awaitility.await;
 
 /** The protocol itself, on raw sockets: RESP3, inline commands, QUIT, and what malformed or oversized input gets. */
 class RespProtocolTest {
-    private RespFixture fixture;
-
-    @BeforeEach
-    void start() {
-        fixture = new RespFixture();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        fixture.close();
-    }
+    @RegisterExtension
+    final RespFixture fixture = new RespFixture();
 
     @Test
     void helloThreeSwitchesTheRepliesToResp3() throws IOException {
