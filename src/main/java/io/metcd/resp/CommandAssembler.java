@@ -24,7 +24,9 @@ import java.util.List;
  * Every limit is checked on a length header, before what it announces is read: a bulk string over
  * {@link #MAX_VALUE_BYTES}, an array over {@link #MAX_ARGUMENTS} elements or a command whose declared lengths add up
  * to more than {@link #MAX_COMMAND_BYTES} is refused unread. The decoder itself bounds inline lines and length
- * lines. A bulk string is held as the chunks that arrived (no buffer the size it announces) and copied once, whole,
+ * lines. A key over {@link Commands#MAX_KEY_BYTES} is skipped as it arrives, never held, and stands in the command as
+ * {@link #OVERSIZED_KEY}, which the command table refuses as it refuses any key too long ({@code ERR key too large});
+ * the connection goes on. A bulk string is held as the chunks that arrived (no buffer the size it announces) and copied once, whole,
  * into its argument. After a refusal, or anything that is not a command, the connection is closed (its stream can no
  * longer be parsed): this handler throws {@link Malformed} and drops whatever follows.
  */
@@ -41,15 +43,32 @@ final class CommandAssembler extends ChannelInboundHandlerAdapter {
      * one Raft entry, which the leader sends to each follower in one piece.
      */
     static final int MAX_COMMAND_BYTES = 4 << 20;
+    /** What stands for a key too long to be taken: longer than any key, so the table refuses it. */
+    static final byte[] OVERSIZED_KEY = new byte[Commands.MAX_KEY_BYTES + 1];
+
+    /** Tells which arguments of a command are keys, from its name and its number of arguments. */
+    @FunctionalInterface
+    interface KeyPositions {
+        boolean isKey(byte[] command, int index, int argCount);
+    }
+
+    private final KeyPositions keyPositions;
 
     /** Arguments still expected by the command being assembled; 0 between commands. */
     private int expected;
+    private int argCount;
     private List<byte[]> args;
     private long commandBytes;
     /** The bulk string being received: its length, and the chunks of it that arrived, retained. */
     private int bulkLength = -1;
     private final List<ByteBuf> chunks = new ArrayList<>();
+    /** Whether the bulk string being received is a key too long, skipped rather than held. */
+    private boolean skipping;
     private boolean broken;
+
+    CommandAssembler(KeyPositions keyPositions) {
+        this.keyPositions = keyPositions;
+    }
 
     /** A frame that cannot be taken: the connection answers {@link #reply} and closes. */
     static final class Malformed extends RuntimeException {
@@ -89,14 +108,22 @@ final class CommandAssembler extends ChannelInboundHandlerAdapter {
             if (!(msg instanceof BulkStringRedisContent content)) {
                 throw Malformed.protocol("bulk string cut short");
             }
-            chunks.add(content.content().retain());
+            if (!skipping) {
+                chunks.add(content.content().retain());
+            }
             if (msg instanceof LastBulkStringRedisContent) {
-                argument(ctx, joinChunks());
+                argument(ctx, skipping ? OVERSIZED_KEY : joinChunks());
             }
         } else if (msg instanceof BulkStringHeaderRedisMessage header) {
             int length = header.bulkStringLength();
             if (length > MAX_VALUE_BYTES) {
                 throw new Malformed("ERR value too large");
+            }
+            skipping = length > Commands.MAX_KEY_BYTES && !args.isEmpty()
+                    && keyPositions.isKey(args.get(0), args.size(), argCount);
+            if (skipping) {
+                bulkLength = length;
+                return;
             }
             commandBytes += length;
             if (commandBytes > MAX_COMMAND_BYTES) {
@@ -119,6 +146,7 @@ final class CommandAssembler extends ChannelInboundHandlerAdapter {
                 throw Malformed.protocol("more than " + MAX_ARGUMENTS + " arguments");
             }
             expected = (int) header.length();
+            argCount = expected;
             args = new ArrayList<>(Math.min(expected, 16));
             commandBytes = 0;
         } else if (msg instanceof InlineCommandRedisMessage inline) {
@@ -137,6 +165,7 @@ final class CommandAssembler extends ChannelInboundHandlerAdapter {
     private void argument(ChannelHandlerContext ctx, byte[] arg) {
         args.add(arg);
         bulkLength = -1;
+        skipping = false;
         if (--expected == 0) {
             List<byte[]> command = args;
             args = null;

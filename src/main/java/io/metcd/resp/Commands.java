@@ -40,13 +40,17 @@ final class Commands {
 
         List<Integer> keyPositions(int argCount) {
             List<Integer> positions = new ArrayList<>();
-            if (firstKey > 0) {
-                int last = lastKey < 0 ? argCount + lastKey : lastKey;
-                for (int i = firstKey; i <= last && i < argCount; i += step) {
+            for (int i = firstKey; firstKey > 0 && i < argCount; i += step) {
+                if (isKey(i, argCount)) {
                     positions.add(i);
                 }
             }
             return positions;
+        }
+
+        boolean isKey(int index, int argCount) {
+            int last = lastKey < 0 ? argCount + lastKey : lastKey;
+            return firstKey > 0 && index >= firstKey && index <= last && (index - firstKey) % step == 0;
         }
     }
 
@@ -58,6 +62,12 @@ final class Commands {
         }
         table.put("command", Spec.noKeys("command", -1, "server", "2.8.13",
                 "Describes the commands: all, COUNT, LIST, INFO name..., DOCS [name...]", this::command));
+    }
+
+    /** Whether argument {@code index} of a command of {@code argCount} arguments named {@code command} is a key. */
+    boolean isKey(byte[] command, int index, int argCount) {
+        Spec spec = table.get(new String(command, StandardCharsets.UTF_8).toLowerCase(Locale.ROOT));
+        return spec != null && spec.isKey(index, argCount);
     }
 
     /** The command {@code args} spells, ready to start, or an immediate error reply if it cannot run. */

@@ -96,7 +96,7 @@ public final class RespServer implements AutoCloseable {
                                 channel.localAddress());
                         channel.pipeline().addLast(
                                 new RedisDecoder(MAX_INLINE_BYTES, FixedRedisMessagePool.INSTANCE, true),
-                                new CommandAssembler(),
+                                new CommandAssembler(commands::isKey),
                                 new Connection(commands, metrics, session));
                     }
                 });

@@ -109,6 +109,16 @@ class RespProtocolTest {
     }
 
     @Test
+    void keysTooLongAreSkippedUnheldAndTheConnectionGoesOn() throws IOException {
+        String longKey = "k".repeat(CommandAssembler.MAX_VALUE_BYTES);
+        // five keys of 1 MiB: held, they would pass the command's 4 MiB and close the connection
+        String[] del = {"DEL", longKey, longKey, longKey, longKey, longKey};
+        String answer = untilClosed(fixture.socket(), resp(del) + resp("MSET", "a", "1", longKey, "2")
+                + resp("GET", "a") + resp("QUIT"));
+        assertThat(answer).isEqualTo("-ERR key too large\r\n-ERR key too large\r\n$-1\r\n+OK\r\n");
+    }
+
+    @Test
     void tooManyArgumentsAreRefusedBeforeTheyAreSent() throws IOException {
         assertThat(untilClosed(fixture.socket(), "*" + (CommandAssembler.MAX_ARGUMENTS + 1) + "\r\n"))
                 .isEqualTo("-ERR Protocol error: more than " + CommandAssembler.MAX_ARGUMENTS + " arguments\r\n");
