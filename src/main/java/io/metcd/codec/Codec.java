@@ -3,6 +3,7 @@ package io.metcd.codec;
 import io.metcd.model.Member;
 import io.metcd.model.Operation;
 import io.metcd.model.PeerMessage;
+import io.metcd.model.Result;
 import io.microraft.MembershipChangeMode;
 import io.microraft.RaftEndpoint;
 import io.microraft.model.RaftModelFactory;
@@ -132,7 +133,7 @@ public final class Codec {
             }
             case PeerMessage.ForwardedProposals m -> {
                 out.u8(FORWARDED_PROPOSALS).i32(m.from()).i32(m.term());
-                writeProposals(out, m.proposals());
+                CommandCodec.writeProposals(out, m.proposals());
             }
             case PeerMessage.ProposalsRejected m -> {
                 writeSeqs(out.u8(PROPOSALS_REJECTED).i32(m.from()), m.seqs());
@@ -143,8 +144,10 @@ public final class Codec {
             case PeerMessage.ReadIndexResponse m ->
                 out.u8(READ_INDEX_RESPONSE).i32(m.from()).i64(m.requestId()).i64(m.index());
             case PeerMessage.NotAMember m -> out.u8(NOT_A_MEMBER).i32(m.from());
-            case PeerMessage.ProposalsCommitted m ->
+            case PeerMessage.ProposalsCommitted m -> {
                 writeSeqs(out.u8(PROPOSALS_COMMITTED).i32(m.from()), m.seqs()).i64(m.index());
+                CommandCodec.writeResults(out, m.results());
+            }
             default -> throw new IllegalArgumentException("cannot encode " + message.getClass().getName());
         }
     }
@@ -194,12 +197,22 @@ public final class Codec {
             case TRIGGER_ELECTION -> MODEL.createTriggerLeaderElectionRequestBuilder().setGroupId(in.string())
                     .setSender(readMember(in)).setTerm(in.i32()).setLastLogTerm(in.i32())
                     .setLastLogIndex(in.i64()).build();
-            case FORWARDED_PROPOSALS -> new PeerMessage.ForwardedProposals(in.i32(), in.i32(), readProposals(in));
+            case FORWARDED_PROPOSALS ->
+                new PeerMessage.ForwardedProposals(in.i32(), in.i32(), CommandCodec.readProposals(in));
             case PROPOSALS_REJECTED -> new PeerMessage.ProposalsRejected(in.i32(), readSeqs(in), in.string());
             case READ_INDEX_REQUEST -> new PeerMessage.ReadIndexRequest(in.i32(), in.i64(), in.bool());
             case READ_INDEX_RESPONSE -> new PeerMessage.ReadIndexResponse(in.i32(), in.i64(), in.i64());
             case NOT_A_MEMBER -> new PeerMessage.NotAMember(in.i32());
-            case PROPOSALS_COMMITTED -> new PeerMessage.ProposalsCommitted(in.i32(), readSeqs(in), in.i64());
+            case PROPOSALS_COMMITTED -> {
+                int from = in.i32();
+                long[] seqs = readSeqs(in);
+                long index = in.i64();
+                List<Result> results = CommandCodec.readResults(in);
+                if (results.size() != seqs.length) {
+                    throw new CodecException(results.size() + " results for " + seqs.length + " writes");
+                }
+                yield new PeerMessage.ProposalsCommitted(from, seqs, index, results);
+            }
             default -> throw new CodecException("unknown message tag " + tag);
         };
     }
@@ -272,7 +285,7 @@ public final class Codec {
 
     public static void writeOperation(Writer out, Object operation) {
         switch (operation) {
-            case Operation.Batch b -> writeProposals(out.u8(OP_BATCH), b.proposals());
+            case Operation.Batch b -> CommandCodec.writeProposals(out.u8(OP_BATCH).i64(b.stampMillis()), b.proposals());
             case Operation.NewTerm t -> out.u8(OP_NEW_TERM).i32(t.term());
             case Operation.SnapshotPart p -> out.u8(OP_SNAPSHOT_PART).bytes(p.bytes());
             case UpdateRaftGroupMembersOp op -> {
@@ -289,7 +302,7 @@ public final class Codec {
     public static Object readOperation(Reader in) {
         byte tag = in.u8();
         return switch (tag) {
-            case OP_BATCH -> new Operation.Batch(readProposals(in));
+            case OP_BATCH -> new Operation.Batch(in.i64(), CommandCodec.readProposals(in));
             case OP_NEW_TERM -> new Operation.NewTerm(in.i32());
             case OP_SNAPSHOT_PART -> new Operation.SnapshotPart(in.bytes());
             case OP_MEMBERS -> {
@@ -303,28 +316,6 @@ public final class Codec {
             }
             default -> throw new CodecException("unknown operation tag " + tag);
         };
-    }
-
-    private static void writeProposals(Writer out, List<Operation.Proposal> proposals) {
-        out.i32(proposals.size());
-        for (Operation.Proposal p : proposals) {
-            out.i32(p.origin()).i64(p.seq()).string(p.key()).bool(!p.isDelete());
-            if (!p.isDelete()) {
-                out.bytes(p.value());
-            }
-        }
-    }
-
-    private static List<Operation.Proposal> readProposals(Reader in) {
-        int count = in.count(17);
-        List<Operation.Proposal> proposals = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            int origin = in.i32();
-            long seq = in.i64();
-            String key = in.string();
-            proposals.add(new Operation.Proposal(origin, seq, key, in.bool() ? in.bytes() : null));
-        }
-        return proposals;
     }
 
     /** The sequence numbers of proposals a leader answers for, count first. */

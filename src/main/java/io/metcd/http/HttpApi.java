@@ -7,7 +7,9 @@ import io.javalin.http.HttpStatus;
 import io.javalin.router.Endpoint;
 import io.metcd.kv.KVStore;
 import io.metcd.kv.ReadLevel;
+import io.metcd.kv.Record;
 import io.metcd.metrics.HttpMetrics;
+import io.metcd.model.Command;
 import io.metcd.model.Member;
 import io.metcd.model.Unavailable;
 import io.metcd.raft.ClusterAdmin;
@@ -162,22 +164,22 @@ public final class HttpApi implements AutoCloseable {
 
     private void put(Context ctx) throws InterruptedException, IOException {
         String key = key(ctx);
-        store.put(key, value(ctx));
+        store.write(Command.put(key, value(ctx)));
         ctx.status(HttpStatus.NO_CONTENT);
     }
 
     private void delete(Context ctx) throws InterruptedException {
-        store.delete(key(ctx));
+        store.write(Command.delete(key(ctx)));
         ctx.status(HttpStatus.NO_CONTENT);
     }
 
     private void get(Context ctx) throws InterruptedException {
         String key = key(ctx);
-        byte[] value = store.read(key, level(ctx));
-        if (value == null) {
+        Record record = store.read(List.of(key), level(ctx)).records().getFirst();
+        if (record == null) {
             fail(HttpStatus.NOT_FOUND, "key not found");
         }
-        ctx.contentType("application/octet-stream").result(value);
+        ctx.contentType("application/octet-stream").result(record.value());
     }
 
     private static ReadLevel level(Context ctx) {

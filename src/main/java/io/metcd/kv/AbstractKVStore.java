@@ -3,28 +3,43 @@ package io.metcd.kv;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
+import io.metcd.model.Command;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.model.Operation;
+import io.metcd.model.Result;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
- * The channel side of every {@link KVStore}: its clients' writes ({@link Writes}) and reads ({@link Reads}), and the
- * applier, which applies {@code commitC} and answers the writes applied. Engines supply only the storage:
- * {@link #get}, {@link #apply}, {@link #flush}, {@link #snapshot}, {@link #recoverFromSnapshot} and
+ * The channel side of every {@link KVStore}: its clients' writes ({@link Writes}) and reads ({@link Reads}), the
+ * applier, which applies {@code commitC} and answers the writes applied, and the leader's expiries
+ * ({@link Expiries}). Engines supply only the storage of records ({@link Record}) by key: {@link #load},
+ * {@link #store}, {@link #scan}, {@link #forEachEncoded}, {@link #recoverFromSnapshot}, {@link #forEachExpiring} and
  * {@link #closeEngine}.
  * <p>
- * The applier works in passes: it applies what {@code commitC} holds, has the engine {@link #flush} it, and
- * only then publishes the applied index and answers the clients, so that an answered write is visible to
- * every later read on this node. Commits at or below the applied index are skipped: they are what MicroRaft
- * replays after a restart into an engine that already holds them.
+ * The applier works in passes: it applies what {@code commitC} holds, each command through {@link CommandApplier}
+ * into the pass's {@link Pass}, has the engine {@link #store} the pass's changes, and only then publishes the applied
+ * index, answers the clients and tells the {@link ChangeListener}, so that an answered write is visible to every later
+ * read on this node. Commits at or below the applied index are skipped: they are what MicroRaft replays after a
+ * restart into an engine that already holds them.
+ * <p>
+ * Reads of several keys, ranges and snapshots see one pass whole: the engine stores a pass under the write lock of
+ * {@link #view}, and they read under its read lock.
  * <p>
  * An applier that fails (anything thrown, an {@link Error} included) stops the node through its {@link FailStop}: a
  * store that stopped applying would otherwise leave the Raft thread waiting on it for ever while the node keeps its
@@ -33,6 +48,8 @@ import java.util.concurrent.CompletableFuture;
 public abstract class AbstractKVStore implements KVStore {
     private static final Logger LOG = LoggerFactory.getLogger(AbstractKVStore.class);
     private static final int MAX_COMMITS_PER_PASS = 256;
+    /** Bounds what a pass holds back in memory before the engine stores it: large values make large passes. */
+    private static final int MAX_PASS_BYTES = 8 << 20;
     /** How long closing waits for the applier to stop (a snapshot install may be under way). */
     private static final Duration APPLIER_STOP_TIMEOUT = Duration.ofSeconds(5);
 
@@ -42,77 +59,168 @@ public abstract class AbstractKVStore implements KVStore {
     private final Deadlines deadlines;
     private final Writes writes;
     private final Reads reads;
+    private final Expiries expiries;
     private final Thread applier;
+    private final ReentrantReadWriteLock view = new ReentrantReadWriteLock();
+    private final ExpiryIndex expiring = new ExpiryIndex();
+    /** The store's metadata as of what readers see; written under the view's write lock. */
+    private volatile StoreMeta visible;
+    /** The applier's. */
+    private final Pass pass;
+    private volatile ChangeListener listener = ChangeListener.NONE;
 
     /**
      * @param fresh        the node starts with no Raft state of its own: a stale read need not wait for a catch-up
      * @param appliedIndex the index the engine's state already reflects: 0 unless it kept state across a restart
+     * @param meta         the store's metadata at that index
      * @param failStop     stops the node if the applier fails
      */
     protected AbstractKVStore(int localId, boolean fresh, Channel.Sender<Proposal> proposeC,
-            Channel.Receiver<Commit> commitC, long appliedIndex, FailStop failStop) {
+            Channel.Receiver<Commit> commitC, long appliedIndex, StoreMeta meta, FailStop failStop) {
         this.failStop = failStop;
         this.commitC = commitC;
         this.applied = new AppliedIndex(appliedIndex);
+        this.visible = meta;
+        this.pass = new Pass(meta, this::load);
         this.deadlines = new Deadlines("request-timeouts-" + localId, REQUEST_TIMEOUT);
         this.writes = new Writes(localId, proposeC, deadlines, applied::when);
         this.reads = new Reads(!fresh, deadlines, applied::when);
+        this.expiries = new Expiries(localId, this::due, writes);
         this.applier = Thread.ofVirtual().name("applier-" + localId).unstarted(this::readCommits);
     }
 
-    /** The engine's value for {@code key}, or {@code null}. Called concurrently with {@link #apply}. */
-    protected abstract byte[] get(String key);
+    // ------------------------------------------------------------------------------------ the engine
 
     /**
-     * Applies committed writes in order; called only from the applier. An engine may hold them back until
-     * {@link #flush}.
+     * The record the engine shows for {@code key}, or {@code null}. Called by the applier, and by readers under the
+     * view's read lock.
      */
-    protected abstract void apply(long index, List<Proposal> proposals);
+    protected abstract Record load(String key);
 
     /**
-     * Makes everything applied so far visible to {@link #get} and, in an engine that keeps its state, stores it
-     * together with {@code index}, the last index applied. Called only from the applier.
+     * Makes {@code changes} ({@code null} for a deleted key) visible to {@link #load} and, in an engine that keeps its
+     * state, stores them with {@code index}, the last index applied, and {@code meta}. Called by the applier under the
+     * view's write lock.
      */
-    protected abstract void flush(long index);
+    protected abstract void store(long index, StoreMeta meta, Map<String, Record> changes);
 
     /**
-     * Replaces the whole state with the one {@link #snapshot} produced (on any node, by any engine) at log index
-     * {@code index}. Called only from the applier.
+     * Visits the keys from {@code from} on (inclusive), in unsigned byte order of their UTF-8 encoding, until
+     * {@code visit} returns false. Called under the view's read lock.
      */
-    protected abstract void recoverFromSnapshot(long index, Iterable<byte[]> chunks);
+    protected abstract void scan(String from, BiPredicate<String, Record> visit);
 
-    /** Closes the engine's files, once the applier has stopped or was given up on. */
+    /** Every key (UTF-8) and its {@link Record#encode encoded} record, in ascending unsigned byte order of the key. */
+    protected abstract void forEachEncoded(BiConsumer<byte[], byte[]> entry);
+
+    /**
+     * Replaces the whole state with {@code entries} (keys and encoded records, in order) at log index {@code index},
+     * with {@code meta}. Called only from the applier; the new state replaces the old one under
+     * {@link #exclusively}.
+     */
+    protected abstract void recoverFromSnapshot(long index, StoreMeta meta, SnapshotChunks.Entries entries);
+
+    /** Every key that expires and when, as the engine holds them when the store opens. */
+    protected abstract void forEachExpiring(BiConsumer<String, Long> expiresAt);
+
+    /** Closes the engine's files, under the view's write lock, once the applier has stopped or was given up on. */
     protected abstract void closeEngine();
+
+    /** Runs {@code change} with no reader in the state. */
+    protected final void exclusively(Runnable change) {
+        view.writeLock().lock();
+        try {
+            change.run();
+        } finally {
+            view.writeLock().unlock();
+        }
+    }
+
+    private <T> T shared(Supplier<T> read) {
+        view.readLock().lock();
+        try {
+            return read.get();
+        } finally {
+            view.readLock().unlock();
+        }
+    }
 
     // ------------------------------------------------------------------------------------- clients
 
     @Override
-    public long put(String key, byte[] value) throws InterruptedException {
-        return writes.write(key, value);
+    public Result write(Command command) throws InterruptedException {
+        return writes.write(command);
     }
 
     @Override
-    public long delete(String key) throws InterruptedException {
-        return writes.write(key, null);
-    }
-
-    @Override
-    public byte[] read(String key, ReadLevel level) throws InterruptedException {
+    public Values read(List<String> keys, ReadLevel level) throws InterruptedException {
         reads.await(level);
-        return get(key);
+        return shared(() -> {
+            List<Record> records = new ArrayList<>(keys.size());
+            for (String key : keys) {
+                records.add(load(key));
+            }
+            return new Values(visible.revision(), Collections.unmodifiableList(records));
+        });
+    }
+
+    @Override
+    public Page range(String prefix, String after, int limit, ReadLevel level) throws InterruptedException {
+        reads.await(level);
+        String from = after != null && MapKVStore.UTF8_ORDER.compare(after, prefix) >= 0 ? after : prefix;
+        return shared(() -> {
+            List<Keyed> keys = new ArrayList<>(Math.min(limit, 1024));
+            boolean[] more = {false};
+            scan(from, (key, record) -> {
+                if (!key.startsWith(prefix)) {
+                    return false;
+                } else if (key.equals(after)) {
+                    return true;
+                } else if (keys.size() == limit) {
+                    more[0] = true;
+                    return false;
+                }
+                keys.add(new Keyed(key, record));
+                return true;
+            });
+            return new Page(visible.revision(), List.copyOf(keys), more[0]);
+        });
+    }
+
+    @Override
+    public Count count(ReadLevel level) throws InterruptedException {
+        reads.await(level);
+        return shared(() -> new Count(visible.keys(), expiring.size()));
     }
 
     @Override
     public byte[] lookup(String key) {
-        return get(key);
+        Record record = shared(() -> load(key));
+        return record == null ? null : record.value();
+    }
+
+    /** The keys due to expire at {@code nowMillis} by the index, each with the revision it is due at. */
+    private List<Command.Due> due(long nowMillis, int limit) {
+        return shared(() -> {
+            List<Command.Due> due = new ArrayList<>();
+            for (String key : expiring.due(nowMillis, limit)) {
+                Record r = load(key);
+                if (r != null && r.expires() && r.expiresAt() <= nowMillis) {
+                    due.add(new Command.Due(key, r.modRevision()));
+                }
+            }
+            return due;
+        });
     }
 
     // -------------------------------------------------------------------------------------- the node
 
     @Override
     public void start(Consensus consensus) {
+        forEachExpiring(expiring::set);
         writes.serveThrough(consensus);
         reads.serveThrough(consensus);
+        expiries.serveThrough(consensus);
         applier.start();
     }
 
@@ -137,7 +245,26 @@ public abstract class AbstractKVStore implements KVStore {
     }
 
     @Override
+    public void listen(ChangeListener listener) {
+        this.listener = listener;
+    }
+
+    /** Called on the Raft thread once everything up to the snapshot index is applied and nothing more is. */
+    @Override
+    public void snapshot(Consumer<byte[]> chunks) {
+        view.readLock().lock();
+        try {
+            SnapshotChunks out = new SnapshotChunks(chunks, visible.encode());
+            forEachEncoded(out::add);
+            out.finish();
+        } finally {
+            view.readLock().unlock();
+        }
+    }
+
+    @Override
     public void close() {
+        expiries.close();
         writes.close();
         deadlines.close();
         applier.interrupt();
@@ -149,14 +276,18 @@ public abstract class AbstractKVStore implements KVStore {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        closeEngine();
+        exclusively(this::closeEngine);
     }
 
     // ----------------------------------------------------------------------------------- the applier
 
+    /** A command applied and not yet answered: answered once its pass is visible. */
+    private record Unanswered(Proposal proposal, long index, Result result) {
+    }
+
     private void readCommits() {
         List<Commit> commits = new ArrayList<>(MAX_COMMITS_PER_PASS);
-        List<Commit.Apply> unanswered = new ArrayList<>(MAX_COMMITS_PER_PASS);
+        List<Unanswered> unanswered = new ArrayList<>();
         try {
             while (true) {
                 commits.add(commitC.take());
@@ -174,12 +305,19 @@ public abstract class AbstractKVStore implements KVStore {
                     }
                     switch (commit) {
                         case Commit.Apply a -> {
-                            apply(a.index(), a.proposals());
-                            unanswered.add(a);
+                            pass.stamped(a.stampMillis());
+                            for (Proposal p : a.proposals()) {
+                                unanswered.add(new Unanswered(p, a.index(), CommandApplier.apply(pass, p.command())));
+                            }
+                            if (pass.bytes() >= MAX_PASS_BYTES) {
+                                makeVisible(a.index());
+                            }
                         }
                         case Commit.Restore r -> {
+                            // What this pass applied before is in the snapshot: answer it first, as applied.
+                            settle(index, unanswered);
                             writes.snapshotInstalled();
-                            recoverFromSnapshot(r.index(), r.chunks());
+                            restore(r);
                             r.done().run();
                         }
                         case Commit.MembershipChanged ignored -> {
@@ -204,6 +342,27 @@ public abstract class AbstractKVStore implements KVStore {
                 stopApplying(e);
             }
         }
+    }
+
+    /** Loads a snapshot, then the index of what expires in it, and tells the listener. */
+    private void restore(Commit.Restore r) {
+        SnapshotChunks.Chunks chunks = SnapshotChunks.read(r.chunks());
+        StoreMeta meta = StoreMeta.decode(chunks.header());
+        List<Map.Entry<String, Long>> expiringKeys = new ArrayList<>();
+        recoverFromSnapshot(r.index(), meta, entry -> chunks.forEachEntry((key, record) -> {
+            long expiresAt = Record.expiresAt(record);
+            if (expiresAt != 0) {
+                expiringKeys.add(Map.entry(new String(key, StandardCharsets.UTF_8), expiresAt));
+            }
+            entry.accept(key, record);
+        }));
+        exclusively(() -> {
+            visible = meta;
+            expiring.clear();
+            expiringKeys.forEach(e -> expiring.set(e.getKey(), e.getValue()));
+        });
+        pass.restored(meta);
+        listener.restored(meta.revision());
     }
 
     /**
@@ -234,18 +393,31 @@ public abstract class AbstractKVStore implements KVStore {
         }
     }
 
-    /** Flushes what this pass applied up to {@code index}, publishes it, then answers its clients. */
-    private void settle(long index, List<Commit.Apply> unanswered) {
+    /** Has the engine store what the pass holds back, with {@code index}, and shows its metadata to readers. */
+    private void makeVisible(long index) {
+        Map<String, Record> changes = pass.takeChanges();
+        StoreMeta meta = pass.meta();
+        exclusively(() -> {
+            store(index, meta, changes);
+            visible = meta;
+            changes.forEach((key, record) -> expiring.set(key, record == null ? 0 : record.expiresAt()));
+        });
+    }
+
+    /** Makes what this pass applied up to {@code index} visible, publishes it, then answers its clients. */
+    private void settle(long index, List<Unanswered> unanswered) {
         if (index <= applied.get()) {
             return;
         }
-        flush(index);
+        makeVisible(index);
         applied.advance(index);
-        for (Commit.Apply a : unanswered) {
-            for (Proposal p : a.proposals()) {
-                writes.applied(p, a.index());
-            }
+        for (Unanswered u : unanswered) {
+            writes.applied(u.proposal(), u.index(), u.result());
         }
         unanswered.clear();
+        List<Event> events = pass.takeEvents();
+        if (!events.isEmpty()) {
+            listener.applied(events);
+        }
     }
 }

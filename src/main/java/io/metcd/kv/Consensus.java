@@ -10,6 +10,9 @@ public interface Consensus {
     /** Waits up to {@code timeout} for a leader to be known (this node or another); returns whether one is. */
     boolean awaitLeader(Duration timeout) throws InterruptedException;
 
+    /** Whether this node leads, as far as it knows: the leader's expiry loop runs only then. */
+    boolean leads();
+
     /**
      * Raft's ReadIndex: the index a read must wait for to see every write acknowledged before it started.
      *

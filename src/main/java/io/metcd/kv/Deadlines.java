@@ -46,7 +46,7 @@ final class Deadlines implements AutoCloseable {
      */
     <T> T await(CompletableFuture<T> result, long deadline)
             throws InterruptedException, ExecutionException, TimeoutException {
-        waits.add(new Wait(result, deadline));
+        expire(result, deadline);
         try {
             return result.get();
         } catch (ExecutionException e) {
@@ -55,6 +55,11 @@ final class Deadlines implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /** Fails {@code result} with a {@link TimeoutException} at {@code deadline} unless it completed before. */
+    void expire(CompletableFuture<?> result, long deadline) {
+        waits.add(new Wait(result, deadline));
     }
 
     /** Waits for a leader until the deadline. */

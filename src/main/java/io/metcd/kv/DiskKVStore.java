@@ -12,11 +12,10 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 import java.util.stream.Stream;
 
 /**
@@ -31,7 +30,8 @@ import java.util.stream.Stream;
  * {@code CURRENT} at it, so that a crash at any moment leaves one whole generation to open; the others are
  * deleted when the store opens.
  * <p>
- * Each applier pass becomes one {@link Table#write} carrying its last index. The engines write without
+ * Each applier pass becomes one {@link Table#write} carrying its last index and the store's metadata (its revision).
+ * The engines write without
  * forcing the disk: the Raft WAL is the durable copy, and an engine that comes back behind it (never ahead:
  * nothing is applied before the WAL holds it) catches up from it.
  */
@@ -39,24 +39,18 @@ public final class DiskKVStore extends AbstractKVStore {
     private static final Logger LOG = LoggerFactory.getLogger(DiskKVStore.class);
     private static final String CURRENT = "CURRENT";
     private static final String GENERATION_PREFIX = "gen-";
-    /** Bounds what a pass holds back in memory before writing it: large values make large batches. */
-    private static final int MAX_PENDING_BYTES = 8 << 20;
 
     private final Table.Format format;
     private final Path dir;
-    /** Readers hold it shared; replacing or closing the table holds it exclusively. */
-    private final ReentrantReadWriteLock tableLock = new ReentrantReadWriteLock();
-    private Table table;
+    /** Replaced and closed only while no reader is in the state ({@link #exclusively}). */
+    private volatile Table table;
     private String generation;
     /** Set by {@link #closeEngine}, which may run while the applier still works (closing waits for it only so long). */
-    private boolean closed;
-    /** Writes applied but not yet written to the table, and their size; the applier's only. */
-    private final List<Proposal> pending = new ArrayList<>();
-    private long pendingBytes;
+    private volatile boolean closed;
 
     private DiskKVStore(Table.Format format, Path dir, Table table, String generation, int localId,
             boolean fresh, Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC, FailStop failStop) {
-        super(localId, fresh, proposeC, commitC, table.appliedIndex(), failStop);
+        super(localId, fresh, proposeC, commitC, table.appliedIndex(), table.meta(), failStop);
         this.format = format;
         this.dir = dir;
         this.table = table;
@@ -116,82 +110,61 @@ public final class DiskKVStore extends AbstractKVStore {
     }
 
     @Override
-    protected byte[] get(String key) {
-        tableLock.readLock().lock();
-        try {
-            return table.get(key.getBytes(StandardCharsets.UTF_8));
-        } finally {
-            tableLock.readLock().unlock();
+    protected Record load(String key) {
+        byte[] record = table.get(key.getBytes(StandardCharsets.UTF_8));
+        return record == null ? null : Record.decode(record);
+    }
+
+    @Override
+    protected void store(long index, StoreMeta meta, Map<String, Record> changes) {
+        if (!closed) {
+            table.write(index, meta, changes);
         }
     }
 
     @Override
-    protected void apply(long index, List<Proposal> proposals) {
-        pending.addAll(proposals);
-        for (Proposal p : proposals) {
-            pendingBytes += p.key().length() + (p.isDelete() ? 0 : p.value().length);
-        }
-        if (pendingBytes >= MAX_PENDING_BYTES) {
-            flush(index);
-        }
-    }
-
-    @Override
-    protected void flush(long index) {
-        tableLock.readLock().lock();
-        try {
-            if (!closed) {
-                table.write(index, pending);
-            }
-        } finally {
-            tableLock.readLock().unlock();
-        }
-        pending.clear();
-        pendingBytes = 0;
+    protected void scan(String from, BiPredicate<String, Record> visit) {
+        table.scan(from.getBytes(StandardCharsets.UTF_8),
+                (key, record) -> visit.test(new String(key, StandardCharsets.UTF_8), Record.decode(record)));
     }
 
     /** Streams from the table's consistent view: chunk by chunk, never the whole state in memory. */
     @Override
-    public void snapshot(Consumer<byte[]> chunks) {
-        SnapshotChunks out = new SnapshotChunks(chunks);
-        tableLock.readLock().lock();
-        try {
-            table.scan(out::add);
-        } finally {
-            tableLock.readLock().unlock();
-        }
-        out.finish();
+    protected void forEachEncoded(BiConsumer<byte[], byte[]> entry) {
+        table.scan(entry);
+    }
+
+    @Override
+    protected void forEachExpiring(BiConsumer<String, Long> expiresAt) {
+        table.forEachExpiring((key, at) -> expiresAt.accept(new String(key, StandardCharsets.UTF_8), at));
     }
 
     /** Builds the next generation from the chunks beside the live one, then switches to it. */
     @Override
-    protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
-        // The snapshot holds everything pending, and more.
-        pending.clear();
-        pendingBytes = 0;
+    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotChunks.Entries entries) {
         String next = GENERATION_PREFIX + index;
         Path nextDir = dir.resolve(next);
         long start = System.nanoTime();
         // Left over from a build that failed, at an index only a snapshot install can reach again.
         EngineFiles.deleteTree(nextDir);
-        build(nextDir, index, chunks);
+        build(nextDir, index, meta, entries);
         EngineFiles.syncTree(nextDir);
         Table built = openBuilt(nextDir);
         EngineFiles.writeAtomically(dir.resolve(CURRENT), next);
-        Table old;
+        Table old = table;
         String oldGeneration = generation;
-        tableLock.writeLock().lock();
-        try {
-            if (closed) {
-                // Nothing may stay open; the next start opens the new generation, which CURRENT names.
-                built.close();
-                return;
+        boolean[] swapped = {false};
+        exclusively(() -> {
+            if (!closed) {
+                table = built;
+                generation = next;
+                swapped[0] = true;
             }
-            old = table;
-            table = built;
-            generation = next;
-        } finally {
-            tableLock.writeLock().unlock();
+        });
+        if (!swapped[0]) {
+            // Nothing may stay open; the next start opens the new generation, which CURRENT names.
+            built.close();
+            return;
         }
         old.close();
         EngineFiles.deleteTree(dir.resolve(oldGeneration));
@@ -200,7 +173,7 @@ public final class DiskKVStore extends AbstractKVStore {
     }
 
     /** Fills a table in {@code nextDir} and closes it. */
-    private void build(Path nextDir, long index, Iterable<byte[]> chunks) {
+    private void build(Path nextDir, long index, StoreMeta meta, SnapshotChunks.Entries entries) {
         Table.Builder builder;
         try {
             builder = format.build(nextDir);
@@ -208,8 +181,8 @@ public final class DiskKVStore extends AbstractKVStore {
             throw new UncheckedIOException("cannot create " + nextDir, e);
         }
         try {
-            SnapshotChunks.forEachEntry(chunks, builder::add);
-            builder.finish(index);
+            entries.forEach(builder::add);
+            builder.finish(index, meta);
         } catch (RuntimeException e) {
             builder.abort();
             EngineFiles.deleteTree(nextDir);
@@ -228,12 +201,7 @@ public final class DiskKVStore extends AbstractKVStore {
 
     @Override
     protected void closeEngine() {
-        tableLock.writeLock().lock();
-        try {
-            closed = true;
-            table.close();
-        } finally {
-            tableLock.writeLock().unlock();
-        }
+        closed = true;
+        table.close();
     }
 }

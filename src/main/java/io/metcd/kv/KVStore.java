@@ -1,8 +1,11 @@
 package io.metcd.kv;
 
+import io.metcd.model.Command;
+import io.metcd.model.Result;
 import io.metcd.model.Unavailable;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -23,27 +26,49 @@ public interface KVStore extends AutoCloseable {
     // ------------------------------------------------------------------------------------- clients
 
     /**
-     * Writes {@code value} under {@code key} through Raft, proposing it again while it was certainly not committed.
+     * Applies {@code command} through Raft, proposing it again while it was certainly not committed.
      *
-     * @return the log index of the write, once it is committed and applied on this node, so that every later read
-     *         here sees it
+     * @return what applying it came to, once it is committed and applied on this node, so that every later read here
+     *         sees it: {@link Result.Applied} or {@link Result.Refused}
      * @throws Unavailable if no leader took it or it was not applied here within {@link #REQUEST_TIMEOUT}, or its
      *                     outcome is unknown: it may still be applied
      */
-    long put(String key, byte[] value) throws InterruptedException;
-
-    /** Deletes {@code key}, as {@link #put} writes one. */
-    long delete(String key) throws InterruptedException;
+    Result write(Command command) throws InterruptedException;
 
     /**
-     * The value of {@code key}, or {@code null}, read once this node has applied what {@code level} asks for.
+     * The keys' records, in the order asked ({@code null} for an absent key), all from one applied state, read once
+     * this node has applied what {@code level} asks for.
      *
      * @throws Unavailable if the leader did not confirm a read index, or this node did not reach it, in time
      */
-    byte[] read(String key, ReadLevel level) throws InterruptedException;
+    Values read(List<String> keys, ReadLevel level) throws InterruptedException;
+
+    /**
+     * Up to {@code limit} keys that start with {@code prefix} and come after {@code after} (if not {@code null}), in
+     * unsigned byte order of their UTF-8 encoding, from one applied state; as {@link #read} waits.
+     */
+    Page range(String prefix, String after, int limit, ReadLevel level) throws InterruptedException;
+
+    /** How many keys the store holds, and how many of them expire; as {@link #read} waits. */
+    Count count(ReadLevel level) throws InterruptedException;
 
     /** The value this node has applied for {@code key}, or {@code null}: a local, possibly stale read that waits for nothing. */
     byte[] lookup(String key);
+
+    /** Records read together, and the store's revision they were read at. */
+    record Values(long revision, List<Record> records) {
+    }
+
+    /** A key and its record, as a range read finds them. */
+    record Keyed(String key, Record record) {
+    }
+
+    /** @param more whether keys under the prefix follow the last one of this page */
+    record Page(long revision, List<Keyed> keys, boolean more) {
+    }
+
+    record Count(long keys, long expiring) {
+    }
 
     // -------------------------------------------------------------------------------------- the node
 
@@ -78,11 +103,17 @@ public interface KVStore extends AutoCloseable {
 
     /**
      * Streams the store's state at the current applied index to {@code chunks}, one chunk at a time, in a
-     * format that depends only on the state: the same state gives the same chunks on every node and engine.
-     * Must not run while the applier applies something.
+     * format that depends only on the state: the same state gives the same chunks on every node and engine
+     * ({@link SnapshotChunks}: a header with the store's revision, then each key's record). Must not run while the
+     * applier applies something.
      */
     void snapshot(Consumer<byte[]> chunks);
 
     /** Where the Raft loop reports what became of the writes it took from {@code proposeC}. */
     WriteOutcomes writeOutcomes();
+
+    // ----------------------------------------------------------------------------------------- watch
+
+    /** Tells {@code listener}, from now on, what the store applies (replacing any listener before it). */
+    void listen(ChangeListener listener);
 }

@@ -1,6 +1,5 @@
 package io.metcd.kv;
 
-import io.metcd.model.Operation.Proposal;
 import org.iq80.leveldb.DB;
 import org.iq80.leveldb.DBIterator;
 import org.iq80.leveldb.Options;
@@ -20,18 +19,20 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 
 /**
  * The {@code leveldb} engine: an LSM tree (write-optimised), the pure-Java iq80 LevelDB (README, "Storage
  * engines", says why not leveldbjni).
  * <p>
- * Client keys are stored behind a {@code 'd'} byte and the applied index under the key {@code "m"}, so that no
- * client key can overwrite it. Each {@link #write} is one {@link WriteBatch}, the applied index included, which
- * LevelDB's own log makes atomic across a kill -9; it is not synced, since the Raft WAL is the durable copy.
+ * Client keys' records are stored behind a {@code 'd'} byte, the deadline of each key that expires behind an
+ * {@code 'x'} byte, the applied index under the key {@code "m"} and the store's metadata under {@code "s"}, so that no
+ * client key can overwrite the rest. Each {@link #write} is one {@link WriteBatch}, the applied index and metadata
+ * included, which LevelDB's own log makes atomic across a kill -9; it is not synced, since the Raft WAL is the durable
+ * copy.
  */
 final class LevelDbTable implements Table {
     static final Format FORMAT = new Format() {
@@ -56,9 +57,13 @@ final class LevelDbTable implements Table {
                 private long batchBytes;
 
                 @Override
-                public void add(byte[] key, byte[] value) {
-                    batch.put(dataKey(key), value);
-                    batchBytes += key.length + value.length;
+                public void add(byte[] key, byte[] record) {
+                    batch.put(dataKey(key), record);
+                    long expiresAt = Record.expiresAt(record);
+                    if (expiresAt != 0) {
+                        batch.put(prefixed(EXPIRING, key), encode(expiresAt));
+                    }
+                    batchBytes += key.length + record.length;
                     if (batchBytes >= BUILD_BATCH_BYTES) {
                         db.write(batch, UNSYNCED);
                         batch = db.createWriteBatch();
@@ -68,8 +73,9 @@ final class LevelDbTable implements Table {
 
                 /** Closing waits for LevelDB's background work: after it, no file of the table changes. */
                 @Override
-                public void finish(long index) {
+                public void finish(long index, StoreMeta meta) {
                     batch.put(APPLIED_INDEX, encode(index));
+                    batch.put(STORE_META, meta.encode());
                     db.write(batch, UNSYNCED);
                     try {
                         db.close();
@@ -87,7 +93,9 @@ final class LevelDbTable implements Table {
     };
 
     private static final byte DATA = 'd';
+    private static final byte EXPIRING = 'x';
     private static final byte[] APPLIED_INDEX = {'m'};
+    private static final byte[] STORE_META = {'s'};
     private static final WriteOptions UNSYNCED = new WriteOptions().sync(false);
     private static final int BUILD_BUFFER_BYTES = 16 << 20;
     private static final int BUILD_BATCH_BYTES = 4 << 20;
@@ -101,8 +109,12 @@ final class LevelDbTable implements Table {
     }
 
     private static byte[] dataKey(byte[] key) {
+        return prefixed(DATA, key);
+    }
+
+    private static byte[] prefixed(byte prefix, byte[] key) {
         byte[] k = new byte[key.length + 1];
-        k[0] = DATA;
+        k[0] = prefix;
         System.arraycopy(key, 0, k, 1, key.length);
         return k;
     }
@@ -115,6 +127,12 @@ final class LevelDbTable implements Table {
     public long appliedIndex() {
         byte[] stored = read(APPLIED_INDEX);
         return stored == null ? 0 : ByteBuffer.wrap(stored).getLong();
+    }
+
+    @Override
+    public StoreMeta meta() {
+        byte[] stored = read(STORE_META);
+        return stored == null ? StoreMeta.EMPTY : StoreMeta.decode(stored);
     }
 
     @Override
@@ -140,17 +158,23 @@ final class LevelDbTable implements Table {
     }
 
     @Override
-    public void write(long index, List<Proposal> writes) {
+    public void write(long index, StoreMeta meta, Map<String, Record> changes) {
         try (WriteBatch batch = db.createWriteBatch()) {
-            for (Proposal p : writes) {
-                byte[] key = dataKey(p.key().getBytes(StandardCharsets.UTF_8));
-                if (p.isDelete()) {
-                    batch.delete(key);
+            changes.forEach((k, record) -> {
+                byte[] key = k.getBytes(StandardCharsets.UTF_8);
+                if (record == null) {
+                    batch.delete(dataKey(key));
                 } else {
-                    batch.put(key, p.value());
+                    batch.put(dataKey(key), record.encode());
                 }
-            }
+                if (record == null || !record.expires()) {
+                    batch.delete(prefixed(EXPIRING, key));
+                } else {
+                    batch.put(prefixed(EXPIRING, key), encode(record.expiresAt()));
+                }
+            });
             batch.put(APPLIED_INDEX, encode(index));
+            batch.put(STORE_META, meta.encode());
             db.write(batch, UNSYNCED);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -160,14 +184,35 @@ final class LevelDbTable implements Table {
     /** Reads a LevelDB snapshot: writes made during the scan are not seen. */
     @Override
     public void scan(BiConsumer<byte[], byte[]> entry) {
+        scan(DATA, new byte[0], (key, record) -> {
+            entry.accept(key, record);
+            return true;
+        });
+    }
+
+    @Override
+    public void scan(byte[] from, BiPredicate<byte[], byte[]> entry) {
+        scan(DATA, from, entry);
+    }
+
+    @Override
+    public void forEachExpiring(BiConsumer<byte[], Long> expiresAt) {
+        scan(EXPIRING, new byte[0], (key, at) -> {
+            expiresAt.accept(key, ByteBuffer.wrap(at).getLong());
+            return true;
+        });
+    }
+
+    /** The entries stored behind {@code prefix}, from {@code from} on, on a LevelDB snapshot. */
+    private void scan(byte prefix, byte[] from, BiPredicate<byte[], byte[]> entry) {
         try (PinnedIterator pinned = pinnedIterator(); DBIterator it = pinned.iterator()) {
-            for (it.seek(new byte[] {DATA}); it.hasNext(); ) {
+            for (it.seek(prefixed(prefix, from)); it.hasNext(); ) {
                 Map.Entry<byte[], byte[]> e = it.next();
                 byte[] key = e.getKey();
-                if (key.length == 0 || key[0] != DATA) {
+                if (key.length == 0 || key[0] != prefix
+                        || !entry.test(Arrays.copyOfRange(key, 1, key.length), e.getValue())) {
                     break;
                 }
-                entry.accept(Arrays.copyOfRange(key, 1, key.length), e.getValue());
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

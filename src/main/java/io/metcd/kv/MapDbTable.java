@@ -1,6 +1,5 @@
 package io.metcd.kv;
 
-import io.metcd.model.Operation.Proposal;
 import org.mapdb.Atomic;
 import org.mapdb.BTreeMap;
 import org.mapdb.DB;
@@ -12,10 +11,10 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 
 /**
  * The {@code mapdb} engine: a MapDB B+tree in one memory-mapped file, read-optimised like BoltDB.
@@ -24,8 +23,9 @@ import java.util.function.BiConsumer;
  * times slower than writing in place; the Raft WAL already is the durable copy, so this table writes in place
  * without transactions. A write interrupted by a kill -9 can leave such a file torn, so the table is trusted
  * only if it was closed cleanly: a marker file exists while it is open, and a table found with its marker is
- * rebuilt from the Raft snapshot and log instead ({@link Format#open} says so). Values live outside the tree's
- * nodes, so that rewriting a node does not copy up to 32 values of up to 1 MiB each.
+ * rebuilt from the Raft snapshot and log instead ({@link Format#open} says so). Records live outside the tree's
+ * nodes, so that rewriting a node does not copy up to 32 values of up to 1 MiB each. A second tree holds the deadline
+ * of each key that expires.
  */
 final class MapDbTable implements Table {
     static final Format FORMAT = new Format() {
@@ -41,7 +41,7 @@ final class MapDbTable implements Table {
                 return Optional.empty();
             }
             DB db = openDb(dir);
-            return Optional.of(new MapDbTable(dir, db, tree(db).createOrOpen()));
+            return Optional.of(new MapDbTable(dir, db, tree(db).createOrOpen(), expiringTree(db).createOrOpen()));
         }
 
         @Override
@@ -50,15 +50,20 @@ final class MapDbTable implements Table {
             DB db = openDb(dir);
             // MapDB's bulk load writes the tree bottom-up from sorted entries, several times faster than puts.
             DB.TreeMapSink<byte[], byte[]> sink = tree(db).createFromSink();
+            BTreeMap<byte[], Long> expiring = expiringTree(db).create();
             return new Builder() {
                 @Override
-                public void add(byte[] key, byte[] value) {
-                    sink.put(key, value);
+                public void add(byte[] key, byte[] record) {
+                    sink.put(key, record);
+                    long expiresAt = Record.expiresAt(record);
+                    if (expiresAt != 0) {
+                        expiring.put(key, expiresAt);
+                    }
                 }
 
                 @Override
-                public void finish(long index) {
-                    new MapDbTable(dir, db, sink.create()).close(index);
+                public void finish(long index, StoreMeta meta) {
+                    new MapDbTable(dir, db, sink.create(), expiring).close(index, meta);
                 }
 
                 @Override
@@ -78,13 +83,17 @@ final class MapDbTable implements Table {
     private final Path dir;
     private final DB db;
     private final BTreeMap<byte[], byte[]> map;
+    private final BTreeMap<byte[], Long> expiring;
     private final Atomic.Long applied;
+    private final Atomic.Var<byte[]> meta;
 
-    private MapDbTable(Path dir, DB db, BTreeMap<byte[], byte[]> map) {
+    private MapDbTable(Path dir, DB db, BTreeMap<byte[], byte[]> map, BTreeMap<byte[], Long> expiring) {
         this.dir = dir;
         this.db = db;
         this.map = map;
+        this.expiring = expiring;
         this.applied = db.atomicLong("applied-index").createOrOpen();
+        this.meta = db.atomicVar("store-meta", Serializer.BYTE_ARRAY).createOrOpen();
     }
 
     /** Marks the directory open, durably, before MapDB may write a byte. */
@@ -99,9 +108,19 @@ final class MapDbTable implements Table {
         return db.treeMap("kv", Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable();
     }
 
+    private static DB.TreeMapMaker<byte[], Long> expiringTree(DB db) {
+        return db.treeMap("expiring", Serializer.BYTE_ARRAY, Serializer.LONG);
+    }
+
     @Override
     public long appliedIndex() {
         return applied.get();
+    }
+
+    @Override
+    public StoreMeta meta() {
+        byte[] stored = meta.get();
+        return stored == null ? StoreMeta.EMPTY : StoreMeta.decode(stored);
     }
 
     @Override
@@ -110,14 +129,21 @@ final class MapDbTable implements Table {
     }
 
     @Override
-    public void write(long index, List<Proposal> writes) {
-        for (Proposal p : writes) {
-            if (p.isDelete()) {
-                map.remove(p.key().getBytes(StandardCharsets.UTF_8));
+    public void write(long index, StoreMeta storeMeta, Map<String, Record> changes) {
+        changes.forEach((k, record) -> {
+            byte[] key = k.getBytes(StandardCharsets.UTF_8);
+            if (record == null) {
+                map.remove(key);
             } else {
-                map.put(p.key().getBytes(StandardCharsets.UTF_8), p.value());
+                map.put(key, record.encode());
             }
-        }
+            if (record == null || !record.expires()) {
+                expiring.remove(key);
+            } else {
+                expiring.put(key, record.expiresAt());
+            }
+        });
+        meta.set(storeMeta.encode());
         applied.set(index);
     }
 
@@ -130,16 +156,31 @@ final class MapDbTable implements Table {
     }
 
     @Override
+    public void scan(byte[] from, BiPredicate<byte[], byte[]> entry) {
+        for (Map.Entry<byte[], byte[]> e : map.tailMap(from, true).entrySet()) {
+            if (!entry.test(e.getKey(), e.getValue())) {
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void forEachExpiring(BiConsumer<byte[], Long> expiresAt) {
+        expiring.forEach(expiresAt);
+    }
+
+    @Override
     public void close() {
-        close(applied.get());
+        close(applied.get(), meta());
     }
 
     /**
-     * Records {@code index}, forces the file to disk, then removes the marker; if anything fails, the marker stays and
-     * the next start rebuilds.
+     * Records {@code index} and {@code storeMeta}, forces the file to disk, then removes the marker; if anything
+     * fails, the marker stays and the next start rebuilds.
      */
-    private void close(long index) {
+    private void close(long index, StoreMeta storeMeta) {
         applied.set(index);
+        meta.set(storeMeta.encode());
         db.commit();
         db.close();
         try {

@@ -7,10 +7,10 @@ import io.metcd.model.Operation.Proposal;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 
 /**
  * The in-memory engine: a sorted concurrent map, rebuilt on restart from the latest snapshot and the WAL.
@@ -43,12 +43,12 @@ public final class MapKVStore extends AbstractKVStore {
     }
 
     /** Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map. */
-    private volatile ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
+    private volatile ConcurrentSkipListMap<String, Record> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
 
     /** @param fresh the node starts with no Raft state of its own */
     public MapKVStore(int localId, boolean fresh, Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC,
             FailStop failStop) {
-        super(localId, fresh, proposeC, commitC, 0, failStop);
+        super(localId, fresh, proposeC, commitC, 0, StoreMeta.EMPTY, failStop);
     }
 
     @Override
@@ -57,41 +57,46 @@ public final class MapKVStore extends AbstractKVStore {
     }
 
     @Override
-    protected byte[] get(String key) {
+    protected Record load(String key) {
         return map.get(key);
     }
 
+    /** Nothing outlives the process: the changes only go into the map. */
     @Override
-    protected void apply(long index, List<Proposal> proposals) {
-        for (Proposal p : proposals) {
-            if (p.isDelete()) {
-                map.remove(p.key());
+    protected void store(long index, StoreMeta meta, Map<String, Record> changes) {
+        changes.forEach((key, record) -> {
+            if (record == null) {
+                map.remove(key);
             } else {
-                map.put(p.key(), p.value());
+                map.put(key, record);
+            }
+        });
+    }
+
+    @Override
+    protected void scan(String from, BiPredicate<String, Record> visit) {
+        for (Map.Entry<String, Record> e : map.tailMap(from, true).entrySet()) {
+            if (!visit.test(e.getKey(), e.getValue())) {
+                return;
             }
         }
     }
 
-    /** Nothing to do: every write is visible as soon as it is applied, and nothing outlives the process. */
     @Override
-    protected void flush(long index) {
-    }
-
-    /** Called on the Raft thread once everything up to the snapshot index is applied and nothing more is. */
-    @Override
-    public void snapshot(Consumer<byte[]> chunks) {
-        SnapshotChunks out = new SnapshotChunks(chunks);
-        for (Map.Entry<String, byte[]> e : map.entrySet()) {
-            out.add(e.getKey().getBytes(StandardCharsets.UTF_8), e.getValue());
-        }
-        out.finish();
+    protected void forEachEncoded(BiConsumer<byte[], byte[]> entry) {
+        map.forEach((key, record) -> entry.accept(key.getBytes(StandardCharsets.UTF_8), record.encode()));
     }
 
     @Override
-    protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
-        ConcurrentSkipListMap<String, byte[]> restored = new ConcurrentSkipListMap<>(UTF8_ORDER);
-        SnapshotChunks.forEachEntry(chunks, (key, value) -> restored.put(new String(key, StandardCharsets.UTF_8), value));
-        map = restored;
+    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotChunks.Entries entries) {
+        ConcurrentSkipListMap<String, Record> restored = new ConcurrentSkipListMap<>(UTF8_ORDER);
+        entries.forEach((key, record) -> restored.put(new String(key, StandardCharsets.UTF_8), Record.decode(record)));
+        exclusively(() -> map = restored);
+    }
+
+    /** Nothing: the map starts empty at every start. */
+    @Override
+    protected void forEachExpiring(BiConsumer<String, Long> expiresAt) {
     }
 
     /** Nothing to close: the state lives and dies with the process. */

@@ -1,34 +1,49 @@
 package io.metcd.kv;
 
-import io.metcd.model.Operation.Proposal;
-
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 
 /**
- * The files of a disk engine in one directory: keys (UTF-8 bytes) to values, and the log index that state
- * reflects, kept so that a table reopened after a clean close or a kill -9 either holds exactly the state of
- * the index it reports, or says it cannot be trusted ({@link Format#open}). {@link DiskKVStore} does the rest.
+ * The files of a disk engine in one directory: keys (UTF-8 bytes) to encoded {@link Record}s, the keys that expire
+ * and when, and the log index and {@link StoreMeta} that state reflects, kept so that a table reopened after a clean
+ * close or a kill -9 either holds exactly the state of the index it reports, or says it cannot be trusted
+ * ({@link Format#open}). {@link DiskKVStore} does the rest.
  */
 interface Table extends AutoCloseable {
 
     /** The index of the last {@link #write}, or of the snapshot the table was built from; 0 for a new table. */
     long appliedIndex();
 
-    /** The value of {@code key}, or {@code null}; safe to call concurrently with {@link #write}. */
+    /** The store's metadata written with {@link #appliedIndex}; {@link StoreMeta#EMPTY} for a new table. */
+    StoreMeta meta();
+
+    /** The encoded record of {@code key}, or {@code null}; safe to call concurrently with {@link #write}. */
     byte[] get(byte[] key);
 
-    /** Applies the writes in order and records {@code index} with them, as one step as far as a crash goes. */
-    void write(long index, List<Proposal> writes);
+    /**
+     * Makes the changes ({@code null} deletes the key) and records {@code index} and {@code meta} with them, as one
+     * step as far as a crash goes.
+     */
+    void write(long index, StoreMeta meta, Map<String, Record> changes);
 
     /**
      * Every entry in ascending unsigned byte order of key, from one consistent state (no {@link #write} runs
      * meanwhile, or one does but is not seen).
      */
     void scan(BiConsumer<byte[], byte[]> entry);
+
+    /**
+     * The entries from {@code from} on (inclusive), in ascending unsigned byte order of key, until {@code entry}
+     * returns false; no {@link #write} runs meanwhile.
+     */
+    void scan(byte[] from, BiPredicate<byte[], byte[]> entry);
+
+    /** Every key that expires, and when. */
+    void forEachExpiring(BiConsumer<byte[], Long> expiresAt);
 
     /** Closes the files cleanly: a reopened table then holds all that was written. */
     @Override
@@ -51,16 +66,16 @@ interface Table extends AutoCloseable {
         Builder build(Path dir) throws IOException;
     }
 
-    /** Fills a new table with entries given in ascending unsigned byte order of key. */
+    /** Fills a new table with entries (keys and encoded records) given in ascending unsigned byte order of key. */
     interface Builder {
-        void add(byte[] key, byte[] value);
+        void add(byte[] key, byte[] record);
 
         /**
-         * Records {@code index} and closes the table, its background work included: once this returns, no file in
-         * the directory changes until the table is {@linkplain Format#open opened} again, so that the caller can force
-         * them all to disk.
+         * Records {@code index} and {@code meta} and closes the table, its background work included: once this
+         * returns, no file in the directory changes until the table is {@linkplain Format#open opened} again, so that
+         * the caller can force them all to disk.
          */
-        void finish(long index);
+        void finish(long index, StoreMeta meta);
 
         /** Gives up: closes what is open, so that the caller can delete the directory. */
         void abort();

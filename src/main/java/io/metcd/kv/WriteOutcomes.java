@@ -1,6 +1,10 @@
 package io.metcd.kv;
 
 import io.metcd.model.ProposalRejectedException;
+import io.metcd.model.Result;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * What the Raft loop tells the store about the writes it took from {@code proposeC}, each named by its sequence
@@ -21,8 +25,20 @@ public interface WriteOutcomes {
     void failed(long seq, Throwable cause);
 
     /**
-     * The leader committed these writes in the entry at {@code index}: they are answered once this node has applied
-     * that index, whether it applies the entry itself or a snapshot past it.
+     * The leader committed these writes in the entry at {@code index} and applied them with these {@code results}
+     * (one per sequence number): they are answered once this node has applied that index, whether it applies the
+     * entry itself or a snapshot past it.
      */
-    void committed(long[] seqs, long index);
+    void committed(long[] seqs, long index, List<Result> results);
+
+    /**
+     * This node, leading, is about to propose writes that node {@code origin} forwarded: completes once this store has
+     * applied them (all in one entry), so that the leader can send {@code origin} their results; fails if they are not
+     * applied here within the request timeout (not committed, or this node fell behind).
+     */
+    CompletableFuture<AppliedWrites> forwardedBy(int origin, long[] seqs);
+
+    /** The entry some writes were applied in, and their results in the order they were named. */
+    record AppliedWrites(long index, List<Result> results) {
+    }
 }

@@ -1,11 +1,14 @@
 package io.metcd.kv;
 
 import io.metcd.model.Channel;
+import io.metcd.model.Command;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.model.ProposalRejectedException;
+import io.metcd.model.Result;
 import io.metcd.model.Unavailable;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -21,7 +24,10 @@ import java.util.function.LongFunction;
  * {@code proposeC} under a new sequence number and kept, by that number, until the applier applies it here (or the
  * leader says it committed it and this node has applied that index), until the Raft loop says it failed, or until
  * its deadline. A write that certainly did not commit is proposed again, under a new number, while the deadline
- * allows; one whose outcome is unknown is not.
+ * allows; one whose outcome is unknown is not. Its answer is the {@link Result} of applying it, found here or, when
+ * this node reached the write by a snapshot, sent by the leader.
+ * <p>
+ * On the leader it also keeps the writes other nodes forwarded until they are applied here, for their results.
  */
 final class Writes implements WriteOutcomes, AutoCloseable {
     private final int localId;
@@ -29,6 +35,8 @@ final class Writes implements WriteOutcomes, AutoCloseable {
     private final Deadlines deadlines;
     private final LongFunction<CompletableFuture<Long>> whenApplied;
     private final Map<Long, InFlight> inFlight = new ConcurrentHashMap<>();
+    /** Writes forwarded by other nodes that this leader proposed, until applied here. */
+    private final Map<Forwarded, Taken> taken = new ConcurrentHashMap<>();
     /**
      * Starts at a random point so that, after a restart, replayed entries this node proposed in an earlier
      * life cannot be mistaken for a write a client is waiting for now.
@@ -41,11 +49,41 @@ final class Writes implements WriteOutcomes, AutoCloseable {
 
     /** A write waiting for its answer. */
     private static final class InFlight {
-        final CompletableFuture<Long> applied = new CompletableFuture<>();
+        final CompletableFuture<Result> applied = new CompletableFuture<>();
         /** The term of the leader it was forwarded to, 0 while it was not. */
         volatile int forwardedIn;
         /** How many snapshots had been installed here when it was forwarded. */
         volatile long snapshotsWhenForwarded;
+    }
+
+    /** A write another node forwarded. */
+    private record Forwarded(int origin, long seq) {
+    }
+
+    /** Writes of one forwarded batch, whose results fill in as the applier applies them (on its thread only). */
+    private static final class Taken {
+        final CompletableFuture<AppliedWrites> done = new CompletableFuture<>();
+        final long[] seqs;
+        final Result[] results;
+        int missing;
+
+        Taken(long[] seqs) {
+            this.seqs = seqs;
+            this.results = new Result[seqs.length];
+            this.missing = seqs.length;
+        }
+
+        void applied(long seq, long index, Result result) {
+            for (int i = 0; i < seqs.length; i++) {
+                if (seqs[i] == seq && results[i] == null) {
+                    results[i] = result;
+                    if (--missing == 0) {
+                        done.complete(new AppliedWrites(index, Arrays.asList(results)));
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     /** @param whenApplied the store's {@link KVStore#whenApplied} */
@@ -61,8 +99,8 @@ final class Writes implements WriteOutcomes, AutoCloseable {
         this.consensus = consensus;
     }
 
-    /** As {@link KVStore#put}, {@code value} {@code null} for a delete. */
-    long write(String key, byte[] value) throws InterruptedException {
+    /** As {@link KVStore#write}. */
+    Result write(Command command) throws InterruptedException {
         long deadline = deadlines.start();
         while (true) {
             if (closed) {
@@ -70,7 +108,7 @@ final class Writes implements WriteOutcomes, AutoCloseable {
             }
             deadlines.awaitLeader(consensus, deadline);
             try {
-                return deadlines.await(propose(key, value), deadline);
+                return deadlines.await(propose(command), deadline);
             } catch (ExecutionException e) {
                 if (e.getCause() instanceof ProposalRejectedException rejected) {
                     deadlines.backOff(deadline, rejected.getMessage());
@@ -86,16 +124,16 @@ final class Writes implements WriteOutcomes, AutoCloseable {
     /**
      * One attempt: hands the write to the Raft loop under a new sequence number.
      *
-     * @return completed with the log index once the write is applied here; failed with
+     * @return completed with the write's result once it is applied here; failed with
      *         {@link ProposalRejectedException} when it certainly was not committed, or with another exception when
      *         the outcome is unknown
      */
-    CompletableFuture<Long> propose(String key, byte[] value) {
+    CompletableFuture<Result> propose(Command command) {
         long seq = nextSeq.incrementAndGet();
         InFlight write = new InFlight();
         inFlight.put(seq, write);
         write.applied.whenComplete((index, failure) -> inFlight.remove(seq));
-        if (!proposeC.offer(new Proposal(localId, seq, key, value))) {
+        if (!proposeC.offer(new Proposal(localId, seq, command))) {
             write.applied.completeExceptionally(new ProposalRejectedException("too many writes in flight"));
         }
         return write.applied;
@@ -121,28 +159,52 @@ final class Writes implements WriteOutcomes, AutoCloseable {
     }
 
     @Override
-    public void committed(long[] seqs, long index) {
-        // Usually here before this node applies the entry: then either way of answering them may come first.
-        List<CompletableFuture<Long>> waiting = new ArrayList<>(seqs.length);
-        for (long seq : seqs) {
-            InFlight write = inFlight.get(seq);
+    public void committed(long[] seqs, long index, List<Result> results) {
+        // Usually here after this node applied the entry itself, with the same results: either answer may come first.
+        List<Runnable> answers = new ArrayList<>(seqs.length);
+        for (int i = 0; i < seqs.length; i++) {
+            InFlight write = inFlight.get(seqs[i]);
             if (write != null) {
-                waiting.add(write.applied);
+                Result result = results.get(i);
+                answers.add(() -> write.applied.complete(result));
             }
         }
-        if (!waiting.isEmpty()) {
-            whenApplied.apply(index).thenRun(() -> waiting.forEach(w -> w.complete(index)));
+        if (!answers.isEmpty()) {
+            whenApplied.apply(index).thenRun(() -> answers.forEach(Runnable::run));
         }
+    }
+
+    @Override
+    public CompletableFuture<AppliedWrites> forwardedBy(int origin, long[] seqs) {
+        Taken batch = new Taken(seqs);
+        for (long seq : seqs) {
+            taken.put(new Forwarded(origin, seq), batch);
+        }
+        batch.done.whenComplete((applied, failure) -> {
+            for (long seq : seqs) {
+                taken.remove(new Forwarded(origin, seq), batch);
+            }
+        });
+        deadlines.expire(batch.done, deadlines.start());
+        return batch.done;
     }
 
     // ---------------------------------------------------------------------------------- from the applier
 
-    /** Answers the client of {@code p} if it is this node's, once the write is visible to every later read here. */
-    void applied(Proposal p, long index) {
+    /**
+     * Answers the client of {@code p} if it is this node's, or completes the forwarded batch this leader took it in;
+     * called once the write is visible to every later read here.
+     */
+    void applied(Proposal p, long index, Result result) {
         if (p.origin() == localId) {
             InFlight write = inFlight.get(p.seq());
             if (write != null) {
-                write.applied.complete(index);
+                write.applied.complete(result);
+            }
+        } else if (!taken.isEmpty()) {
+            Taken batch = taken.get(new Forwarded(p.origin(), p.seq()));
+            if (batch != null) {
+                batch.applied(p.seq(), index, result);
             }
         }
     }

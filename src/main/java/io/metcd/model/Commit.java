@@ -7,8 +7,8 @@ public sealed interface Commit {
     /** The log index this commit brings the store to. */
     long index();
 
-    /** A committed batch of client writes. */
-    record Apply(long index, List<Operation.Proposal> proposals) implements Commit {
+    /** A committed batch of client writes, stamped with the leader's clock ({@link Operation.Batch}). */
+    record Apply(long index, long stampMillis, List<Operation.Proposal> proposals) implements Commit {
     }
 
     /**

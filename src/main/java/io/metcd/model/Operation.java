@@ -8,8 +8,13 @@ import java.util.List;
  */
 public sealed interface Operation {
 
-    /** A group of client proposals committed together as one log entry (the group commit of the propose loop). */
-    record Batch(List<Proposal> proposals) implements Operation {
+    /**
+     * A group of client proposals committed together as one log entry (the group commit of the propose loop).
+     *
+     * @param stampMillis the leader's wall clock when it built the batch, in ms since the epoch: the time every node
+     *                    applies the batch's commands at (a time to live counts from it), whatever its own clock says
+     */
+    record Batch(long stampMillis, List<Proposal> proposals) implements Operation {
     }
 
     /**
@@ -90,12 +95,7 @@ public sealed interface Operation {
     /**
      * A client write. {@code origin} and {@code seq} name the proposal so that the node that accepted it
      * from a client can answer the client when it applies the entry; they do not affect the store.
-     *
-     * @param value the value of a PUT, {@code null} for a DELETE
      */
-    record Proposal(int origin, long seq, String key, byte[] value) {
-        public boolean isDelete() {
-            return value == null;
-        }
+    record Proposal(int origin, long seq, Command command) {
     }
 }

@@ -21,10 +21,11 @@ public sealed interface PeerMessage {
     }
 
     /**
-     * The leader committed these forwarded writes in the entry at {@code index}: the follower that forwarded them answers
-     * their clients once it has applied that index, whether it applies the entry itself or a snapshot past it.
+     * The leader committed these forwarded writes in the entry at {@code index} and applied them, with these results
+     * (one per sequence number): the follower that forwarded them answers their clients once it has applied that
+     * index, whether it applies the entry itself (and finds the same results) or a snapshot past it.
      */
-    record ProposalsCommitted(int from, long[] seqs, long index) implements PeerMessage {
+    record ProposalsCommitted(int from, long[] seqs, long index, List<Result> results) implements PeerMessage {
     }
 
     /** A follower asks the leader for a read index (raft's ReadIndex), for a {@code default} or consistent read. */

@@ -75,7 +75,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     private Object run(long commitIndex, Object operation) {
         switch (operation) {
             case Operation.Batch batch -> {
-                publish(new Commit.Apply(commitIndex, batch.proposals()));
+                publish(new Commit.Apply(commitIndex, batch.stampMillis(), batch.proposals()));
                 writesSinceSnapshot += batch.proposals().size();
                 if (writesSinceSnapshot >= snapshotCount) {
                     writesSinceSnapshot = 0;

@@ -14,7 +14,9 @@ import io.microraft.report.RaftTerm;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Arrays;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -26,6 +28,8 @@ import java.util.function.BooleanSupplier;
  */
 final class PeerRequests {
     private static final Logger LOG = LoggerFactory.getLogger(PeerRequests.class);
+    /** The previous values (up to 1 MiB each) one answer to forwarded writes carries at most, about. */
+    private static final long MAX_RESULT_BYTES = 16 << 20;
 
     private final Member local;
     private final RaftNode raftNode;
@@ -72,7 +76,7 @@ final class PeerRequests {
                     outcomes.failed(seq, rejection);
                 }
             }
-            case PeerMessage.ProposalsCommitted m -> outcomes.committed(m.seqs(), m.index());
+            case PeerMessage.ProposalsCommitted m -> outcomes.committed(m.seqs(), m.index(), m.results());
             case PeerMessage.ReadIndexRequest m -> readIndex.of(m.linearizable()).whenComplete(
                     (index, failure) -> reply(m.from(), new PeerMessage.ReadIndexResponse(local.id(), m.requestId(),
                             failure == null ? index : -1)));
@@ -104,13 +108,35 @@ final class PeerRequests {
             rejectForwarded(m, "not the leader of term " + m.term());
             return;
         }
-        raftNode.replicate(new Operation.Batch(m.proposals())).whenComplete((result, failure) -> {
-            if (failure == null) {
-                reply(m.from(), new PeerMessage.ProposalsCommitted(local.id(), seqs(m), result.getCommitIndex()));
-            } else if (ProposeLoop.failureFor(failure) instanceof ProposalRejectedException rejection) {
-                rejectForwarded(m, rejection.getMessage());
+        // The results are the store's, once it has applied the batch here: asked for first, so none is missed.
+        long[] seqs = seqs(m);
+        CompletableFuture<WriteOutcomes.AppliedWrites> applied = outcomes.forwardedBy(m.from(), seqs);
+        applied.thenAccept(a -> answerForwarded(m.from(), seqs, a));
+        raftNode.replicate(new Operation.Batch(System.currentTimeMillis(), m.proposals()))
+                .whenComplete((result, failure) -> {
+                    if (failure != null) {
+                        applied.cancel(false);
+                        if (ProposeLoop.failureFor(failure) instanceof ProposalRejectedException rejection) {
+                            rejectForwarded(m, rejection.getMessage());
+                        }
+                    }
+                });
+    }
+
+    /** Sends the results in messages of at most about {@link #MAX_RESULT_BYTES} of previous values each. */
+    private void answerForwarded(int origin, long[] seqs, WriteOutcomes.AppliedWrites applied) {
+        int from = 0;
+        long bytes = 0;
+        for (int i = 0; i < seqs.length; i++) {
+            byte[] previous = applied.results().get(i).previous();
+            bytes += previous == null ? 0 : previous.length;
+            if (bytes >= MAX_RESULT_BYTES || i == seqs.length - 1) {
+                reply(origin, new PeerMessage.ProposalsCommitted(local.id(), Arrays.copyOfRange(seqs, from, i + 1),
+                        applied.index(), applied.results().subList(from, i + 1)));
+                from = i + 1;
+                bytes = 0;
             }
-        });
+        }
     }
 
     private void rejectForwarded(PeerMessage.ForwardedProposals m, String reason) {

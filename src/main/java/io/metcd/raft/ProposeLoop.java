@@ -22,7 +22,8 @@ import java.util.concurrent.CompletionException;
 
 /**
  * Serves {@code proposeC}: the writes waiting there are grouped into one {@link Operation.Batch} per pass (the group
- * commit), which the leader replicates and a follower forwards to the leader. What becomes of each write goes to the
+ * commit), which the leader stamps with its clock and replicates, and a follower forwards to the leader (which stamps
+ * it as it proposes it). What becomes of each write goes to the
  * store's {@link WriteOutcomes}; the leader's answers to forwarded writes come back through {@link PeerRequests}.
  */
 final class ProposeLoop {
@@ -83,7 +84,7 @@ final class ProposeLoop {
     }
 
     private static int sizeOf(Proposal p) {
-        return p.key().length() + (p.isDelete() ? 0 : p.value().length);
+        return p.command().size();
     }
 
     /** @param proposals owned by this call: the failure path holds on to it after the loop has moved on */
@@ -94,7 +95,7 @@ final class ProposeLoop {
             failAll(proposals, new ProposalRejectedException("no leader"));
         } else if (leader.equals(local)) {
             metrics.proposed(proposals.size());
-            raftNode.replicate(new Operation.Batch(proposals)).whenComplete((result, failure) -> {
+            raftNode.replicate(new Operation.Batch(System.currentTimeMillis(), proposals)).whenComplete((result, failure) -> {
                 if (failure != null) {
                     failAll(proposals, failureFor(failure));
                 }

@@ -210,6 +210,11 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         return local.equals(leader());
     }
 
+    @Override
+    public boolean leads() {
+        return isLeader();
+    }
+
     public int term() {
         return raftNode.getTerm().getTerm();
     }

@@ -1,5 +1,6 @@
 package io.metcd.resp;
 
+import io.metcd.model.Decimal;
 import io.metcd.resp.Call.Access;
 import io.metcd.resp.Commands.Spec;
 import io.metcd.resp.Keyspace.Condition;
@@ -125,7 +126,7 @@ final class KeyCommands {
      */
     private Call<?> scan(Session session, Args args) {
         Keyspace.ReadLevel level = session.readLevel;
-        Long cursor = Args.parseInteger(args.bytes(1));
+        Long cursor = Decimal.parse(args.bytes(1));
         String after = cursor == null || cursor < 0 ? null : cursor == 0 ? null : cursors.after(cursor);
         if (cursor == null || cursor < 0 || cursor != 0 && after == null) {
             throw new Args.Invalid("ERR invalid cursor");

@@ -1,5 +1,6 @@
 package io.metcd.resp;
 
+import io.metcd.model.Decimal;
 import io.metcd.resp.Commands.Spec;
 
 import java.util.ArrayList;
@@ -86,7 +87,7 @@ final class ServerCommands {
     private Call<?> hello(Session session, Args args) {
         int protocol = session.protocol;
         if (args.size() > 1) {
-            Long asked = Args.parseInteger(args.bytes(1));
+            Long asked = Decimal.parse(args.bytes(1));
             if (asked == null) {
                 throw new Args.Invalid("ERR Protocol version is not an integer or out of range");
             } else if (asked != Reply.RESP2 && asked != Reply.RESP3) {
@@ -184,7 +185,7 @@ final class ServerCommands {
     }
 
     private static int memberId(Args args) {
-        Long id = Args.parseInteger(args.bytes(1));
+        Long id = Decimal.parse(args.bytes(1));
         if (id == null || id <= 0 || id > Integer.MAX_VALUE) {
             throw new Args.Invalid("ERR member id must be a positive integer, not '" + args.text(1) + "'");
         }

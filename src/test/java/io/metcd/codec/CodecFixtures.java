@@ -1,8 +1,10 @@
 package io.metcd.codec;
 
+import io.metcd.model.Command;
 import io.metcd.model.Member;
 import io.metcd.model.Operation;
 import io.metcd.model.PeerMessage;
+import io.metcd.model.Result;
 import io.microraft.MembershipChangeMode;
 import io.microraft.model.groupop.UpdateRaftGroupMembersOp;
 import io.microraft.model.impl.DefaultRaftModelFactory;
@@ -31,11 +33,37 @@ abstract class CodecFixtures {
 
     // ------------------------------------------------------------------------------------- fixtures
 
+    /** A batch with every kind of command, condition and expiry. */
     static Operation.Batch batch() {
-        return new Operation.Batch(List.of(
-                new Operation.Proposal(1, 7, "a/key", "value".getBytes(StandardCharsets.UTF_8)),
-                new Operation.Proposal(2, Long.MAX_VALUE, "gone", null),
-                new Operation.Proposal(3, 0, "ключ ☃", new byte[0])));
+        byte[] value = "value".getBytes(StandardCharsets.UTF_8);
+        return new Operation.Batch(1_767_225_600_123L, List.of(
+                new Operation.Proposal(1, 7, Command.put("a/key", value)),
+                new Operation.Proposal(2, Long.MAX_VALUE, Command.delete("gone")),
+                new Operation.Proposal(3, 0, Command.put("ключ ☃", new byte[0])),
+                new Operation.Proposal(1, 8, new Command.Put("cas", value, Command.Condition.modRevision(41),
+                        Command.Expiry.after(10_000), true)),
+                new Operation.Proposal(1, 9, new Command.Put("nx", value, Command.Condition.ABSENT,
+                        Command.Expiry.KEEP, false)),
+                new Operation.Proposal(1, 10, new Command.Put("xx", value, Command.Condition.PRESENT,
+                        Command.Expiry.NONE, true)),
+                new Operation.Proposal(1, 11, new Command.Delete(List.of("a", "b", "c"), Command.Condition.NONE)),
+                new Operation.Proposal(1, 12, new Command.Delete(List.of("a"), Command.Condition.modRevision(3))),
+                new Operation.Proposal(1, 13, new Command.Increment("n", Long.MIN_VALUE)),
+                new Operation.Proposal(1, 14, new Command.Append("s", value)),
+                new Operation.Proposal(1, 15, new Command.PutAll(List.of(new Command.KeyValue("a", value),
+                        new Command.KeyValue("b", new byte[0])))),
+                new Operation.Proposal(1, 16, new Command.Expire("e", -5)),
+                new Operation.Proposal(1, 17, new Command.Persist("p")),
+                new Operation.Proposal(1, 18, new Command.ExpireDue(List.of(new Command.Due("x", 9),
+                        new Command.Due("y", 10))))));
+    }
+
+    /** The leader's answer to forwarded writes, with every kind of result. */
+    static PeerMessage.ProposalsCommitted committed() {
+        return new PeerMessage.ProposalsCommitted(1, new long[] {3, Long.MAX_VALUE, 5, 6}, 41, List.of(
+                new Result.Applied(17, null, 0), new Result.Applied(18, new byte[] {1, 2}, -4),
+                new Result.Refused(Result.Refusal.PRECONDITION_FAILED, new byte[0]),
+                new Result.Refused(Result.Refusal.TOO_LARGE, null)));
     }
 
     static UpdateRaftGroupMembersOp membersOp() {
@@ -104,7 +132,7 @@ abstract class CodecFixtures {
                         .setLastLogTerm(3).setLastLogIndex(7).build(),
                 new PeerMessage.ForwardedProposals(2, 7, batch().proposals()),
                 new PeerMessage.ProposalsRejected(1, new long[] {3, Long.MIN_VALUE, 9}, "not the leader"),
-                new PeerMessage.ProposalsCommitted(1, new long[] {3, Long.MAX_VALUE}, 41),
+                committed(),
                 new PeerMessage.ReadIndexRequest(3, 77, true),
                 new PeerMessage.ReadIndexResponse(1, 77, -1),
                 new PeerMessage.NotAMember(2));

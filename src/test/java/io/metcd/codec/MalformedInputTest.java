@@ -1,5 +1,6 @@
 package io.metcd.codec;
 
+import io.metcd.model.Command;
 import io.metcd.model.Operation;
 import io.metcd.model.PeerMessage;
 import io.microraft.MembershipChangeMode;
@@ -152,6 +153,21 @@ class MalformedInputTest extends CodecFixtures {
         byte[] bytes = encodeOperation(membersOp());
         bytes[bytes.length - 1] = (byte) MembershipChangeMode.values().length; // the mode is the last byte
         assertThrows(CodecException.class, () -> Codec.readOperation(new Reader(bytes)));
+    }
+
+    /** A time to live of 0 ms, or a conditional delete of two keys: what a command's constructor refuses. */
+    @Test
+    void aCommandItsConstructorWouldRefuseIsRejected() {
+        byte[] ttl = encodeOperation(new Operation.Batch(0, List.of(new Operation.Proposal(1, 1,
+                new Command.Put("k", new byte[0], Command.Condition.NONE, Command.Expiry.after(1), false)))));
+        ttl[ttl.length - 2] = 0; // the time to live's last byte, before "return previous"
+        CodecException e = assertThrows(CodecException.class, () -> Codec.readOperation(new Reader(ttl)));
+        assertTrue(e.getMessage().contains("bad command"), e.getMessage());
+
+        byte[] delete = encodeOperation(new Operation.Batch(0, List.of(new Operation.Proposal(1, 1,
+                new Command.Delete(List.of("a", "b"), Command.Condition.NONE)))));
+        delete[delete.length - 1] = 1; // the condition's tag: absent
+        assertThrows(CodecException.class, () -> Codec.readOperation(new Reader(delete)));
     }
 
     @Test

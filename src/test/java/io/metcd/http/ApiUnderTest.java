@@ -35,5 +35,6 @@ final class ApiUnderTest implements AutoCloseable {
     @Override
     public void close() {
         api.close();
+        store.close();
     }
 }

@@ -1,59 +1,66 @@
 package io.metcd.http;
 
+import io.metcd.kv.ChangeListener;
 import io.metcd.kv.Consensus;
 import io.metcd.kv.KVStore;
 import io.metcd.kv.ReadLevel;
 import io.metcd.kv.WriteOutcomes;
+import io.metcd.model.Command;
+import io.metcd.model.Result;
 import io.metcd.model.Unavailable;
+import io.metcd.testkit.InstantStore;
 
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
- * A store for the HTTP API's tests: a map written at once, unless a test makes it {@link #unavailable}. It records
- * the levels reads ask for. What only consensus calls is not there.
+ * A store for the HTTP API's tests: a real in-memory store committing every write at once ({@link InstantStore}),
+ * unless a test makes it {@link #unavailable}. It records the levels reads ask for. What only consensus calls is not
+ * there.
  */
 final class FakeStore implements KVStore {
-    final Map<String, byte[]> data = new ConcurrentHashMap<>();
     final List<ReadLevel> readLevels = new CopyOnWriteArrayList<>();
-    private final AtomicLong index = new AtomicLong();
+    private volatile InstantStore instant = new InstantStore();
     /** Why writes and reads are refused, or {@code null}. */
     volatile String unavailable;
     volatile boolean applying = true;
 
     /** Empty, available and applying again. */
     void reset() {
-        data.clear();
+        instant.close();
+        instant = new InstantStore();
         readLevels.clear();
-        index.set(0);
         unavailable = null;
         applying = true;
     }
 
     @Override
-    public long put(String key, byte[] value) {
+    public Result write(Command command) throws InterruptedException {
         refuseIfUnavailable();
-        data.put(key, value);
-        return index.incrementAndGet();
+        return instant.store.write(command);
     }
 
     @Override
-    public long delete(String key) {
-        refuseIfUnavailable();
-        data.remove(key);
-        return index.incrementAndGet();
-    }
-
-    @Override
-    public byte[] read(String key, ReadLevel level) {
+    public Values read(List<String> keys, ReadLevel level) throws InterruptedException {
         readLevels.add(level);
         refuseIfUnavailable();
-        return data.get(key);
+        return instant.store.read(keys, level);
+    }
+
+    @Override
+    public Page range(String prefix, String after, int limit, ReadLevel level) throws InterruptedException {
+        readLevels.add(level);
+        refuseIfUnavailable();
+        return instant.store.range(prefix, after, limit, level);
+    }
+
+    @Override
+    public Count count(ReadLevel level) throws InterruptedException {
+        readLevels.add(level);
+        refuseIfUnavailable();
+        return instant.store.count(level);
     }
 
     private void refuseIfUnavailable() {
@@ -63,9 +70,19 @@ final class FakeStore implements KVStore {
         }
     }
 
+    /** Every key held, in order. */
+    List<String> keys() {
+        try {
+            return instant.store.range("", null, Integer.MAX_VALUE, ReadLevel.STALE).keys().stream()
+                    .map(Keyed::key).toList();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Override
     public byte[] lookup(String key) {
-        return data.get(key);
+        return instant.store.lookup(key);
     }
 
     @Override
@@ -75,7 +92,7 @@ final class FakeStore implements KVStore {
 
     @Override
     public long appliedIndex() {
-        return index.get();
+        return instant.store.appliedIndex();
     }
 
     @Override
@@ -85,6 +102,7 @@ final class FakeStore implements KVStore {
 
     @Override
     public void close() {
+        instant.close();
     }
 
     @Override
@@ -105,5 +123,10 @@ final class FakeStore implements KVStore {
     @Override
     public WriteOutcomes writeOutcomes() {
         throw new UnsupportedOperationException("only consensus reports write outcomes");
+    }
+
+    @Override
+    public void listen(ChangeListener listener) {
+        throw new UnsupportedOperationException("only the watch listens to the store");
     }
 }

@@ -58,7 +58,7 @@ class HttpApiTest {
         assertThat(client.put("a/b/c", "nested")).returns(204, KvClient.Response::status);
         assertThat(client.get("a%2Fb%2Fc").body()).isEqualTo("nested");
         assertThat(client.put("sp%20ace", "x")).returns(204, KvClient.Response::status);
-        assertThat(api.store.data).containsKeys("a/b/c", "sp ace");
+        assertThat(api.store.keys()).contains("a/b/c", "sp ace");
     }
 
     @Test
@@ -102,14 +102,14 @@ class HttpApiTest {
     @Test
     void aKeyOver4096BytesAnswers413AndNothingIsStored() {
         assertThat(client.put("k".repeat(4097), "x")).returns(413, KvClient.Response::status);
-        assertThat(api.store.data).isEmpty();
+        assertThat(api.store.keys()).isEmpty();
         assertThat(client.put("k".repeat(4096), "x")).returns(204, KvClient.Response::status);
     }
 
     @Test
     void aValueOver1MiBAnswers413AndNothingIsStored() {
         assertThat(client.put("big", "v".repeat((1 << 20) + 1))).returns(413, KvClient.Response::status);
-        assertThat(api.store.data).isEmpty();
+        assertThat(api.store.keys()).isEmpty();
         assertThat(client.put("big", "v".repeat(1 << 20))).returns(204, KvClient.Response::status);
         assertThat(client.get("big").body()).hasSize(1 << 20);
     }

@@ -1,5 +1,7 @@
 package io.metcd.kv;
 
+import io.metcd.model.Command;
+import io.metcd.model.Result;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
@@ -16,6 +18,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -55,7 +58,7 @@ class ApplierFailureTest {
     void aSnapshotThatCannotBeInstalledStopsTheNode() throws InterruptedException {
         UncheckedIOException vanished = new UncheckedIOException(new NoSuchFileException("000012.log (injected)"));
         startApplier(vanished);
-        commitC.sender().put(new Commit.Restore(5, List.of()));
+        commitC.sender().put(new Commit.Restore(5, emptySnapshot()));
         await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
         assertThat(failStop.cause()).containsSame(vanished);
     }
@@ -65,7 +68,7 @@ class ApplierFailureTest {
     void aSnapshotWhoseChunksWentWithTheWalAsTheNodeStopsEndsTheApplierWithoutStoppingTheNode()
             throws InterruptedException {
         startApplier(new Operation.ChunkSource.Closed("the Raft log in wal is closed (injected)", null));
-        commitC.sender().put(new Commit.Restore(5, List.of()));
+        commitC.sender().put(new Commit.Restore(5, emptySnapshot()));
         await().atMost(PATIENCE).until(() -> !store.applying());
         assertThat(failStop.cause()).isEmpty();
     }
@@ -83,10 +86,10 @@ class ApplierFailureTest {
     @Test
     void aWriteProposedHereFailsOnceTheApplierHasFailed() throws InterruptedException {
         startApplier(new OutOfMemoryError("Java heap space (injected)"));
-        CompletableFuture<Long> written = new CompletableFuture<>();
+        CompletableFuture<Result> written = new CompletableFuture<>();
         Thread.ofVirtual().start(() -> {
             try {
-                written.complete(store.put("k", new byte[] {1}));
+                written.complete(store.write(Command.put("k", new byte[] {1})));
             } catch (InterruptedException | RuntimeException e) {
                 written.completeExceptionally(e);
             }
@@ -103,7 +106,13 @@ class ApplierFailureTest {
         store.start(new StubConsensus());
     }
 
+    private static List<byte[]> emptySnapshot() {
+        List<byte[]> chunks = new ArrayList<>();
+        new SnapshotChunks(chunks::add, StoreMeta.EMPTY.encode()).finish();
+        return chunks;
+    }
+
     private static Commit.Apply aWrite(long index) {
-        return new Commit.Apply(index, List.of(new Proposal(2, index, "k", new byte[] {1})));
+        return new Commit.Apply(index, 0, List.of(new Proposal(2, index, Command.put("k", new byte[] {1}))));
     }
 }

@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.Command;
 import io.metcd.model.Commit;
 import io.metcd.model.Operation.Proposal;
 import org.junit.jupiter.api.Test;
@@ -31,10 +32,10 @@ class EnginesAgreeTest {
     static Commit.Apply everyKey() {
         List<Proposal> puts = new ArrayList<>();
         for (int i = 0; i < KEYS.size(); i++) {
-            puts.add(new Proposal(2, i, KEYS.get(i), ("value of " + KEYS.get(i) + " ".repeat(500))
-                    .getBytes(StandardCharsets.UTF_8)));
+            puts.add(new Proposal(2, i, Command.put(KEYS.get(i), ("value of " + KEYS.get(i) + " ".repeat(500))
+                    .getBytes(StandardCharsets.UTF_8))));
         }
-        return new Commit.Apply(1, puts);
+        return new Commit.Apply(1, 0, puts);
     }
 
     RunningStore storeWithEveryKey(Engine engine) throws InterruptedException {
@@ -58,7 +59,7 @@ class EnginesAgreeTest {
             }
         }
         List<byte[]> keys = new ArrayList<>();
-        SnapshotChunks.forEachEntry(snapshots.getFirst(), (key, value) -> keys.add(key));
+        SnapshotChunks.read(snapshots.getFirst()).forEachEntry((key, record) -> keys.add(key));
         assertThat(keys).hasSize(KEYS.size());
         for (int i = 1; i < keys.size(); i++) {
             assertThat(Arrays.compareUnsigned(keys.get(i - 1), keys.get(i))).isNegative();

@@ -1,7 +1,9 @@
 package io.metcd.kv;
 
+import io.metcd.model.Command;
 import io.metcd.model.Commit;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.Result;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -48,7 +50,7 @@ abstract class KVStoreContract {
     }
 
     static Commit.Apply put(long index, String key, String value) {
-        return new Commit.Apply(index, List.of(new Proposal(OTHER, index, key, bytes(value))));
+        return new Commit.Apply(index, 0, List.of(new Proposal(OTHER, index, Command.put(key, bytes(value)))));
     }
 
     void commit(Commit c) throws InterruptedException {
@@ -65,14 +67,14 @@ abstract class KVStoreContract {
     @Test
     void anAppliedDeleteRemovesTheKey() throws Exception {
         commit(put(1, "k", "v"));
-        commit(new Commit.Apply(2, List.of(new Proposal(OTHER, 2, "k", null))));
+        commit(new Commit.Apply(2, 0, List.of(new Proposal(OTHER, 2, Command.delete("k")))));
         assertThat(store.lookup("k")).isNull();
     }
 
     @Test
     void writesInOneBatchApplyInOrder() throws Exception {
-        commit(new Commit.Apply(1, List.of(new Proposal(OTHER, 1, "k", bytes("a")),
-                new Proposal(OTHER, 2, "k", bytes("b")), new Proposal(OTHER, 3, "j", bytes("c")))));
+        commit(new Commit.Apply(1, 0, List.of(new Proposal(OTHER, 1, Command.put("k", bytes("a"))),
+                new Proposal(OTHER, 2, Command.put("k", bytes("b"))), new Proposal(OTHER, 3, Command.put("j", bytes("c"))))));
         assertThat(store.lookup("k")).isEqualTo(bytes("b"));
         assertThat(store.lookup("j")).isEqualTo(bytes("c"));
     }
@@ -109,48 +111,49 @@ abstract class KVStoreContract {
     }
 
     @Test
-    void aClientWriteGoesToProposeCAndIsAnsweredWhenApplied() throws Exception {
-        CompletableFuture<Long> written = running.put("k", "v");
+    void aClientWriteGoesToProposeCAndIsAnsweredWithItsResultWhenApplied() throws Exception {
+        CompletableFuture<Result> written = running.put("k", "v");
         Proposal write = running.proposeC.take();
         assertThat(write.origin()).isEqualTo(LOCAL);
-        assertThat(write.key()).isEqualTo("k");
+        assertThat(write.command()).usingRecursiveComparison().isEqualTo(Command.put("k", bytes("v")));
         assertThat(written).isNotDone();
-        running.commitC.put(new Commit.Apply(7, List.of(write)));
-        assertThat(written).succeedsWithin(PATIENCE).isEqualTo(7L);
+        running.commitC.put(new Commit.Apply(7, 0, List.of(write)));
+        assertThat(written).succeedsWithin(PATIENCE).usingRecursiveComparison()
+                .isEqualTo(new Result.Applied(1, null, 0));
     }
 
     @Test
     void aWriteIsAnsweredOnlyOnceALookupSeesIt() throws Exception {
         CompletableFuture<byte[]> seenWhenAnswered = running.put("k", "v").thenApply(i -> store.lookup("k"));
-        running.commitC.put(new Commit.Apply(1, List.of(running.proposeC.take())));
+        running.commitC.put(new Commit.Apply(1, 0, List.of(running.proposeC.take())));
         assertThat(seenWhenAnswered).succeedsWithin(PATIENCE).isEqualTo(bytes("v"));
     }
 
     /** A new term's first entry fails the forwarded writes not applied before it: not those applied in its pass. */
     @Test
     void aForwardedWriteAppliedJustBeforeANewTermStartsIsAnswered() throws Exception {
-        CompletableFuture<Long> written = running.put("k", "v");
+        CompletableFuture<Result> written = running.put("k", "v");
         Proposal mine = running.proposeC.take();
         store.writeOutcomes().forwarded(mine.seq(), 2);
-        running.commitC.put(new Commit.Apply(1, List.of(mine)));
+        running.commitC.put(new Commit.Apply(1, 0, List.of(mine)));
         running.commitC.put(new Commit.TermStarted(2, 3));
-        assertThat(written).succeedsWithin(PATIENCE).isEqualTo(1L);
+        assertThat(written).succeedsWithin(PATIENCE).isInstanceOf(Result.Applied.class);
     }
 
     @Test
     void anotherNodesProposalWithTheSameSequenceDoesNotAnswerALocalClient() throws Exception {
-        CompletableFuture<Long> written = running.put("k", "v");
+        CompletableFuture<Result> written = running.put("k", "v");
         Proposal mine = running.proposeC.take();
-        commit(new Commit.Apply(1, List.of(new Proposal(OTHER, mine.seq(), "k", bytes("other")))));
+        commit(new Commit.Apply(1, 0, List.of(new Proposal(OTHER, mine.seq(), Command.put("k", bytes("other"))))));
         assertThat(written).isNotDone();
     }
 
     @Test
     void aPassOfManyLargeValuesIsAppliedWhole() throws Exception {
         byte[] mib = new byte[1 << 20];
-        List<Proposal> large = IntStream.range(0, 20).mapToObj(i -> new Proposal(OTHER, i, "big" + i, mib)).toList();
+        List<Proposal> large = IntStream.range(0, 20).mapToObj(i -> new Proposal(OTHER, i, Command.put("big" + i, mib))).toList();
         for (int i = 0; i < large.size(); i++) {
-            running.commitC.put(new Commit.Apply(i + 1, List.of(large.get(i))));
+            running.commitC.put(new Commit.Apply(i + 1, 0, List.of(large.get(i))));
         }
         assertThat(store.whenApplied(large.size())).succeedsWithin(Duration.ofSeconds(30));
         for (int i = 0; i < large.size(); i++) {
@@ -161,9 +164,9 @@ abstract class KVStoreContract {
     @Test
     void aSnapshotRecoversTheSameStateInAnotherStore() throws Exception {
         for (int i = 0; i < 2000; i++) {
-            running.commitC.put(new Commit.Apply(i + 1, List.of(new Proposal(OTHER, i, "key" + i, new byte[1024]))));
+            running.commitC.put(new Commit.Apply(i + 1, 0, List.of(new Proposal(OTHER, i, Command.put("key" + i, new byte[1024])))));
         }
-        commit(new Commit.Apply(2001, List.of(new Proposal(OTHER, 2001, "key5", null))));
+        commit(new Commit.Apply(2001, 0, List.of(new Proposal(OTHER, 2001, Command.delete("key5")))));
         List<byte[]> chunks = running.snapshot();
         assertThat(chunks).hasSizeGreaterThan(1).allSatisfy(c -> assertThat(c.length)
                 .isLessThan(SnapshotChunks.CHUNK_BYTES + 2048));

@@ -14,7 +14,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -39,8 +41,6 @@ class LevelDbUnderCompactionTest {
     private static final int SNAPSHOT_KEYS = 200_000;
     private static final int VALUE_BYTES = 500;
     private static final int INSTALLS = 3;
-    /** Fewer than fill a chunk: each range of keys makes exactly one. */
-    private static final int KEYS_PER_CHUNK = SnapshotChunks.CHUNK_BYTES / (VALUE_BYTES + 32);
 
     /** Keys written once before the readers start, which they read while other keys are written. */
     private static final int STABLE_KEYS = 20_000;
@@ -57,7 +57,7 @@ class LevelDbUnderCompactionTest {
     private static final byte[][] STABLE = IntStream.range(0, STABLE_KEYS)
             .mapToObj(i -> key(i).getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
     private static final byte[][] STABLE_VALUES = IntStream.range(0, STABLE_KEYS)
-            .mapToObj(LevelDbUnderCompactionTest::value).toArray(byte[][]::new);
+            .mapToObj(i -> record(i).encode()).toArray(byte[][]::new);
 
     @TempDir
     Path dataDir;
@@ -67,9 +67,9 @@ class LevelDbUnderCompactionTest {
         AbstractKVStore store = (AbstractKVStore) Engine.leveldb.open(dataDir, true, 1,
                 new Channel<Proposal>(1).sender(), new Channel<Commit>(1).receiver(), new FailStop(dataDir, failure -> { }));
         try {
-            Iterable<byte[]> snapshot = snapshotOf(SNAPSHOT_KEYS);
+            SnapshotChunks.Entries snapshot = snapshotOf(SNAPSHOT_KEYS);
             for (int install = 1; install <= INSTALLS; install++) {
-                store.recoverFromSnapshot(1000L * install, snapshot);
+                store.recoverFromSnapshot(1000L * install, StoreMeta.EMPTY, snapshot);
                 assertThat(store.lookup(key(0))).isEqualTo(value(0));
                 assertThat(store.lookup(key(SNAPSHOT_KEYS - 1))).isEqualTo(value(SNAPSHOT_KEYS - 1));
             }
@@ -86,8 +86,8 @@ class LevelDbUnderCompactionTest {
     void aFinishedTableLeavesItsFilesAsTheyAreUntilItIsOpenedAgain() throws Exception {
         Path dir = dataDir.resolve("built");
         Table.Builder builder = LevelDbTable.FORMAT.build(dir);
-        SnapshotChunks.forEachEntry(snapshotOf(SNAPSHOT_KEYS), builder::add);
-        builder.finish(1);
+        snapshotOf(SNAPSHOT_KEYS).forEach(builder::add);
+        builder.finish(1, StoreMeta.EMPTY);
         Set<String> finished = files(dir);
         // The last memtable of a build this size is still being written out as the build ends.
         await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2))
@@ -103,8 +103,9 @@ class LevelDbUnderCompactionTest {
         AtomicBoolean stop = new AtomicBoolean();
         List<Thread> threads = new ArrayList<>();
         try {
-            table.write(1, IntStream.range(0, STABLE_KEYS)
-                    .mapToObj(i -> new Proposal(1, i, key(i), value(i))).toList());
+            Map<String, Record> stable = new HashMap<>();
+            IntStream.range(0, STABLE_KEYS).forEach(i -> stable.put(key(i), record(i)));
+            table.write(1, StoreMeta.EMPTY, stable);
             threads.add(Thread.ofPlatform().start(() -> keepWriting(table, stop, failures)));
             for (int r = 0; r < READERS; r++) {
                 threads.add(Thread.ofPlatform().start(() -> keepReading(table, stop, reads, failures)));
@@ -137,12 +138,12 @@ class LevelDbUnderCompactionTest {
         ThreadLocalRandom random = ThreadLocalRandom.current();
         try {
             for (long index = 2; !stop.get(); index++) {
-                List<Proposal> batch = new ArrayList<>(WRITES_PER_BATCH);
+                Map<String, Record> batch = new HashMap<>();
                 for (int i = 0; i < WRITES_PER_BATCH; i++) {
                     String between = key(random.nextInt(STABLE_KEYS)) + "~" + random.nextInt(10);
-                    batch.add(new Proposal(1, i, between, value(i)));
+                    batch.put(between, record(i));
                 }
-                table.write(index, batch);
+                table.write(index, StoreMeta.EMPTY, batch);
             }
         } catch (RuntimeException e) {
             failures.add(e);
@@ -190,18 +191,14 @@ class LevelDbUnderCompactionTest {
         }
     }
 
-    /** The chunks of a snapshot of {@code keys} keys, each made as it is iterated, as the WAL reads them. */
-    static Iterable<byte[]> snapshotOf(int keys) {
-        int ranges = (keys + KEYS_PER_CHUNK - 1) / KEYS_PER_CHUNK;
-        return () -> IntStream.range(0, ranges).mapToObj(r -> {
-            List<byte[]> chunk = new ArrayList<>(1);
-            SnapshotChunks out = new SnapshotChunks(chunk::add);
-            for (int i = r * KEYS_PER_CHUNK; i < Math.min(keys, (r + 1) * KEYS_PER_CHUNK); i++) {
-                out.add(key(i).getBytes(StandardCharsets.UTF_8), value(i));
-            }
-            out.finish();
-            return chunk.getFirst();
-        }).iterator();
+    /** The entries of a snapshot of {@code keys} keys, each made as it is read, as they come from the WAL. */
+    static SnapshotChunks.Entries snapshotOf(int keys) {
+        return entry -> IntStream.range(0, keys)
+                .forEach(i -> entry.accept(key(i).getBytes(StandardCharsets.UTF_8), record(i).encode()));
+    }
+
+    static Record record(int i) {
+        return new Record(value(i), 1, 1, 1, 0);
     }
 
     /** Zero-padded, so that the keys come in the snapshot's byte order. */

@@ -1,6 +1,6 @@
 package io.metcd.kv;
 
-class MapKVStoreTest extends KVStoreContract {
+class MapKVStoreTest extends CommandContract {
     @Override
     Engine engine() {
         return Engine.map;

@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.Command;
 import io.metcd.model.Commit;
 import org.junit.jupiter.api.Test;
 
@@ -13,11 +14,11 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * What an engine that keeps its state on disk adds to the {@link KVStoreContract}: a store closed and opened
+ * What an engine that keeps its state on disk adds to the {@link CommandContract}: a store closed and opened
  * again on the same directory, as a restarted node opens it, comes back at the index it had applied, and skips
  * what MicroRaft replays at or below it.
  */
-abstract class PersistentKVStoreContract extends KVStoreContract {
+abstract class PersistentKVStoreContract extends CommandContract {
 
     /** Closes the store and opens it again on the same directory, as a node restarted on its data does. */
     void reopen() throws InterruptedException {
@@ -35,6 +36,18 @@ abstract class PersistentKVStoreContract extends KVStoreContract {
         assertThat(store.appliedIndex()).isEqualTo(3);
         assertThat(running.lookup("a")).isEqualTo("1");
         assertThat(running.lookup("b")).isEqualTo("2");
+    }
+
+    @Test
+    void aReopenedStoreComesBackWithItsRevisionRecordsAndDeadlines() throws Exception {
+        apply(Command.put("a", bytes("1")));
+        apply(Command.put("a", bytes("2")));
+        apply(putFor("b", "3", 1000));
+        reopen();
+        assertThat(record("a")).returns(1L, Record::createRevision).returns(2L, Record::modRevision);
+        assertThat(record("b").expiresAt()).isEqualTo(T0 + 1000);
+        assertThat(store.count(ReadLevel.STALE)).isEqualTo(new KVStore.Count(2, 1));
+        assertResult(apply(Command.put("c", bytes("4"))), applied(4, 0));
     }
 
     @Test

@@ -1,9 +1,11 @@
 package io.metcd.kv;
 
 import io.metcd.model.Channel;
+import io.metcd.model.Command;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.Result;
 import io.metcd.testkit.StubConsensus;
 
 import java.nio.charset.StandardCharsets;
@@ -12,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -23,13 +26,15 @@ final class RunningStore implements AutoCloseable {
     final Channel.Receiver<Proposal> proposeC = proposals.receiver();
     final Channel.Sender<Commit> commitC = commits.sender();
     final KVStore store;
+    /** Whether the store leads, for its expiry loop. */
+    final StubConsensus consensus = new StubConsensus();
 
     /** @param fresh as for a node without Raft state: discard what the directory holds */
     RunningStore(Engine engine, Path dataDir, boolean fresh, int localId) {
         // A failed applier also fails what waits for it, with the cause: commit() reports it.
         store = engine.open(dataDir, fresh, localId, proposals.sender(), commits.receiver(),
                 new FailStop(dataDir, failure -> { }));
-        store.start(new StubConsensus());
+        store.start(consensus);
     }
 
     /**
@@ -52,17 +57,32 @@ final class RunningStore implements AutoCloseable {
         return value == null ? null : new String(value, StandardCharsets.UTF_8);
     }
 
-    /** A client's write, on a thread of its own: completes with what {@link KVStore#put} returns, or throws. */
-    CompletableFuture<Long> put(String key, String value) {
-        CompletableFuture<Long> written = new CompletableFuture<>();
+    /** A client's plain write, on a thread of its own: completes with what {@link KVStore#write} returns, or throws. */
+    CompletableFuture<Result> put(String key, String value) {
+        return write(Command.put(key, value.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** A client's write, on a thread of its own: completes with what {@link KVStore#write} returns, or throws. */
+    CompletableFuture<Result> write(Command command) {
+        CompletableFuture<Result> written = new CompletableFuture<>();
         Thread.ofVirtual().start(() -> {
             try {
-                written.complete(store.put(key, value.getBytes(StandardCharsets.UTF_8)));
+                written.complete(store.write(command));
             } catch (InterruptedException | RuntimeException e) {
                 written.completeExceptionally(e);
             }
         });
         return written;
+    }
+
+    /**
+     * Has a client of this store write {@code command}, commits it as the entry after the applied index in a batch
+     * stamped {@code stampMillis} (the leader's clock), and returns its result.
+     */
+    Result apply(Command command, long stampMillis) throws Exception {
+        CompletableFuture<Result> written = write(command);
+        commitC.put(new Commit.Apply(store.appliedIndex() + 1, stampMillis, List.of(proposeC.take())));
+        return written.get(10, TimeUnit.SECONDS);
     }
 
     /** Stops the applier and closes the store, as a node shuts down. */

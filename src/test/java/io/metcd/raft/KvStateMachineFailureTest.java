@@ -1,6 +1,7 @@
 package io.metcd.raft;
 
 import io.metcd.metrics.Metrics;
+import io.metcd.model.Command;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
@@ -42,8 +43,8 @@ class KvStateMachineFailureTest {
         KvStateMachine machine = machine(commitC, new FailingStore(new Channel<Commit>(1).receiver(), 0, noHeap,
                 failStop), failStop);
 
-        assertThatThrownBy(() -> machine.runOperation(1, new Operation.Batch(List.of(
-                new Operation.Proposal(1, 1, "k", new byte[] {1}))))).isSameAs(noHeap);
+        assertThatThrownBy(() -> machine.runOperation(1, new Operation.Batch(0, List.of(
+                new Operation.Proposal(1, 1, Command.put("k", new byte[] {1})))))).isSameAs(noHeap);
         assertThat(failStop.cause()).containsSame(noHeap);
     }
 

@@ -2,6 +2,7 @@ package io.metcd.raft;
 
 import io.metcd.kv.MapKVStore;
 import io.metcd.metrics.Metrics;
+import io.metcd.model.Command;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
@@ -54,7 +55,7 @@ class KvStateMachineTest {
     }
 
     private static Operation.Batch batchOf(int writes) {
-        return new Operation.Batch(IntStream.range(0, writes)
-                .mapToObj(i -> new Operation.Proposal(1, i, "key-" + i, new byte[] {1})).toList());
+        return new Operation.Batch(0, IntStream.range(0, writes)
+                .mapToObj(i -> new Operation.Proposal(1, i, Command.put("key-" + i, new byte[] {1}))).toList());
     }
 }

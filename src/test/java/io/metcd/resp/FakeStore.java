@@ -1,5 +1,7 @@
 package io.metcd.resp;
 
+import io.metcd.model.Decimal;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -163,7 +165,7 @@ final class FakeStore implements Keyspace, ClusterAdmin, AutoCloseable {
     public CompletableFuture<Outcome<Long>> increment(String key, long delta) {
         return later(() -> {
             Stored before = live(key);
-            Long current = before == null ? Long.valueOf(0) : Args.parseInteger(before.value);
+            Long current = before == null ? Long.valueOf(0) : Decimal.parse(before.value);
             if (current == null) {
                 return Outcome.refused(Outcome.Refusal.NOT_AN_INTEGER, null);
             }

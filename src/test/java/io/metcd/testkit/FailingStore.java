@@ -1,16 +1,20 @@
 package io.metcd.testkit;
 
 import io.metcd.kv.AbstractKVStore;
+import io.metcd.kv.Record;
+import io.metcd.kv.SnapshotChunks;
+import io.metcd.kv.StoreMeta;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
 
-import java.util.List;
-import java.util.function.Consumer;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 
 /**
- * A store whose engine fails as a real one can: applying, taking or installing a snapshot throws the given
+ * A store whose engine fails as a real one can: storing what it applied, taking or installing a snapshot throws the given
  * {@link RuntimeException} or {@link Error} (a full disk under a memory-mapped file is an {@code InternalError}; an
  * exhausted heap, an {@code OutOfMemoryError}).
  */
@@ -29,7 +33,7 @@ public final class FailingStore extends AbstractKVStore {
 
     private FailingStore(Channel<Proposal> proposals, Channel.Receiver<Commit> commitC, long appliedIndex,
             Throwable failure, FailStop failStop) {
-        super(1, true, proposals.sender(), commitC, appliedIndex, failStop);
+        super(1, true, proposals.sender(), commitC, appliedIndex, StoreMeta.EMPTY, failStop);
         if (!(failure instanceof RuntimeException || failure instanceof Error)) {
             throw new IllegalArgumentException("not unchecked: " + failure);
         }
@@ -38,27 +42,31 @@ public final class FailingStore extends AbstractKVStore {
     }
 
     @Override
-    protected byte[] get(String key) {
+    protected Record load(String key) {
         return null;
     }
 
     @Override
-    protected void apply(long index, List<Proposal> proposals) {
+    protected void store(long index, StoreMeta meta, Map<String, Record> changes) {
         throw fail();
     }
 
     @Override
-    protected void flush(long index) {
+    protected void scan(String from, BiPredicate<String, Record> visit) {
     }
 
     @Override
-    public void snapshot(Consumer<byte[]> chunks) {
+    protected void forEachEncoded(BiConsumer<byte[], byte[]> entry) {
         throw fail();
     }
 
     @Override
-    protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
+    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotChunks.Entries entries) {
         throw fail();
+    }
+
+    @Override
+    protected void forEachExpiring(BiConsumer<String, Long> expiresAt) {
     }
 
     @Override

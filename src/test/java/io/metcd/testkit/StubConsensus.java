@@ -8,7 +8,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 
-/** Consensus as a store sees it, played by a test: a leader is always known, and read indexes are what it says. */
+/**
+ * Consensus as a store sees it, played by a test: a leader is always known (this node only when the test says so), and
+ * read indexes are what it says.
+ */
 public final class StubConsensus implements Consensus {
     /** Whether each read index asked for was for a linearizable read, in order. */
     public final List<Boolean> readIndexesAsked = new CopyOnWriteArrayList<>();
@@ -20,9 +23,17 @@ public final class StubConsensus implements Consensus {
         return this;
     }
 
+    /** Whether this node leads: the store's expiry loop runs then. */
+    public volatile boolean leads;
+
     @Override
     public boolean awaitLeader(Duration timeout) {
         return true;
+    }
+
+    @Override
+    public boolean leads() {
+        return leads;
     }
 
     @Override

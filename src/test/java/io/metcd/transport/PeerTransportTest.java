@@ -1,5 +1,6 @@
 package io.metcd.transport;
 
+import io.metcd.model.Command;
 import io.metcd.model.Member;
 import io.metcd.model.Operation;
 import io.metcd.model.PeerMessage;
@@ -140,11 +141,11 @@ class PeerTransportTest {
     void twoTransportsExchangeRaftAndPeerMessagesBothWays() throws IOException {
         Node a = started(member(1));
         Node b = started(member(2));
-        var proposal = new Operation.Proposal(1, 5, "k", "v".getBytes());
+        var proposal = new Operation.Proposal(1, 5, Command.put("k", "v".getBytes()));
         AppendEntriesRequest append = MODEL.createAppendEntriesRequestBuilder().setGroupId(GROUP).setSender(a.member)
                 .setTerm(3).setPreviousLogTerm(2).setPreviousLogIndex(4).setCommitIndex(4)
                 .setLogEntries(List.of(MODEL.createLogEntryBuilder().setIndex(5).setTerm(3)
-                        .setOperation(new Operation.Batch(List.of(proposal))).build()))
+                        .setOperation(new Operation.Batch(0, List.of(proposal))).build()))
                 .setQuerySequenceNumber(1).setFlowControlSequenceNumber(2).build();
         VoteResponse voteResponse = MODEL.createVoteResponseBuilder().setGroupId(GROUP).setSender(b.member).setTerm(3)
                 .setGranted(true).build();
@@ -160,7 +161,7 @@ class PeerTransportTest {
         AppendEntriesRequest appended = assertInstanceOf(AppendEntriesRequest.class, b.received.get(1));
         assertEquals(a.member, appended.getSender());
         var batch = assertInstanceOf(Operation.Batch.class, appended.getLogEntries().getFirst().getOperation());
-        assertEquals("k", batch.proposals().getFirst().key());
+        assertEquals("k", assertInstanceOf(Command.Put.class, batch.proposals().getFirst().command()).key());
         assertEquals(new PeerMessage.ReadIndexRequest(1, 11, true), b.received.get(2));
         assertTrue(assertInstanceOf(VoteResponse.class, a.received.get(0)).isGranted());
         assertEquals(new PeerMessage.ReadIndexResponse(2, 11, 42), a.received.get(1));
@@ -224,11 +225,11 @@ class PeerTransportTest {
         byte[] value = new byte[3 << 20];
         new Random(3).nextBytes(value);
 
-        a.send(b, new PeerMessage.ForwardedProposals(1, 1, List.of(new Operation.Proposal(1, 1, "big", value))));
+        a.send(b, new PeerMessage.ForwardedProposals(1, 1, List.of(new Operation.Proposal(1, 1, Command.put("big", value)))));
 
         await().atMost(PATIENCE).until(() -> !b.received.isEmpty());
         var forwarded = assertInstanceOf(PeerMessage.ForwardedProposals.class, b.received.getFirst());
-        assertArrayEquals(value, forwarded.proposals().getFirst().value());
+        assertArrayEquals(value, assertInstanceOf(Command.Put.class, forwarded.proposals().getFirst().command()).value());
     }
 
     @Test
@@ -451,7 +452,7 @@ class PeerTransportTest {
         resources.add(stuck);
         Member stuckMember = new Member(2, "http://127.0.0.1:" + stuck.getLocalPort());
         PeerMessage big = new PeerMessage.ForwardedProposals(1, 1,
-                List.of(new Operation.Proposal(1, 1, "big", new byte[1 << 20])));
+                List.of(new Operation.Proposal(1, 1, Command.put("big", new byte[1 << 20]))));
         int sends = 10_000;
 
         assertTimeout(Duration.ofSeconds(2), () -> {

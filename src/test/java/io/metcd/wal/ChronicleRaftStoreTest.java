@@ -1,5 +1,6 @@
 package io.metcd.wal;
 
+import io.metcd.model.Command;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation;
 import io.microraft.RaftConfig;
@@ -274,7 +275,7 @@ class ChronicleRaftStoreTest extends WalTest {
     }
 
     private static Operation.Batch batch(String key) {
-        return new Operation.Batch(List.of(new Operation.Proposal(1, 0, key, new byte[200])));
+        return new Operation.Batch(0, List.of(new Operation.Proposal(1, 0, Command.put(key, new byte[200]))));
     }
 
     /** The keys written, in order: enough state to see that a restart loses and repeats nothing. */
@@ -284,7 +285,7 @@ class ChronicleRaftStoreTest extends WalTest {
         @Override
         public Object runOperation(long commitIndex, Object operation) {
             if (operation instanceof Operation.Batch batch) {
-                batch.proposals().forEach(p -> keys.add(p.key()));
+                batch.proposals().forEach(p -> keys.add(((Command.Put) p.command()).key()));
             }
             return null;
         }

@@ -1,5 +1,6 @@
 package io.metcd.wal;
 
+import io.metcd.model.Command;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation;
 import io.microraft.model.RaftModelFactory;
@@ -90,8 +91,8 @@ class FailedMsyncTest {
     }
 
     private static LogEntry entry(long index) {
-        Operation.Proposal put = new Operation.Proposal(1, index, "key/" + index, new byte[300]);
+        Operation.Proposal put = new Operation.Proposal(1, index, Command.put("key/" + index, new byte[300]));
         return MODEL.createLogEntryBuilder().setIndex(index).setTerm(1)
-                .setOperation(new Operation.Batch(List.of(put))).build();
+                .setOperation(new Operation.Batch(0, List.of(put))).build();
     }
 }

@@ -2,6 +2,7 @@ package io.metcd.wal;
 
 import io.metcd.codec.Codec;
 import io.metcd.codec.Writer;
+import io.metcd.model.Command;
 import io.metcd.model.FailStop;
 import io.metcd.model.Member;
 import io.metcd.model.Operation;
@@ -92,10 +93,9 @@ abstract class WalTest {
     }
 
     static LogEntry entry(long index, int term, String value) {
-        Operation.Proposal put = new Operation.Proposal(1, index, "key/" + index,
-                value.getBytes(StandardCharsets.UTF_8));
+        Operation.Proposal put = new Operation.Proposal(1, index, Command.put("key/" + index, value.getBytes(StandardCharsets.UTF_8)));
         return MODEL.createLogEntryBuilder().setIndex(index).setTerm(term)
-                .setOperation(new Operation.Batch(List.of(put))).build();
+                .setOperation(new Operation.Batch(0, List.of(put))).build();
     }
 
     static List<LogEntry> entries(long from, long to, int term) {

@@ -1,0 +1,31 @@
+package io.metcd.kv;
+
+import java.util.List;
+
+/**
+ * Told what the store applied, in revision order, on the applier's thread: it must only hand the events on, never
+ * block. A watch hub implements it.
+ */
+public interface ChangeListener {
+    /**
+     * The applier made a pass visible: its events, in the order applied (revisions ascending, each revision's events
+     * together). Called once the applied index is published, so that a read made after an event sees it.
+     */
+    void applied(List<Event> events);
+
+    /**
+     * The store's whole state was replaced by a snapshot at {@code revision}: the events between the last one told
+     * and that revision will never be told.
+     */
+    void restored(long revision);
+
+    ChangeListener NONE = new ChangeListener() {
+        @Override
+        public void applied(List<Event> events) {
+        }
+
+        @Override
+        public void restored(long revision) {
+        }
+    };
+}
