@@ -6,8 +6,6 @@ import io.javalin.http.HttpResponseException;
 import io.javalin.http.HttpStatus;
 import io.javalin.router.Endpoint;
 import io.metcd.kv.KVStore;
-import io.metcd.kv.ReadLevel;
-import io.metcd.kv.Record;
 import io.metcd.metrics.HttpMetrics;
 import io.metcd.model.Command;
 import io.metcd.model.Member;
@@ -24,7 +22,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -33,14 +30,14 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The client API (raftexample's httpapi.go): keys under {@code /}, the cluster API under {@code /-/}. It parses
- * requests and turns outcomes into status codes; the waiting, retrying and forwarding happen below it, in the
+ * The client API (raftexample's httpapi.go): keys under {@code /} ({@link KeyRequests}), the cluster API under
+ * {@code /-/}. It parses requests and turns outcomes into status codes; the waiting, retrying and forwarding happen below it, in the
  * {@link KVStore} and the {@link ClusterAdmin}. Every node answers every request: a follower passes cluster changes
  * on to the leader over HTTP.
  */
 public final class HttpApi implements AutoCloseable {
     public static final int MAX_KEY_BYTES = 4096;
-    public static final int MAX_VALUE_BYTES = 1 << 20;
+    public static final int MAX_VALUE_BYTES = Command.MAX_VALUE_BYTES;
     /** Request line plus headers: a longest key with every byte percent-encoded (3 x 4096) fits, with room to spare. */
     static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
     /**
@@ -71,6 +68,7 @@ public final class HttpApi implements AutoCloseable {
         this.store = store;
         this.cluster = cluster;
         this.metrics = metrics;
+        KeyRequests keys = new KeyRequests(store);
         this.app = Javalin.create(cfg -> {
             cfg.concurrency.useVirtualThreads = true;
             cfg.http.maxRequestSize = MAX_VALUE_BYTES;
@@ -104,15 +102,16 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.delete("/-/members/{id}", this::removeMember);
             cfg.routes.post("/-/snapshot", this::snapshot);
             cfg.routes.get("/-/metrics", ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
+            cfg.routes.get("/-/keys", keys::range);
             faults.map(FaultInjectionApi::new).ifPresent(api -> {
                 cfg.routes.get(FaultInjectionApi.PATH, api::list);
                 cfg.routes.put(FaultInjectionApi.PATH + "/{peer}", api::set);
                 cfg.routes.delete(FaultInjectionApi.PATH, api::healAll);
             });
             cfg.routes.get("/-/<path>", ctx -> fail(HttpStatus.NOT_FOUND, "no such cluster API path"));
-            cfg.routes.get("/<key>", this::get);
-            cfg.routes.put("/<key>", this::put);
-            cfg.routes.delete("/<key>", this::delete);
+            cfg.routes.get("/<key>", keys::get);
+            cfg.routes.put("/<key>", keys::put);
+            cfg.routes.delete("/<key>", keys::delete);
             cfg.routes.get("/", HttpApi::emptyKey);
             cfg.routes.put("/", HttpApi::emptyKey);
             cfg.routes.delete("/", HttpApi::emptyKey);
@@ -162,37 +161,6 @@ public final class HttpApi implements AutoCloseable {
 
     // --------------------------------------------------------------------------------------- keys
 
-    private void put(Context ctx) throws InterruptedException, IOException {
-        String key = key(ctx);
-        store.write(Command.put(key, value(ctx)));
-        ctx.status(HttpStatus.NO_CONTENT);
-    }
-
-    private void delete(Context ctx) throws InterruptedException {
-        store.write(Command.delete(key(ctx)));
-        ctx.status(HttpStatus.NO_CONTENT);
-    }
-
-    private void get(Context ctx) throws InterruptedException {
-        String key = key(ctx);
-        Record record = store.read(List.of(key), level(ctx)).records().getFirst();
-        if (record == null) {
-            fail(HttpStatus.NOT_FOUND, "key not found");
-        }
-        ctx.contentType("application/octet-stream").result(record.value());
-    }
-
-    private static ReadLevel level(Context ctx) {
-        String level = ctx.queryParam("level");
-        return switch (level == null ? "default" : level) {
-            case "stale" -> ReadLevel.STALE;
-            case "default" -> ReadLevel.DEFAULT;
-            case "consistent" -> ReadLevel.CONSISTENT;
-            default -> throw new HttpResponseException(HttpStatus.BAD_REQUEST.getCode(),
-                    "level must be stale, default or consistent");
-        };
-    }
-
     private static void emptyKey(Context ctx) {
         fail(HttpStatus.BAD_REQUEST, "empty key");
     }
@@ -205,38 +173,6 @@ public final class HttpApi implements AutoCloseable {
     private static String route(Context ctx) {
         Endpoint endpoint = ctx.endpoints().matchedHttpEndpoint();
         return endpoint == null ? "unmatched" : endpoint.path;
-    }
-
-    private static String key(Context ctx) {
-        String key = ctx.pathParam("key");
-        int bytes = key.getBytes(StandardCharsets.UTF_8).length;
-        if (bytes == 0) {
-            fail(HttpStatus.BAD_REQUEST, "empty key");
-        } else if (key.startsWith("-/")) {
-            fail(HttpStatus.NOT_FOUND, "no such cluster API path (paths under /-/ are not keys)");
-        } else if (bytes > MAX_KEY_BYTES) {
-            fail(HttpStatus.CONTENT_TOO_LARGE, "key longer than " + MAX_KEY_BYTES + " bytes");
-        }
-        return key;
-    }
-
-    /**
-     * The body, refused on its declared length before a byte of it is read, so that a client is not left sending a
-     * value that can only be refused; a chunked body is refused by Javalin once it passes {@code maxRequestSize}.
-     */
-    private static byte[] value(Context ctx) throws IOException {
-        long length = ctx.req().getContentLengthLong();
-        if (length > MAX_VALUE_BYTES) {
-            fail(HttpStatus.CONTENT_TOO_LARGE, "value longer than " + MAX_VALUE_BYTES + " bytes");
-        } else if (length < 0) {
-            return ctx.bodyAsBytes();
-        }
-        // Read at its declared length in one array: Javalin's reader copies every body through an 8 KiB buffer.
-        byte[] value = ctx.req().getInputStream().readNBytes((int) length);
-        if (value.length < length) {
-            throw new IOException("body ended after " + value.length + " of " + length + " bytes");
-        }
-        return value;
     }
 
     // ------------------------------------------------------------------------------ cluster API
@@ -350,7 +286,7 @@ public final class HttpApi implements AutoCloseable {
         return c == null ? 0 : c.getConnectedEndPoints().size();
     }
 
-    private static void fail(HttpStatus status, String reason) {
+    static void fail(HttpStatus status, String reason) {
         throw new HttpResponseException(status.getCode(), reason);
     }
 

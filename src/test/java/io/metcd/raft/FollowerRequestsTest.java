@@ -20,7 +20,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * What a follower asks the leader on its clients' behalf (a read index, a write to propose) must come to an answer
  * the client can act on, whatever becomes of the messages: a request lost on its way is asked again of the next
- * leader; a write that reached the follower inside a snapshot, not as an entry, is acknowledged, and not retried.
+ * leader; a write that reached the follower inside a snapshot, not as an entry, is acknowledged with the result the
+ * leader found, and not retried.
  */
 class FollowerRequestsTest {
     private static final Duration PATIENCE = Duration.ofSeconds(20);
@@ -52,19 +53,21 @@ class FollowerRequestsTest {
     }
 
     @Test
-    void aForwardedWriteThatReachesTheFollowerInASnapshotIsAcknowledged() {
+    void aForwardedWriteThatReachesTheFollowerInASnapshotIsAcknowledgedWithItsResult() {
         try (TestCluster cluster = new TestCluster(dir, 3, SNAPSHOT_COUNT).start()) {
             Roles roles = Roles.of(cluster);
             NetworkFaults leaderFaults = cluster.node(roles.leader).raft().transport().faults();
             leaderFaults.drop(roles.follower, message -> message instanceof AppendEntriesRequest);
 
-            CompletableFuture<KvClient.Response> write = CompletableFuture
-                    .supplyAsync(() -> cluster.client(roles.follower).put("w", "x"));
+            // A conditional write: its result (applied, at which revision) comes with the leader's word.
+            CompletableFuture<KvClient.Response> write = CompletableFuture.supplyAsync(
+                    () -> cluster.client(roles.follower).send("PUT", "w", "x", "If-None-Match", "*"));
             awaitStale(cluster, roles.leader, "w", "x");
             leaveBehindASnapshot(cluster, roles.leader, roles.leader);
             leaderFaults.heal(roles.follower);
 
-            assertThat(write.join().status()).isEqualTo(204);
+            assertThat(write.join()).returns(204, KvClient.Response::status)
+                    .returns(cluster.client(roles.leader).get("w").header("ETag"), r -> r.header("ETag"));
             assertThat(cluster.client(roles.follower).get("w?level=stale").body()).isEqualTo("x");
         }
     }

@@ -52,6 +52,16 @@ public final class KvClient {
                 : HttpRequest.BodyPublishers.ofString(body)));
     }
 
+    /** A request with headers, given as name and value in turn. */
+    public Response send(String method, String path, String body, String... headers) {
+        HttpRequest.Builder request = request(path);
+        if (headers.length > 0) {
+            request.headers(headers);
+        }
+        return send(request.method(method, body == null
+                ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body)));
+    }
+
     private HttpRequest.Builder request(String path) {
         return HttpRequest.newBuilder(URI.create(base + "/" + path)).timeout(Duration.ofSeconds(15));
     }
