@@ -1,5 +1,5 @@
 # metcd: what each target promises is in docs/contract.md (Commands).
-# ENGINE=map|mapdb|leveldb, NODES=N, DATA=dir, CLIENT_PORT_BASE and PEER_PORT_BASE reach bin/local-cluster
+# ENGINE=map|mapdb|leveldb, NODES=N, DATA=dir, CLIENT_PORT_BASE, PEER_PORT_BASE and REDIS_PORT_BASE reach bin/local-cluster
 # through the environment (defaults and the port layout: config/cluster.env).
 
 JAR := target/metcd.jar

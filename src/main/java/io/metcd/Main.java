@@ -15,7 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** Flags to wiring, as raftexample's main.go: the channels, the store, the Raft loop and the HTTP API. */
+/** Flags to wiring, as raftexample's main.go: the channels, the store, the Raft loop, the HTTP and Redis APIs. */
 @Command(name = "metcd", mixinStandardHelpOptions = true, sortOptions = false,
         description = "A Raft-replicated key-value store with an HTTP API.")
 public final class Main implements Callable<Integer> {
@@ -40,6 +40,10 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--data-dir", description = "WAL, snapshots and engine files (default data/node{id})")
     Path dataDir;
 
+    @Option(names = "--redis-port", defaultValue = "0",
+            description = "serve the Redis protocol on this port (default ${DEFAULT-VALUE}: off)")
+    int redisPort;
+
     @Option(names = "--snapshot-count", defaultValue = "100000",
             description = "client writes between automatic snapshots (default ${DEFAULT-VALUE})")
     int snapshotCount;
@@ -57,18 +61,19 @@ public final class Main implements Callable<Integer> {
         Node node;
         try {
             node = Node.start(new Node.Settings(local, members, port, dir, snapshotCount, join, engine,
-                    testFaults), FailStop.halting(dir), () -> System.exit(0));
-        } catch (IllegalStateException e) {
-            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+                    testFaults, redisPort), FailStop.halting(dir), () -> System.exit(0));
         } catch (RuntimeException e) {
-            if (!causedByTakenPort(e)) {
-                throw e;
+            if (causedByTakenPort(e)) {
+                // Not a bad flag but the machine's state: one line, no usage, no stack trace.
+                System.err.println("metcd: " + e.getMessage());
+                return 1;
+            } else if (e instanceof IllegalStateException) {
+                throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
             }
-            // Not a bad flag but the machine's state: one line, no usage, no stack trace.
-            System.err.println("metcd: " + e.getMessage());
-            return 1;
+            throw e;
         }
-        LOG.info("node {} serving clients on port {} and peers on {} ({} {})", id, port, local.peerUrl(),
+        LOG.info("node {} serving clients on port {}{} and peers on {} ({} {})", id, port,
+                redisPort == 0 ? "" : " (Redis on " + redisPort + ")", local.peerUrl(),
                 node.restarted() ? "restarted from" : "new, in", dir);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             LOG.info("node {} shutting down", id);
@@ -102,6 +107,10 @@ public final class Main implements Callable<Integer> {
         }
         if (port < 1 || port > 65535) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--port " + port + " is not a port");
+        }
+        if (redisPort < 0 || redisPort > 65535 || redisPort == port) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--redis-port " + redisPort
+                    + " is not a port other than --port (0 turns the Redis protocol off)");
         }
         if (snapshotCount < 1) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--snapshot-count must be positive");

@@ -11,6 +11,7 @@ import io.metcd.model.Member;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.raft.ConfChange;
 import io.metcd.raft.RaftLoop;
+import io.metcd.resp.RespServer;
 import io.metcd.wal.ChronicleRaftStore;
 import io.microraft.RaftConfig;
 import io.microraft.RaftRole;
@@ -25,7 +26,7 @@ import java.util.Optional;
 
 /**
  * One metcd node wired together, as raftexample's main.go does it: the channels, the store, the WAL, the
- * Raft loop and the HTTP API. {@link Main} builds one from flags; tests build several in one JVM.
+ * Raft loop, the HTTP API and, when asked, the Redis protocol. {@link Main} builds one from flags; tests build several in one JVM.
  */
 public final class Node implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Node.class);
@@ -42,9 +43,10 @@ public final class Node implements AutoCloseable {
      * @param engine  where the applied state lives; a data directory is only ever opened with the engine that
      *                wrote it
      * @param faultInjection whether the client API also serves the test-only fault-injection requests
+     * @param redisPort      where to serve the Redis protocol, 0 for nowhere
      */
     public record Settings(Member local, List<Member> members, int clientPort, Path dataDir, int snapshotCount,
-            boolean join, Engine engine, boolean faultInjection) {
+            boolean join, Engine engine, boolean faultInjection, int redisPort) {
         /** Where this node serves clients: the host of its peer URL, on the client port. */
         String clientUrl() {
             return "http://" + local.host() + ":" + clientPort;
@@ -54,12 +56,15 @@ public final class Node implements AutoCloseable {
     private final KVStore store;
     private final RaftLoop raft;
     private final HttpApi http;
+    /** Empty when {@code --redis-port} is 0. */
+    private final Optional<RespServer> redis;
     private final boolean restarted;
 
-    private Node(KVStore store, RaftLoop raft, HttpApi http, boolean restarted) {
+    private Node(KVStore store, RaftLoop raft, HttpApi http, Optional<RespServer> redis, boolean restarted) {
         this.store = store;
         this.raft = raft;
         this.http = http;
+        this.redis = redis;
         this.restarted = restarted;
     }
 
@@ -120,7 +125,16 @@ public final class Node implements AutoCloseable {
             HttpApi http = new HttpApi(store, raft,
                     settings.faultInjection() ? Optional.of(raft.transport().faults()) : Optional.empty(), metrics)
                     .start(settings.local().host(), settings.clientPort());
-            return new Node(store, raft, http, restored.isPresent());
+            Optional<RespServer> redis;
+            try {
+                redis = settings.redisPort() == 0 ? Optional.empty() : Optional.of(new RespServer(
+                        new RedisKeyspace(store), new RedisCluster(raft, store, settings.clientUrl()), metrics)
+                        .start(settings.local().host(), settings.redisPort()));
+            } catch (RuntimeException e) {
+                http.close();
+                throw e;
+            }
+            return new Node(store, raft, http, redis, restored.isPresent());
         } catch (RuntimeException e) {
             // A port taken by another process, typically: release the data directory and the peer port, so
             // that the caller can report it and a retry (or another node in this JVM) can open them. MicroRaft
@@ -162,6 +176,7 @@ public final class Node implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("leadership hand-over failed ({}); stopping anyway", e.getMessage());
         }
+        redis.ifPresent(RespServer::close);
         http.close();
         // MicroRaft closes the WAL as it terminates, after its last call.
         raft.close();

@@ -46,6 +46,7 @@ class LocalClusterTest {
     Path dir;
     private final int clientPortBase = Ports.freeBlock(NODES + 1);
     private final int peerPortBase = Ports.freeBlock(NODES + 1);
+    private final int redisPortBase = Ports.freeBlock(NODES + 1);
     private final List<Path> dataDirs = new ArrayList<>();
 
     @AfterEach
@@ -209,6 +210,7 @@ class LocalClusterTest {
         env.put("DATA", data.toString());
         env.put("CLIENT_PORT_BASE", String.valueOf(clientPortBase));
         env.put("PEER_PORT_BASE", String.valueOf(peerPortBase));
+        env.put("REDIS_PORT_BASE", String.valueOf(redisPortBase));
         env.put("START_WAIT_S", "60");
         for (int i = 0; i < environment.length; i += 2) {
             env.put(environment[i], environment[i + 1]);

@@ -29,7 +29,7 @@ class NodeTest {
         int clientPort = Ports.free();
         // MapDB locks its file: a leaked engine would make the second start fail.
         Node.Settings settings = new Node.Settings(local, List.of(local), clientPort, dir, 1000, false, Engine.mapdb,
-                false);
+                false, 0);
         try (ServerSocket taken = new ServerSocket(clientPort, 1, InetAddress.getByName("127.0.0.1"))) {
             assertThatThrownBy(() -> Node.start(settings, new FailStop(dir, failure -> { }), () -> { }))
                     .hasMessageContaining(String.valueOf(clientPort));
@@ -49,7 +49,7 @@ class NodeTest {
         Member local = new Member(1, "http://127.0.0.1:" + peerPort);
         int clientPort = Ports.free();
         Node.Settings settings = new Node.Settings(local, List.of(local), clientPort, dir, 1000, false, Engine.mapdb,
-                false);
+                false, 0);
         try (ServerSocket taken = new ServerSocket(peerPort, 1, InetAddress.getByName("127.0.0.1"))) {
             assertThatThrownBy(() -> Node.start(settings, new FailStop(dir, failure -> { }), () -> { }))
                     .hasMessageContaining("cannot listen for peers on " + local.peerUrl());

@@ -2,7 +2,9 @@ package io.metcd.metrics;
 
 import io.microraft.report.RaftNodeReport;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.metcd.resp.RespMetrics;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -23,10 +25,10 @@ import java.util.function.Supplier;
  * several nodes in one JVM). What the node already keeps (indices, term, snapshot counts, transport counters) is read
  * when scraped, through the suppliers the node registers ({@code watch...}); only what nobody else counts is counted as
  * it happens, each at the cost of an uncontended add. It knows no other part of metcd: each layer reports through the
- * interface it is given ({@link RaftMetrics}, {@link HttpMetrics}, a {@link java.util.function.LongConsumer} for the
- * WAL's syncs).
+ * interface it is given ({@link RaftMetrics}, {@link HttpMetrics}, the Redis layer's {@link RespMetrics}, a
+ * {@link java.util.function.LongConsumer} for the WAL's syncs).
  */
-public final class Metrics implements RaftMetrics, HttpMetrics {
+public final class Metrics implements RaftMetrics, HttpMetrics, RespMetrics {
     /** {@code text/plain; version=0.0.4; charset=utf-8}: the Prometheus text format. */
     public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
     /** Methods counted by name; any other a client makes up is counted as "other", so labels stay few. */
@@ -42,6 +44,15 @@ public final class Metrics implements RaftMetrics, HttpMetrics {
     private final Histogram httpDuration = Histogram.builder().name("metcd_http_request_duration_seconds")
             .help("Time to answer an HTTP request, by method, route and status code")
             .labelNames("method", "route", "code").classicOnly().withoutExemplars().register(registry);
+    private final Counter redisCommands = Counter.builder().name("metcd_redis_commands_total")
+            .help("Redis commands answered, by command (lower case; unknown for any name not in the table) and result: "
+                    + "ok, error (the client's), tryagain (no leader, quorum or commit in time)")
+            .labelNames("command", "result").withoutExemplars().register(registry);
+    private final Histogram redisDuration = Histogram.builder().name("metcd_redis_command_duration_seconds")
+            .help("Time from a Redis command's arrival to its reply being written, by command")
+            .labelNames("command").classicOnly().withoutExemplars().register(registry);
+    private final Gauge redisConnections = Gauge.builder().name("metcd_redis_open_connections")
+            .help("Redis client connections open").withoutExemplars().register(registry);
     private final Counter proposals = Counter.builder().name("metcd_proposals_total")
             .help("Writes this node handed to Raft: replicated as the leader, or forwarded to the leader")
             .withoutExemplars().register(registry);
@@ -69,6 +80,22 @@ public final class Metrics implements RaftMetrics, HttpMetrics {
         String status = Integer.toString(code);
         httpRequests.labelValues(known, route, status).inc();
         httpDuration.labelValues(known, route, status).observe(seconds);
+    }
+
+    @Override
+    public void answered(String command, Result result, double seconds) {
+        redisCommands.labelValues(command, result.name().toLowerCase()).inc();
+        redisDuration.labelValues(command).observe(seconds);
+    }
+
+    @Override
+    public void connectionOpened() {
+        redisConnections.inc();
+    }
+
+    @Override
+    public void connectionClosed() {
+        redisConnections.dec();
     }
 
     @Override

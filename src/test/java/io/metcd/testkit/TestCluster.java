@@ -34,6 +34,8 @@ public final class TestCluster implements AutoCloseable {
     private final Engine engine;
     private final Map<Integer, Engine> otherEngines = new ConcurrentHashMap<>();
     private boolean faultInjection;
+    /** Each node's Redis port, once {@link #withRedis} asked for them. */
+    private final List<Integer> redisPorts = new ArrayList<>();
 
     public TestCluster(Path dir, int size, int snapshotCount) {
         this(dir, size, snapshotCount, Engine.map);
@@ -61,11 +63,22 @@ public final class TestCluster implements AutoCloseable {
         return this;
     }
 
+    /** Serves the Redis protocol on every node, from its next start, on ports of its own ({@link #redisPort}). */
+    public TestCluster withRedis() {
+        while (redisPorts.size() < members.size()) {
+            redisPorts.add(Ports.free());
+        }
+        return this;
+    }
+
     /** Reserves ports for one more member (the next id) and returns its peer URL; nothing starts. */
     public String declareMember() {
         Member member = new Member(members.size() + 1, "http://127.0.0.1:" + Ports.free());
         members.add(member);
         clientPorts.add(Ports.free());
+        if (!redisPorts.isEmpty()) {
+            redisPorts.add(Ports.free());
+        }
         return member.peerUrl();
     }
 
@@ -90,7 +103,7 @@ public final class TestCluster implements AutoCloseable {
         Path dataDir = dir.resolve("node" + id);
         Node node = Node.start(new Node.Settings(members.get(id - 1), List.copyOf(members),
                 clientPorts.get(id - 1), dataDir, snapshotCount, join,
-                otherEngines.getOrDefault(id, engine), faultInjection),
+                otherEngines.getOrDefault(id, engine), faultInjection, redisPorts.isEmpty() ? 0 : redisPort(id)),
                 new FailStop(dataDir, failure -> failStopped.putIfAbsent(id, failure)), () -> {
                     removed.add(id);
                     Node self = nodes.remove(id);
@@ -126,6 +139,11 @@ public final class TestCluster implements AutoCloseable {
     /** Node {@code id}'s client HTTP port, for tests that talk raw bytes to it. */
     public int clientPort(int id) {
         return clientPorts.get(id - 1);
+    }
+
+    /** Node {@code id}'s Redis port, after {@link #withRedis}. */
+    public int redisPort(int id) {
+        return redisPorts.get(id - 1);
     }
 
     /** Node {@code id}'s peer (Raft) port, for tests that talk raw bytes to it. */
