@@ -12,6 +12,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
@@ -56,6 +57,7 @@ public final class Metrics implements RaftMetrics, HttpMetrics {
     private final Histogram snapshotDuration = Histogram.builder().name("metcd_snapshot_duration_seconds")
             .help("Time to take a snapshot of the store: waiting for the applier to reach it, then copying the state")
             .classicExponentialUpperBounds(0.001, 2, 15).withoutExemplars().register(registry); // 1 ms to 16 s
+    private final AtomicLong raftThreadStallMax = new AtomicLong();
 
     private volatile Supplier<RaftNodeReport> reports;
     /** A fresh Raft report for the scrape in progress: one round trip to the Raft thread per scrape. */
@@ -95,6 +97,11 @@ public final class Metrics implements RaftMetrics, HttpMetrics {
         snapshotDuration.observe(nanos / 1e9);
     }
 
+    @Override
+    public void raftThreadStalled(long nanos) {
+        raftThreadStallMax.accumulateAndGet(nanos, Math::max);
+    }
+
     // --------------------------------------------------------------------------------- read when scraped
 
     /**
@@ -108,6 +115,9 @@ public final class Metrics implements RaftMetrics, HttpMetrics {
         gauge("metcd_term", "The current Raft term", cb -> cb.call(term.getAsInt()));
         gauge("metcd_is_leader", "1 if this node is the leader, else 0", cb -> cb.call(isLeader.getAsBoolean() ? 1 : 0));
         gauge("metcd_has_leader", "1 if this node knows a leader, else 0", cb -> cb.call(hasLeader.getAsBoolean() ? 1 : 0));
+        gauge("metcd_raft_thread_stall_max_seconds", "The longest the Raft thread kept a task waiting (a probe every "
+                + "10 ms measures how late it runs) or spent taking a snapshot, since the node started",
+                cb -> cb.call(raftThreadStallMax.get() / 1e9));
         gauge("metcd_commit_index", "The highest log index known to be committed", cb -> {
             RaftNodeReport r = report;
             if (r != null) {

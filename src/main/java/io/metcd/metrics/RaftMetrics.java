@@ -13,4 +13,7 @@ public interface RaftMetrics {
 
     /** A snapshot of the store was taken, in {@code nanos}. */
     void snapshotTaken(long nanos);
+
+    /** The Raft thread kept a task waiting, or was busy with one, for {@code nanos}. */
+    void raftThreadStalled(long nanos);
 }

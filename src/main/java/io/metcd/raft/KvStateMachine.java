@@ -113,7 +113,9 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
         }
         stopOnFailure("taking the snapshot", commitIndex,
                 () -> store.snapshot(chunk -> chunkConsumer.accept(stage(commitIndex, chunk))));
-        metrics.snapshotTaken(System.nanoTime() - start);
+        long took = System.nanoTime() - start;
+        metrics.snapshotTaken(took);
+        metrics.raftThreadStalled(took);
     }
 
     /** MicroRaft holds every chunk until the snapshot is complete: each goes to the WAL at once instead. */

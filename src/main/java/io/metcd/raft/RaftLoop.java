@@ -63,6 +63,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
     private final PeerRequests peerRequests;
     private final Runnable onRemoved;
     private final RaftMetrics metrics;
+    private final RaftThreadProbe probe;
     private final AtomicBoolean removed = new AtomicBoolean();
     private volatile boolean closing;
 
@@ -108,6 +109,8 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
             builder.setLocalEndpoint(local).setInitialGroupMembers(List.copyOf(initialMembers));
         }
         this.raftNode = builder.build();
+        this.probe = new RaftThreadProbe(((RaftNodeImpl) raftNode).getExecutor(), metrics::raftThreadStalled,
+                String.valueOf(local.id()));
         snapshotBoundaryFix.attach((RaftNodeImpl) raftNode);
         this.stalePreVoteFix = new StalePreVoteFix((RaftNodeImpl) raftNode);
         this.readIndex = new ReadIndex(local, raftNode, transport, lease);
@@ -129,6 +132,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
     public void start() {
         transport.start();
         raftNode.start().join();
+        probe.start();
         stalePreVoteFix.start();
         proposeLoop.start();
         membership.start();
@@ -372,6 +376,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
     @Override
     public void close() {
         closing = true;
+        probe.close();
         membership.stop();
         proposeLoop.stop();
         raftNode.terminate().copy().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
