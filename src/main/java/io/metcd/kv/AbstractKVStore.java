@@ -2,9 +2,11 @@ package io.metcd.kv;
 
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
+import io.metcd.model.CrashPoint;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.model.Operation;
+import io.metcd.model.StateView;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,13 +20,14 @@ import java.util.concurrent.CompletableFuture;
 /**
  * The channel side of every {@link KVStore}: its clients' writes ({@link Writes}) and reads ({@link Reads}), and the
  * applier, which applies {@code commitC} and answers the writes applied. Engines supply only the storage:
- * {@link #get}, {@link #apply}, {@link #flush}, {@link #snapshot}, {@link #recoverFromSnapshot} and
+ * {@link #get}, {@link #apply}, {@link #flush}, {@link #openView}, {@link #recoverFromSnapshot} and
  * {@link #closeEngine}.
  * <p>
  * The applier works in passes: it applies what {@code commitC} holds, has the engine {@link #flush} it, and
  * only then publishes the applied index and answers the clients, so that an answered write is visible to
  * every later read on this node. Commits at or below the applied index are skipped: they are what MicroRaft
- * replays after a restart into an engine that already holds them.
+ * replays after a restart into an engine that already holds them. A snapshot marker ends a pass where it stands: the
+ * applier flushes what it applied, opens a view of that state and hands it over, and goes on.
  * <p>
  * An applier that fails (anything thrown, an {@link Error} included) stops the node through its {@link FailStop}: a
  * store that stopped applying would otherwise leave the Raft thread waiting on it for ever while the node keeps its
@@ -76,7 +79,13 @@ public abstract class AbstractKVStore implements KVStore {
     protected abstract void flush(long index);
 
     /**
-     * Replaces the whole state with the one {@link #snapshot} produced (on any node, by any engine) at log index
+     * A view of the state as flushed at {@code index}, the last index applied, which later writes do not change (see
+     * {@link StateView}); opening it must take constant time. Called only from the applier, between passes.
+     */
+    protected abstract StateView openView(long index);
+
+    /**
+     * Replaces the whole state with the one a {@link StateView} wrote (on any node, by any engine) at log index
      * {@code index}. Called only from the applier.
      */
     protected abstract void recoverFromSnapshot(long index, Iterable<byte[]> chunks);
@@ -137,6 +146,16 @@ public abstract class AbstractKVStore implements KVStore {
     }
 
     @Override
+    public long emptySnapshotBytes() {
+        return SnapshotFormat.EMPTY_BYTES;
+    }
+
+    @Override
+    public long snapshotGrowthBound(List<Proposal> writes) {
+        return SnapshotFormat.growthBound(writes);
+    }
+
+    @Override
     public void close() {
         writes.close();
         deadlines.close();
@@ -163,6 +182,11 @@ public abstract class AbstractKVStore implements KVStore {
                 commitC.drainTo(commits, MAX_COMMITS_PER_PASS - 1);
                 long index = applied.get();
                 for (Commit commit : commits) {
+                    if (commit instanceof Commit.Snapshot s) {
+                        settle(index, unanswered);
+                        viewAt(index, s);
+                        continue;
+                    }
                     if (commit.index() <= index) {
                         if (commit instanceof Commit.Restore r) {
                             LOG.info("the store already holds index {}: not reloading the snapshot at {}", index,
@@ -181,7 +205,9 @@ public abstract class AbstractKVStore implements KVStore {
                             writes.snapshotInstalled();
                             recoverFromSnapshot(r.index(), r.chunks());
                             r.done().run();
+                            CrashPoint.SNAPSHOT_INSTALLED.reached();
                         }
+                        case Commit.Snapshot s -> throw new IllegalStateException("handled above: " + s);
                         case Commit.MembershipChanged ignored -> {
                         }
                         case Commit.TermStarted t -> {
@@ -232,6 +258,20 @@ public abstract class AbstractKVStore implements KVStore {
             applied.fail(cause);
             writes.failAll(applied.stopped());
         }
+    }
+
+    /**
+     * Opens the view a snapshot marker asks for, once everything up to {@code index} (the last commit before the
+     * marker, which follows the snapshot's entry) is flushed. A marker for an index this store has left behind cannot
+     * be served: the view would not be of that state.
+     */
+    private void viewAt(long index, Commit.Snapshot marker) {
+        if (marker.index() != index) {
+            throw new IllegalStateException("a snapshot at index " + marker.index() + " was asked of a store at index "
+                    + index);
+        }
+        marker.viewOpened().accept(openView(index));
+        CrashPoint.SNAPSHOT_VIEW_OPEN.reached();
     }
 
     /** Flushes what this pass applied up to {@code index}, publishes it, then answers its clients. */

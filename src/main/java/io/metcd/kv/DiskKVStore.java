@@ -4,19 +4,23 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -34,6 +38,9 @@ import java.util.stream.Stream;
  * Each applier pass becomes one {@link Table#write} carrying its last index. The engines write without
  * forcing the disk: the Raft WAL is the durable copy, and an engine that comes back behind it (never ahead:
  * nothing is applied before the WAL holds it) catches up from it.
+ * <p>
+ * A snapshot is written from a view of the table ({@link Table#openView}), which may still be read after an install
+ * replaced the table: a table replaced is closed, and its generation deleted, once its last view is closed.
  */
 public final class DiskKVStore extends AbstractKVStore {
     private static final Logger LOG = LoggerFactory.getLogger(DiskKVStore.class);
@@ -50,6 +57,9 @@ public final class DiskKVStore extends AbstractKVStore {
     private String generation;
     /** Set by {@link #closeEngine}, which may run while the applier still works (closing waits for it only so long). */
     private boolean closed;
+    /** How many views of each table are open, and the generation of each table replaced meanwhile. Guarded by this. */
+    private final Map<Table, Integer> openViews = new IdentityHashMap<>();
+    private final Map<Table, String> replaced = new IdentityHashMap<>();
     /** Writes applied but not yet written to the table, and their size; the applier's only. */
     private final List<Proposal> pending = new ArrayList<>();
     private long pendingBytes;
@@ -150,20 +160,60 @@ public final class DiskKVStore extends AbstractKVStore {
         pendingBytes = 0;
     }
 
-    /** Streams from the table's consistent view: chunk by chunk, never the whole state in memory. */
+    /** The table's own view, which keeps the table open until it is closed. */
     @Override
-    public void snapshot(Consumer<byte[]> chunks) {
-        SnapshotChunks out = new SnapshotChunks(chunks);
-        tableLock.readLock().lock();
-        try {
-            table.scan(out::add);
-        } finally {
-            tableLock.readLock().unlock();
+    protected StateView openView(long index) {
+        Table viewed = table;
+        StateView view = viewed.openView(index);
+        synchronized (this) {
+            openViews.merge(viewed, 1, Integer::sum);
         }
-        out.finish();
+        AtomicBoolean closed = new AtomicBoolean();
+        return new StateView() {
+            @Override
+            public long index() {
+                return index;
+            }
+
+            @Override
+            public void writeTo(OutputStream out) throws IOException {
+                view.writeTo(out);
+            }
+
+            @Override
+            public void close() {
+                if (closed.compareAndSet(false, true)) {
+                    view.close();
+                    viewClosed(viewed);
+                }
+            }
+        };
     }
 
-    /** Builds the next generation from the chunks beside the live one, then switches to it. */
+    private void viewClosed(Table viewed) {
+        String generationGone;
+        synchronized (this) {
+            if (openViews.merge(viewed, -1, Integer::sum) > 0) {
+                return;
+            }
+            openViews.remove(viewed);
+            generationGone = replaced.remove(viewed);
+        }
+        if (generationGone != null) {
+            retire(viewed, generationGone);
+        }
+    }
+
+    /** Closes a table an install replaced, and deletes its generation. */
+    private void retire(Table old, String oldGeneration) {
+        old.close();
+        EngineFiles.deleteTree(dir.resolve(oldGeneration));
+    }
+
+    /**
+     * Builds the next generation from the chunks beside the live one, then switches to it; the old one goes once no
+     * view reads it.
+     */
     @Override
     protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
         // The snapshot holds everything pending, and more.
@@ -193,8 +243,15 @@ public final class DiskKVStore extends AbstractKVStore {
         } finally {
             tableLock.writeLock().unlock();
         }
-        old.close();
-        EngineFiles.deleteTree(dir.resolve(oldGeneration));
+        synchronized (this) {
+            if (openViews.containsKey(old)) {
+                replaced.put(old, oldGeneration);
+                old = null;
+            }
+        }
+        if (old != null) {
+            retire(old, oldGeneration);
+        }
         LOG.info("{} engine loaded the snapshot at index {} in {} ms", format.name(), index,
                 (System.nanoTime() - start) / 1_000_000);
     }
@@ -208,7 +265,7 @@ public final class DiskKVStore extends AbstractKVStore {
             throw new UncheckedIOException("cannot create " + nextDir, e);
         }
         try {
-            SnapshotChunks.forEachEntry(chunks, builder::add);
+            SnapshotFormat.read(chunks, index, builder::add);
             builder.finish(index);
         } catch (RuntimeException e) {
             builder.abort();
@@ -226,6 +283,7 @@ public final class DiskKVStore extends AbstractKVStore {
         }
     }
 
+    /** Closes the table, and those replaced whose views are still open (the node stops: nothing reads them). */
     @Override
     protected void closeEngine() {
         tableLock.writeLock().lock();
@@ -235,5 +293,11 @@ public final class DiskKVStore extends AbstractKVStore {
         } finally {
             tableLock.writeLock().unlock();
         }
+        List<Table> stillViewed;
+        synchronized (this) {
+            stillViewed = List.copyOf(replaced.keySet());
+            replaced.clear();
+        }
+        stillViewed.forEach(Table::close);
     }
 }

@@ -1,6 +1,7 @@
 package io.metcd.kv;
 
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 import org.iq80.leveldb.DB;
 import org.iq80.leveldb.DBIterator;
 import org.iq80.leveldb.Options;
@@ -9,11 +10,12 @@ import org.iq80.leveldb.Snapshot;
 import org.iq80.leveldb.WriteBatch;
 import org.iq80.leveldb.WriteOptions;
 import org.iq80.leveldb.impl.Iq80DBFactory;
+import org.iq80.leveldb.impl.SnapshotImpl;
 
 import java.io.Closeable;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InterruptedIOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -23,7 +25,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.BiConsumer;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The {@code leveldb} engine: an LSM tree (write-optimised), the pure-Java iq80 LevelDB (README, "Storage
@@ -157,21 +159,10 @@ final class LevelDbTable implements Table {
         }
     }
 
-    /** Reads a LevelDB snapshot: writes made during the scan are not seen. */
+    /** A LevelDB snapshot, and an iterator over it that reads the table files the snapshot keeps. */
     @Override
-    public void scan(BiConsumer<byte[], byte[]> entry) {
-        try (PinnedIterator pinned = pinnedIterator(); DBIterator it = pinned.iterator()) {
-            for (it.seek(new byte[] {DATA}); it.hasNext(); ) {
-                Map.Entry<byte[], byte[]> e = it.next();
-                byte[] key = e.getKey();
-                if (key.length == 0 || key[0] != DATA) {
-                    break;
-                }
-                entry.accept(Arrays.copyOfRange(key, 1, key.length), e.getValue());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    public StateView openView(long index) {
+        return new PinnedView(index);
     }
 
     /**
@@ -179,33 +170,61 @@ final class LevelDbTable implements Table {
      * it was taken on from deletion, but iq80 builds an iterator on the version current when the iterator is made, not
      * on the snapshot's: a compaction completing in between would leave the iterator on files nothing keeps, which it
      * opens as it goes; and a newer version may lack values the snapshot reads, since iq80's compactions drop
-     * overwritten values without regard to snapshots. Compactions wait while the two are made.
+     * overwritten values without regard to snapshots. So the two are made again until no compaction completed in
+     * between (a second snapshot names the version then current), rather than with compactions paused: pausing waits
+     * for the compaction under way, which can take seconds while the applier, the only writer, waits.
      */
-    private PinnedIterator pinnedIterator() throws IOException {
-        try {
-            db.suspendCompactions();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while pausing LevelDB's compactions");
-        }
-        Snapshot snapshot = null;
-        try {
-            snapshot = db.getSnapshot();
-            return new PinnedIterator(snapshot, db.iterator(new ReadOptions().snapshot(snapshot).fillCache(false)));
-        } catch (RuntimeException e) {
-            if (snapshot != null) {
-                snapshot.close();
-            }
-            throw e;
-        } finally {
-            db.resumeCompactions();
-        }
-    }
+    private final class PinnedView implements StateView {
+        private final long index;
+        private final Snapshot snapshot;
+        private final DBIterator iterator;
+        private final AtomicBoolean closed = new AtomicBoolean();
 
-    private record PinnedIterator(Snapshot snapshot, DBIterator iterator) implements Closeable {
+        PinnedView(long index) {
+            this.index = index;
+            while (true) {
+                Snapshot pinned = db.getSnapshot();
+                DBIterator it = db.iterator(new ReadOptions().snapshot(pinned).fillCache(false));
+                Snapshot after = db.getSnapshot();
+                boolean sameVersion = version(pinned) == version(after);
+                closeQuietly(after);
+                if (sameVersion) {
+                    this.snapshot = pinned;
+                    this.iterator = it;
+                    return;
+                }
+                closeQuietly(it, pinned);
+            }
+        }
+
+        private static Object version(Snapshot snapshot) {
+            return ((SnapshotImpl) snapshot).getVersion();
+        }
+
         @Override
-        public void close() throws IOException {
-            snapshot.close();
+        public long index() {
+            return index;
+        }
+
+        @Override
+        public void writeTo(OutputStream stream) throws IOException {
+            SnapshotFormat.Out out = new SnapshotFormat.Out(stream, index);
+            for (iterator.seek(new byte[] {DATA}); iterator.hasNext(); ) {
+                Map.Entry<byte[], byte[]> e = iterator.next();
+                byte[] key = e.getKey();
+                if (key.length == 0 || key[0] != DATA) {
+                    break;
+                }
+                out.add(Arrays.copyOfRange(key, 1, key.length), e.getValue());
+            }
+            out.finish();
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                closeQuietly(iterator, snapshot);
+            }
         }
     }
 
@@ -218,11 +237,14 @@ final class LevelDbTable implements Table {
         }
     }
 
-    private static void closeQuietly(DB db) {
-        try {
-            db.close();
-        } catch (IOException | RuntimeException e) {
-            // Giving up on a table being built: its directory is deleted next.
+    /** Closes what is given up on: a view's iterator and snapshot, a table being built (deleted next). */
+    private static void closeQuietly(Closeable... closeables) {
+        for (Closeable c : closeables) {
+            try {
+                c.close();
+            } catch (IOException | RuntimeException e) {
+                // Nothing depends on them any more.
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.metcd.kv;
 
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 import org.mapdb.Atomic;
 import org.mapdb.BTreeMap;
 import org.mapdb.DB;
@@ -13,9 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.function.BiConsumer;
 
 /**
  * The {@code mapdb} engine: a MapDB B+tree in one memory-mapped file, read-optimised like BoltDB.
@@ -25,7 +24,9 @@ import java.util.function.BiConsumer;
  * without transactions. A write interrupted by a kill -9 can leave such a file torn, so the table is trusted
  * only if it was closed cleanly: a marker file exists while it is open, and a table found with its marker is
  * rebuilt from the Raft snapshot and log instead ({@link Format#open} says so). Values live outside the tree's
- * nodes, so that rewriting a node does not copy up to 32 values of up to 1 MiB each.
+ * nodes, so that rewriting a node does not copy up to 32 values of up to 1 MiB each. MapDB keeps no versions without
+ * its transactions: snapshots are written from views made of the tree and the pre-images of the keys written since
+ * ({@link PreImages}).
  */
 final class MapDbTable implements Table {
     static final Format FORMAT = new Format() {
@@ -79,12 +80,14 @@ final class MapDbTable implements Table {
     private final DB db;
     private final BTreeMap<byte[], byte[]> map;
     private final Atomic.Long applied;
+    private final PreImages<byte[]> views;
 
     private MapDbTable(Path dir, DB db, BTreeMap<byte[], byte[]> map) {
         this.dir = dir;
         this.db = db;
         this.map = map;
         this.applied = db.atomicLong("applied-index").createOrOpen();
+        this.views = new PreImages<>(map, key -> key);
     }
 
     /** Marks the directory open, durably, before MapDB may write a byte. */
@@ -112,21 +115,22 @@ final class MapDbTable implements Table {
     @Override
     public void write(long index, List<Proposal> writes) {
         for (Proposal p : writes) {
+            byte[] key = p.key().getBytes(StandardCharsets.UTF_8);
+            if (views.recording()) {
+                views.beforeChange(key, map.get(key));
+            }
             if (p.isDelete()) {
-                map.remove(p.key().getBytes(StandardCharsets.UTF_8));
+                map.remove(key);
             } else {
-                map.put(p.key().getBytes(StandardCharsets.UTF_8), p.value());
+                map.put(key, p.value());
             }
         }
         applied.set(index);
     }
 
-    /** Iterates the live tree: the applier, its only writer, waits while a snapshot is taken. */
     @Override
-    public void scan(BiConsumer<byte[], byte[]> entry) {
-        for (Map.Entry<byte[], byte[]> e : map.entrySet()) {
-            entry.accept(e.getKey(), e.getValue());
-        }
+    public StateView openView(long index) {
+        return views.open(index);
     }
 
     @Override

@@ -4,18 +4,17 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.function.Consumer;
 
 /**
  * The in-memory engine: a sorted concurrent map, rebuilt on restart from the latest snapshot and the WAL.
- * Sorted in the order of the keys' UTF-8 bytes, the order of the disk engines, so that every node and
- * engine cuts the same state into the same chunks ({@link SnapshotChunks}).
+ * Sorted in the order of the keys' UTF-8 bytes, the order of the disk engines and of the snapshot format
+ * ({@link SnapshotFormat}). Snapshots are written from views that cost nothing to open ({@link PreImages}).
  */
 public final class MapKVStore extends AbstractKVStore {
     /**
@@ -42,8 +41,13 @@ public final class MapKVStore extends AbstractKVStore {
         return Character.isSurrogate(c) ? c + 0x2000 : c - 0x800;
     }
 
-    /** Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map. */
+    /**
+     * Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map; views of the
+     * map replaced keep reading it, which nothing changes any more.
+     */
     private volatile ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
+    /** The views of {@link #map}; the applier's only. */
+    private PreImages<String> views = new PreImages<>(map, SnapshotFormat::keyBytes);
 
     /** @param fresh the node starts with no Raft state of its own */
     public MapKVStore(int localId, boolean fresh, Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC,
@@ -64,6 +68,9 @@ public final class MapKVStore extends AbstractKVStore {
     @Override
     protected void apply(long index, List<Proposal> proposals) {
         for (Proposal p : proposals) {
+            if (views.recording()) {
+                views.beforeChange(p.key(), map.get(p.key()));
+            }
             if (p.isDelete()) {
                 map.remove(p.key());
             } else {
@@ -77,21 +84,17 @@ public final class MapKVStore extends AbstractKVStore {
     protected void flush(long index) {
     }
 
-    /** Called on the Raft thread once everything up to the snapshot index is applied and nothing more is. */
     @Override
-    public void snapshot(Consumer<byte[]> chunks) {
-        SnapshotChunks out = new SnapshotChunks(chunks);
-        for (Map.Entry<String, byte[]> e : map.entrySet()) {
-            out.add(e.getKey().getBytes(StandardCharsets.UTF_8), e.getValue());
-        }
-        out.finish();
+    protected StateView openView(long index) {
+        return views.open(index);
     }
 
     @Override
     protected void recoverFromSnapshot(long index, Iterable<byte[]> chunks) {
         ConcurrentSkipListMap<String, byte[]> restored = new ConcurrentSkipListMap<>(UTF8_ORDER);
-        SnapshotChunks.forEachEntry(chunks, (key, value) -> restored.put(new String(key, StandardCharsets.UTF_8), value));
+        SnapshotFormat.read(chunks, index, (key, value) -> restored.put(new String(key, StandardCharsets.UTF_8), value));
         map = restored;
+        views = new PreImages<>(restored, SnapshotFormat::keyBytes);
     }
 
     /** Nothing to close: the state lives and dies with the process. */

@@ -1,12 +1,12 @@
 package io.metcd.kv;
 
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.function.BiConsumer;
 
 /**
  * The files of a disk engine in one directory: keys (UTF-8 bytes) to values, and the log index that state
@@ -25,10 +25,11 @@ interface Table extends AutoCloseable {
     void write(long index, List<Proposal> writes);
 
     /**
-     * Every entry in ascending unsigned byte order of key, from one consistent state (no {@link #write} runs
-     * meanwhile, or one does but is not seen).
+     * A view of the table as it is now, between two {@link #write}s, which later writes do not change: its entries
+     * in ascending unsigned byte order of key, written as the snapshot format says. Opening it takes constant time. The
+     * table stays open until the view is closed.
      */
-    void scan(BiConsumer<byte[], byte[]> entry);
+    StateView openView(long index);
 
     /** Closes the files cleanly: a reopened table then holds all that was written. */
     @Override

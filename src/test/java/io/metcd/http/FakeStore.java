@@ -4,6 +4,7 @@ import io.metcd.kv.Consensus;
 import io.metcd.kv.KVStore;
 import io.metcd.kv.ReadLevel;
 import io.metcd.kv.WriteOutcomes;
+import io.metcd.model.Operation.Proposal;
 import io.metcd.model.Unavailable;
 
 import java.util.List;
@@ -12,7 +13,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 
 /**
  * A store for the HTTP API's tests: a map written at once, unless a test makes it {@link #unavailable}. It records
@@ -98,7 +98,12 @@ final class FakeStore implements KVStore {
     }
 
     @Override
-    public void snapshot(Consumer<byte[]> chunks) {
+    public long emptySnapshotBytes() {
+        throw new UnsupportedOperationException("only consensus snapshots the store");
+    }
+
+    @Override
+    public long snapshotGrowthBound(List<Proposal> writes) {
         throw new UnsupportedOperationException("only consensus snapshots the store");
     }
 

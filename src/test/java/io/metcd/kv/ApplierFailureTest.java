@@ -25,8 +25,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * An applier that fails, whatever it throws, stops the node the way a failed WAL does: otherwise the Raft thread
- * waits for it for ever (on a full {@code commitC}, or for the index of the next snapshot) while the node keeps its
- * vote and serves reads of a state that no longer moves. What waits for the store fails rather than waits.
+ * waits for it for ever (on a full {@code commitC}) while the node keeps its vote and serves reads of a state that no
+ * longer moves. What waits for the store fails rather than waits.
  */
 class ApplierFailureTest {
     private static final Duration PATIENCE = Duration.ofSeconds(10);
@@ -70,7 +70,28 @@ class ApplierFailureTest {
         assertThat(failStop.cause()).isEmpty();
     }
 
-    /** The Raft thread waits so for the index of a snapshot it takes. */
+    /** A snapshot's view is opened by the applier, at the snapshot's marker: an engine that cannot open one fails. */
+    @Test
+    void aViewTheEngineCannotOpenStopsTheNode() throws InterruptedException {
+        InternalError fullDisk = new InternalError("a fault occurred in an unsafe memory access operation (injected)");
+        startApplier(fullDisk);
+        commitC.sender().put(new Commit.Snapshot(0, view -> { }));
+        await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
+        assertThat(failStop.cause()).containsSame(fullDisk);
+    }
+
+    /** Its view could not be of the state at that index: the snapshot would be wrong, and served to followers. */
+    @Test
+    void aSnapshotMarkerForAnIndexTheStoreHasLeftBehindStopsTheNode() throws InterruptedException {
+        failStop = new FailStop(dir, cause -> { });
+        store = new FailingStore(commitC.receiver(), 9, new IllegalStateException("not reached"), failStop);
+        store.start(new StubConsensus());
+        commitC.sender().put(new Commit.Snapshot(7, view -> { }));
+        await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
+        assertThat(failStop.cause().orElseThrow()).hasMessageContaining("asked of a store at index 9");
+    }
+
+    /** Reads and the writes proposed here wait so for an index. */
     @Test
     void whatWaitsForAnIndexFailsOnceTheApplierHasFailed() throws InterruptedException {
         startApplier(new OutOfMemoryError("Java heap space (injected)"));

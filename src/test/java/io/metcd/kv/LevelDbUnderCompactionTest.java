@@ -4,16 +4,22 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Queue;
 import java.util.Set;
@@ -22,6 +28,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiConsumer;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -39,8 +46,6 @@ class LevelDbUnderCompactionTest {
     private static final int SNAPSHOT_KEYS = 200_000;
     private static final int VALUE_BYTES = 500;
     private static final int INSTALLS = 3;
-    /** Fewer than fill a chunk: each range of keys makes exactly one. */
-    private static final int KEYS_PER_CHUNK = SnapshotChunks.CHUNK_BYTES / (VALUE_BYTES + 32);
 
     /** Keys written once before the readers start, which they read while other keys are written. */
     private static final int STABLE_KEYS = 20_000;
@@ -67,9 +72,8 @@ class LevelDbUnderCompactionTest {
         AbstractKVStore store = (AbstractKVStore) Engine.leveldb.open(dataDir, true, 1,
                 new Channel<Proposal>(1).sender(), new Channel<Commit>(1).receiver(), new FailStop(dataDir, failure -> { }));
         try {
-            Iterable<byte[]> snapshot = snapshotOf(SNAPSHOT_KEYS);
             for (int install = 1; install <= INSTALLS; install++) {
-                store.recoverFromSnapshot(1000L * install, snapshot);
+                store.recoverFromSnapshot(1000L * install, snapshotOf(1000L * install, SNAPSHOT_KEYS));
                 assertThat(store.lookup(key(0))).isEqualTo(value(0));
                 assertThat(store.lookup(key(SNAPSHOT_KEYS - 1))).isEqualTo(value(SNAPSHOT_KEYS - 1));
             }
@@ -86,7 +90,7 @@ class LevelDbUnderCompactionTest {
     void aFinishedTableLeavesItsFilesAsTheyAreUntilItIsOpenedAgain() throws Exception {
         Path dir = dataDir.resolve("built");
         Table.Builder builder = LevelDbTable.FORMAT.build(dir);
-        SnapshotChunks.forEachEntry(snapshotOf(SNAPSHOT_KEYS), builder::add);
+        SnapshotFormat.read(snapshotOf(1, SNAPSHOT_KEYS), 1, builder::add);
         builder.finish(1);
         Set<String> finished = files(dir);
         // The last memtable of a build this size is still being written out as the build ends.
@@ -174,7 +178,7 @@ class LevelDbUnderCompactionTest {
         while (!stop.get()) {
             AtomicLong stable = new AtomicLong();
             try {
-                table.scan((key, value) -> {
+                read(table.openView(0), (key, value) -> {
                     if (key.length == stableKeyLength) {
                         stable.incrementAndGet();
                     }
@@ -190,18 +194,72 @@ class LevelDbUnderCompactionTest {
         }
     }
 
-    /** The chunks of a snapshot of {@code keys} keys, each made as it is iterated, as the WAL reads them. */
-    static Iterable<byte[]> snapshotOf(int keys) {
-        int ranges = (keys + KEYS_PER_CHUNK - 1) / KEYS_PER_CHUNK;
-        return () -> IntStream.range(0, ranges).mapToObj(r -> {
-            List<byte[]> chunk = new ArrayList<>(1);
-            SnapshotChunks out = new SnapshotChunks(chunk::add);
-            for (int i = r * KEYS_PER_CHUNK; i < Math.min(keys, (r + 1) * KEYS_PER_CHUNK); i++) {
+    /**
+     * The chunks of the snapshot at {@code index} of {@code keys} keys, made as they are iterated (on a thread of their
+     * own, through a pipe), as a store reads them from a snapshot file: never all in the heap.
+     */
+    static Iterable<byte[]> snapshotOf(long index, int keys) {
+        return () -> chunksOf(pipe -> {
+            SnapshotFormat.Out out = new SnapshotFormat.Out(pipe, index);
+            for (int i = 0; i < keys; i++) {
                 out.add(key(i).getBytes(StandardCharsets.UTF_8), value(i));
             }
             out.finish();
-            return chunk.getFirst();
-        }).iterator();
+        });
+    }
+
+    /** Every entry {@code view} writes, read as it writes them; closes the view. */
+    static void read(StateView view, BiConsumer<byte[], byte[]> entry) {
+        try (view) {
+            SnapshotFormat.read(() -> chunksOf(view::writeTo), view.index(), entry);
+        }
+    }
+
+    /** What {@code writer} writes, on a thread of its own, as chunks of up to 64 KiB. */
+    private static Iterator<byte[]> chunksOf(ThrowingWriter writer) {
+        PipedInputStream in = new PipedInputStream(64 << 10);
+        PipedOutputStream pipe;
+        try {
+            pipe = new PipedOutputStream(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Thread.ofPlatform().daemon().start(() -> {
+            try (pipe) {
+                writer.writeTo(pipe);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        return new Iterator<>() {
+            private byte[] next = read();
+
+            private byte[] read() {
+                try {
+                    byte[] chunk = in.readNBytes(64 << 10);
+                    return chunk.length == 0 ? null : chunk;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+
+            @Override
+            public boolean hasNext() {
+                return next != null;
+            }
+
+            @Override
+            public byte[] next() {
+                byte[] chunk = next;
+                next = read();
+                return chunk;
+            }
+        };
+    }
+
+    @FunctionalInterface
+    private interface ThrowingWriter {
+        void writeTo(OutputStream out) throws IOException;
     }
 
     /** Zero-padded, so that the keys come in the snapshot's byte order. */

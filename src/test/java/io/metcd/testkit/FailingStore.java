@@ -5,9 +5,9 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 
 import java.util.List;
-import java.util.function.Consumer;
 
 /**
  * A store whose engine fails as a real one can: applying, taking or installing a snapshot throws the given
@@ -52,7 +52,7 @@ public final class FailingStore extends AbstractKVStore {
     }
 
     @Override
-    public void snapshot(Consumer<byte[]> chunks) {
+    protected StateView openView(long index) {
         throw fail();
     }
 
