@@ -39,8 +39,12 @@ final class EngineRestart {
     /**
      * The state to restart MicroRaft from, for a store at {@code store.appliedIndex()}: {@code restored} itself unless
      * the store is past its snapshot.
-     *
-     * @throws IllegalStateException if the store is past the last entry of the log: its files are ahead of the WAL
+     * <p>
+     * A store past the last entry of the log is left to skip what is replayed, as it would be without this: only a
+     * crash of the machine can make it (a follower may apply a committed entry before it syncs it, and the page cache
+     * may lose the log's tail but not the engine's), the term of its index is not known, and the entries it lacks come
+     * back from the leader. A snapshot due in that short stretch stops the node (its store cannot open a view at an
+     * index it has passed), and the restart that follows finds those entries in the log.
      */
     static RestoredRaftState startAtEngine(RestoredRaftState restored, KVStore store, SnapshotFiles snapshots) {
         long engineIndex = store.appliedIndex();
@@ -70,9 +74,10 @@ final class EngineRestart {
             }
         }
         if (atEngine == null || atEngine.getIndex() != engineIndex) {
-            throw new IllegalStateException("the " + store.engine() + " engine holds index " + engineIndex
-                    + ", which the Raft log (snapshot at " + durableIndex + ", " + restored.getLogEntries().size()
-                    + " entries after it) does not: its files are ahead of the WAL");
+            LOG.warn("the {} engine holds index {}, past the Raft log (snapshot at {}, {} entries after it): the "
+                    + "machine crashed before the log's tail was synced; the store skips the entries it holds as they "
+                    + "come back", store.engine(), engineIndex, durableIndex, restored.getLogEntries().size());
+            return restored;
         }
         int chunkCount = (int) Math.max(1, Math.ceilDiv(bound, SnapshotFiles.CHUNK_BYTES));
         snapshots.begin(engineIndex, chunkCount);
