@@ -14,7 +14,6 @@ import org.iq80.leveldb.impl.SnapshotImpl;
 import java.io.Closeable;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -23,7 +22,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.BiPredicate;
 
@@ -258,25 +256,15 @@ final class LevelDbTable implements Table {
     }
 
     /** The table at one index, pinned until it is closed. */
-    private final class PinnedView implements StateView {
-        private final long index;
-        private final StoreMeta meta;
+    private final class PinnedView extends SnapshotFormat.View {
         private final Pinned pinned = pin();
-        private final AtomicBoolean closed = new AtomicBoolean();
 
         PinnedView(long index, StoreMeta meta) {
-            this.index = index;
-            this.meta = meta;
+            super(index, meta);
         }
 
         @Override
-        public long index() {
-            return index;
-        }
-
-        @Override
-        public void writeTo(OutputStream stream) throws IOException {
-            SnapshotFormat.Out out = new SnapshotFormat.Out(stream, index, meta);
+        void writeEntries(SnapshotFormat.Out out) throws IOException {
             IOException[] failed = {null};
             pinned.forEach(DATA, new byte[0], (key, record) -> {
                 try {
@@ -290,14 +278,11 @@ final class LevelDbTable implements Table {
             if (failed[0] != null) {
                 throw failed[0];
             }
-            out.finish();
         }
 
         @Override
-        public void close() {
-            if (closed.compareAndSet(false, true)) {
-                pinned.close();
-            }
+        void release() {
+            pinned.close();
         }
     }
 

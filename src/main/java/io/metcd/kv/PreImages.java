@@ -3,7 +3,6 @@ package io.metcd.kv;
 import io.metcd.model.StateView;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -69,24 +68,15 @@ final class PreImages<K, V> {
         return view;
     }
 
-    private final class View implements StateView {
-        private final long index;
-        private final StoreMeta meta;
+    private final class View extends SnapshotFormat.View {
         private final ConcurrentSkipListMap<K, Object> pre = new ConcurrentSkipListMap<>(live.comparator());
 
         View(long index, StoreMeta meta) {
-            this.index = index;
-            this.meta = meta;
+            super(index, meta);
         }
 
         @Override
-        public long index() {
-            return index;
-        }
-
-        @Override
-        public void writeTo(OutputStream stream) throws IOException {
-            SnapshotFormat.Out out = new SnapshotFormat.Out(stream, index, meta);
+        void writeEntries(SnapshotFormat.Out out) throws IOException {
             Iterator<Map.Entry<K, V>> it = live.entrySet().iterator();
             K last = null;
             while (it.hasNext()) {
@@ -106,7 +96,6 @@ final class PreImages<K, V> {
                 last = key;
             }
             writeDeletedBefore(out, last, null);
-            out.finish();
         }
 
         /** The keys between {@code from} and {@code to} (exclusive, null: unbounded) that the view has and the map lost. */
@@ -126,7 +115,7 @@ final class PreImages<K, V> {
         }
 
         @Override
-        public void close() {
+        void release() {
             open.remove(this);
         }
     }

@@ -2,6 +2,7 @@ package io.metcd.kv;
 
 import io.metcd.model.Command;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -13,6 +14,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 
 /**
@@ -93,6 +95,47 @@ public final class SnapshotFormat {
             out.writeInt(END);
             out.flush();
         }
+    }
+
+    /**
+     * A store's state at one index, written in this format: the header of its index and store metadata, the entries
+     * {@link #writeEntries} adds, the end mark. Closing it lets go of what it holds ({@link #release}) once, however
+     * often and on whatever threads it is closed, as {@link StateView#close} promises.
+     */
+    abstract static class View implements StateView {
+        private final long index;
+        private final StoreMeta meta;
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        View(long index, StoreMeta meta) {
+            this.index = index;
+            this.meta = meta;
+        }
+
+        @Override
+        public final long index() {
+            return index;
+        }
+
+        @Override
+        public final void writeTo(OutputStream stream) throws IOException {
+            Out out = new Out(stream, index, meta);
+            writeEntries(out);
+            out.finish();
+        }
+
+        /** Adds every entry of the state, in the format's order. */
+        abstract void writeEntries(Out out) throws IOException;
+
+        @Override
+        public final void close() {
+            if (closed.compareAndSet(false, true)) {
+                release();
+            }
+        }
+
+        /** Lets go of what holds the state; called once. */
+        abstract void release();
     }
 
     /** A snapshot being read: its header at once, its entries as they are iterated, once. */
