@@ -23,9 +23,10 @@ import java.util.function.Consumer;
  * its state, which chunks are written (with their lengths and CRCs) and who waits for them.
  * <p>
  * <b>Locking:</b> a plain record of fields without a lock of its own. Every mutable field is guarded by the monitor of
- * the {@link SnapshotFiles} it belongs to, the one lock of the snapshot files; the only exceptions are {@link #view},
- * which the writer reads without it once it took the snapshot under it ({@link State#WRITING}), and {@link #meta},
- * a future that is safe on any thread.
+ * the {@link SnapshotFiles} it belongs to, the one lock of the snapshot files. {@link #meta} is a future, safe on any
+ * thread; and the one thread that fills a snapshot reads back without the lock what it set under it: the writer the
+ * view, lengths and CRCs of the snapshot it took ({@link State#WRITING}), the Raft thread the channel of one it
+ * receives.
  */
 final class SnapshotFile {
     enum State {

@@ -14,7 +14,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,8 +51,8 @@ import java.util.stream.Stream;
  * <p>
  * <b>Locking.</b> This class is the registry of snapshots and its monitor is the one lock: it guards which snapshots
  * exist and every field of each {@link SnapshotFile}. The writer and the receiver take no lock of their own; they
- * change a snapshot only through the package-private methods here, each of which holds the monitor while it runs, and
- * do their file I/O outside it. Threads: the Raft thread begins, receives and syncs; the store's applier hands views
+ * change a snapshot only through the package-private methods here, which take the monitor for the bookkeeping only
+ * (never around file I/O, nor while completing futures whose callbacks send chunks on). Threads: the Raft thread begins, receives and syncs; the store's applier hands views
  * over; the writer writes; the syncer syncs received chunks ahead of time; any thread reads chunks
  * ({@link #readChunk}) and waits for them.
  */
