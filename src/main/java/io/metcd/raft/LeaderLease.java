@@ -4,8 +4,9 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Whether this leader may answer a {@code default} read under its lease: only for a heartbeat timeout after the moment
- * it asked for a heartbeat round (a MicroRaft LINEARIZABLE query) that a majority then answered.
+ * Whether this leader may answer a {@code default} read under its lease: only for a heartbeat timeout, less a margin
+ * for clock drift, after the moment it asked for a heartbeat round (a MicroRaft LINEARIZABLE query) that a majority
+ * then answered.
  * <p>
  * MicroRaft 0.7's own lease (LEADER_LEASE) is not enough: it dates a follower's answer from when the Raft thread
  * handles it, not from when the heartbeat it answers was sent. Answers that waited in the Raft thread's queue while the

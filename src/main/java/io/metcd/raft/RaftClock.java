@@ -1,5 +1,7 @@
 package io.metcd.raft;
 
+import io.microraft.RaftConfig;
+
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -51,6 +53,11 @@ public final class RaftClock extends Clock {
     /** The real time since {@code timestamp}, a value of {@link #millis()} (MicroRaft's reports carry such values). */
     public Duration elapsedSince(long timestamp) {
         return toRealTime(Duration.ofMillis(millis() - timestamp));
+    }
+
+    /** How long followers on this clock wait for their leader's heartbeats under {@code config}, in real time. */
+    Duration heartbeatTimeout(RaftConfig config) {
+        return toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs()));
     }
 
     /** How long {@code raftTime}, a duration in MicroRaft's time (its seconds, this clock's millis), lasts really. */

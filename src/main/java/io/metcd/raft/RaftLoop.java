@@ -98,8 +98,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         this.metrics = metrics;
         this.wal = wal;
         this.confChangeC = confChangeC.sender();
-        this.lease = LeaderLease.following(
-                clock.toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs())));
+        this.lease = LeaderLease.following(clock.heartbeatTimeout(config));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         SnapshotBoundaryFix snapshotBoundaryFix = new SnapshotBoundaryFix(new UnwrittenChunks(transport));
         KvStateMachine stateMachine = new KvStateMachine(commitC, store, wal.snapshots(), this::term, metrics,
