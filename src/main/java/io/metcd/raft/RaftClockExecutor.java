@@ -19,7 +19,9 @@ import java.util.concurrent.TimeUnit;
  * real 250 ms ticks: at real speed a follower whose append or answer was lost (a reconnection, a node started again)
  * would hear nothing for 1-2 s, longer than the heartbeat timeout, and give its leader up;</li>
  * <li>the election timeouts, which MicroRaft gives in milliseconds, stay real: a failed election is tried again after
- * that time, with up to 100 ms more at random to tell two candidates apart.</li>
+ * that time, with up to 100 ms more at random to tell two candidates apart;</li>
+ * <li>a task handed over without a delay (most of MicroRaft's, and {@link RaftThreadProbe}'s) is queued as on the
+ * default executor, so how late it runs, the stall the probe reports, is real time.</li>
  * </ul>
  */
 final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAware {
