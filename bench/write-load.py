@@ -7,11 +7,12 @@
 
 run: CLIENTS threads, each writing in a loop until SECONDS have passed, MAX_REQUESTS writes were sent,
 or SIGTERM/SIGINT: a random key of the workload (KEYSPACE, KEY_PREFIX, VALUE_SIZE, as bench/workload.lua
-names and fills them), to a node picked at random for every write, on a fresh connection. A client thus
-copes with a dead node by itself: the next write goes elsewhere. Unlike wrk, every write's invocation
-and completion times are kept: FILE gets one line per write as it completes, "invoked completed outcome",
-times in seconds since the epoch (the clock `date +%s.%N` reads), outcome "ok", an HTTP status, or an
-error name. At the end, writes still in flight are left unrecorded: the period is over.
+names and fills them), to a node picked at random for every write, on a fresh connection. A node that
+refuses a connection is left alone by every writer for DOWN_FOR_S, and the writer sends its next write
+to another node at once. Unlike wrk, every write's invocation and completion times are kept: FILE gets
+one line per write as it completes, "invoked completed outcome", times in seconds since the epoch (the
+clock `date +%s.%N` reads), outcome "ok", an HTTP status, or an error name. At the end, writes still in
+flight are left unrecorded: the period is over.
 
 summarize: with FILE and the kill times (one "TIME NODE" line per kill -9), prints one line:
   FAILOVER ... recovered=R median_s= max_s= each_s= acked= ops_s= failed= refused= secs= kills=
@@ -36,8 +37,13 @@ import threading
 import time
 import urllib.parse
 
-# A client whose write could not connect waits this long before the next one: a dead node refuses at
-# once, and eight threads retrying without a pause would spin the CPU the nodes need.
+# How long the writers leave a node alone after it refused a connection, as etcd's own client does: gRPC
+# waits 1 s before it connects to such an endpoint again, and sends to the others meanwhile. The
+# clients of both systems do the same, so a node killed and started again costs the writers the
+# time it is missed, not a refused connection and a pause for every write sent to it while it starts.
+DOWN_FOR_S = 1.0
+# A writer whose write could not connect while every node is left alone waits this long before the
+# next one: eight threads retrying without a pause would spin the CPU the nodes need.
 PAUSE_AFTER_CONNECT_ERROR_S = 0.01
 
 
@@ -83,6 +89,21 @@ def run(args):
     budget = threading.Semaphore(args.max_requests)
     lock = threading.Lock()
     out = open(args.out, "w")
+    down_until = [0.0] * len(targets)  # by target: monotonic time until which writers leave it alone
+
+    def pick(rng):
+        """A node not left alone, at random; any node if all are."""
+        now = time.monotonic()
+        with lock:
+            up = [i for i, until in enumerate(down_until) if until <= now]
+        return rng.choice(up or range(len(targets)))
+
+    def refused(i):
+        """Leaves target i alone; whether some other node is not left alone."""
+        now = time.monotonic()
+        with lock:
+            down_until[i] = max(down_until[i], now + DOWN_FOR_S)
+            return any(until <= now for until in down_until)
 
     def record(invoked, completed, outcome):
         # Flushed line by line, so that scripts/bench-faults.sh sees the first write acknowledged after a kill.
@@ -94,7 +115,8 @@ def run(args):
     def client(n):
         rng = random.Random(args.seed * 1000 + n)
         while not stop.is_set() and time.monotonic() < deadline and budget.acquire(blocking=False):
-            target = rng.choice(targets)
+            i = pick(rng)
+            target = targets[i]
             method, path, body, headers = writer.request(rng)
             invoked = time.time()
             connection = http.client.HTTPConnection(target.hostname, target.port, timeout=args.timeout)
@@ -108,7 +130,7 @@ def run(args):
                 connection.close()
             if not stop.is_set() and time.monotonic() < deadline:
                 record(invoked, time.time(), outcome)
-            if outcome.endswith(("RefusedError", "ResetError")):
+            if outcome == "ConnectionRefusedError" and not refused(i):
                 stop.wait(PAUSE_AFTER_CONNECT_ERROR_S)
 
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(args.clients)]

@@ -10,7 +10,8 @@
 # metcd node reports (metcd_raft_thread_stall_max_seconds; n/a where a node does not expose it).
 #
 # The fault cases (bench/write-load.py: FAULT_CLIENTS writers, a fresh connection and a random node for
-# every write, so a dead node costs a client one refused connection; a write gets FAULT_TIMEOUT_S, as a
+# every write; a node that refused a connection is left alone for 1 s, as etcd's client leaves an endpoint
+# it cannot reach, while the writers send to the others; a write gets FAULT_TIMEOUT_S, as a
 # client with a deadline gives it, since etcd keeps a write proposed while it has no leader until its 7 s
 # request timeout without an answer; metcd keeps it until a leader is known and forwards it):
 #   failover  KILLS times: kill -9 of the leader, then, once a write invoked after the kill has been

@@ -11,6 +11,7 @@ import io.metcd.model.Member;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.raft.ConfChange;
 import io.metcd.raft.RaftLoop;
+import io.metcd.raft.RaftTiming;
 import io.metcd.resp.RespServer;
 import io.metcd.wal.ChronicleRaftStore;
 import io.metcd.wal.SnapshotFiles;
@@ -157,15 +158,11 @@ public final class Node implements AutoCloseable {
     }
 
     private static RaftConfig raftConfig(int snapshotCount) {
-        // Whole seconds are MicroRaft's unit: 1 s heartbeats and a 2 s timeout give a new leader within
-        // about 3 s of a crash, instead of the 10 s default.
         // Snapshots come from the leader only: nodes take them at indices of their own, so a follower MicroRaft would
         // list as a source may not have the one asked for.
-        return RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(750).setLeaderHeartbeatPeriodSecs(1)
-                .setLeaderHeartbeatTimeoutSecs(2).setCommitCountToTakeSnapshot(snapshotCount)
+        return RaftTiming.configure(RaftConfig.newBuilder()).setCommitCountToTakeSnapshot(snapshotCount)
                 .setTransferSnapshotsFromFollowersEnabled(false)
-                .setAppendEntriesRequestBatchSize(100).setMaxPendingLogEntryCount(2000)
-                .setRaftNodeReportPublishPeriodSecs(5).build();
+                .setAppendEntriesRequestBatchSize(100).setMaxPendingLogEntryCount(2000).build();
     }
 
     public RaftLoop raft() {

@@ -4,8 +4,9 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Whether this leader may answer a {@code default} read under its lease: only for a heartbeat timeout after the moment
- * it asked for a heartbeat round (a MicroRaft LINEARIZABLE query) that a majority then answered.
+ * Whether this leader may answer a {@code default} read under its lease: only for a heartbeat timeout, less a margin
+ * for clock drift, after the moment it asked for a heartbeat round (a MicroRaft LINEARIZABLE query) that a majority
+ * then answered.
  * <p>
  * MicroRaft 0.7's own lease (LEADER_LEASE) is not enough: it dates a follower's answer from when the Raft thread
  * handles it, not from when the heartbeat it answers was sent. Answers that waited in the Raft thread's queue while the
@@ -27,6 +28,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * through heartbeat rounds until this node leads a later term.
  */
 final class LeaderLease {
+    /**
+     * How much shorter a lease is than the heartbeat timeout it rests on. The followers time that timeout with their
+     * own clocks: one that runs fast ends its promise early in the leader's time. Quartz clocks, and NTP slewing them,
+     * differ in rate by well under 0.1%; a tenth also covers a leader whose time is read a little late.
+     */
+    static final double DRIFT_MARGIN = 0.1;
     private final long durationNanos;
     private final AtomicInteger roundsInFlight = new AtomicInteger();
     /** The latest term in which a leadership transfer started; leaders' terms start at 1. */
@@ -43,6 +50,11 @@ final class LeaderLease {
 
     LeaderLease(Duration duration) {
         this.durationNanos = duration.toNanos();
+    }
+
+    /** The lease of a leader whose followers vote for no one else for {@code heartbeatTimeout} after they heard it. */
+    static LeaderLease following(Duration heartbeatTimeout) {
+        return new LeaderLease(Duration.ofNanos((long) (heartbeatTimeout.toNanos() * (1 - DRIFT_MARGIN))));
     }
 
     /** Whether a read asked for at {@code nowNanos} (System.nanoTime) in {@code term} may be served under the lease. */

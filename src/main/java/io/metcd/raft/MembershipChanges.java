@@ -45,9 +45,9 @@ final class MembershipChanges {
     private static final long CAUGHT_UP_WITHIN = 64;
     /**
      * A follower heard from within this long counts as up when checking that a removal keeps a quorum: a
-     * live follower answers every heartbeat (1 s), and 2 s is when its own followers would give up on a leader.
+     * live follower answers every heartbeat, and this is when a leader's followers would give it up.
      */
-    static final Duration ALIVE_WITHIN = Duration.ofSeconds(2);
+    static final Duration ALIVE_WITHIN = RaftTiming.HEARTBEAT_TIMEOUT;
     /** How long the server waits for MicroRaft to take a change up; it answers in microseconds unless stopping. */
     private static final Duration TAKE_UP_TIMEOUT = Duration.ofSeconds(5);
 

@@ -1,5 +1,7 @@
 package io.metcd.raft;
 
+import io.microraft.RaftConfig;
+
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -10,22 +12,23 @@ import java.time.ZoneOffset;
  * The clock MicroRaft times with (its followers time their leader's silence with it, its leader its followers'
  * answers), and the one anything that compares against MicroRaft's timestamps must use. It is monotonic: its millis
  * follow {@link System#nanoTime()} from the wall-clock time at which it was made, so a step of the wall clock (NTP, an
- * operator, a resumed VM) can neither make a live leader look silent nor a silent one alive. Its values still read as
- * dates in MicroRaft's reports and logs, and MicroRaft's initial timestamps of 0 lie far in its past.
+ * operator, a resumed VM) can neither make a live leader look silent nor a silent one alive. MicroRaft's initial
+ * timestamps of 0 lie far in its past.
  * <p>
  * MicroRaft 0.7 counts its heartbeat period and timeout in whole seconds: it schedules its heartbeat task in seconds
- * on its executor and compares heartbeat timeouts in this clock's millis. Today one of its millis is a real
- * millisecond. A finer heartbeat would make both run faster by one factor (these millis and the executor's seconds);
- * so whatever turns MicroRaft's time into real time goes through {@link #elapsedSince} and {@link #toRealTime}, and
- * only this class and the executor would change.
+ * on its executor and compares heartbeat timeouts in this clock's millis. So that a second can be a heartbeat period
+ * of 100 ms, this clock runs {@link RaftTiming#SPEED_UP} times as fast as real time, and so do the seconds of
+ * {@link RaftClockExecutor}: its millis are MicroRaft's, not real ones (nor dates). Whatever turns MicroRaft's time
+ * into real time goes through {@link #elapsedSince} and {@link #toRealTime}.
  */
 public final class RaftClock extends Clock {
     private final long originMillis = System.currentTimeMillis();
     private final long originNanos = System.nanoTime();
+    private final int speedUp = RaftTiming.SPEED_UP;
 
     @Override
     public long millis() {
-        return originMillis + (System.nanoTime() - originNanos) / 1_000_000;
+        return originMillis + (System.nanoTime() - originNanos) * speedUp / 1_000_000;
     }
 
     @Override
@@ -49,11 +52,16 @@ public final class RaftClock extends Clock {
 
     /** The real time since {@code timestamp}, a value of {@link #millis()} (MicroRaft's reports carry such values). */
     public Duration elapsedSince(long timestamp) {
-        return Duration.ofMillis(millis() - timestamp);
+        return toRealTime(Duration.ofMillis(millis() - timestamp));
     }
 
-    /** How long {@code raftTime}, a duration in MicroRaft's configuration (its seconds), lasts in real time. */
+    /** How long followers on this clock wait for their leader's heartbeats under {@code config}, in real time. */
+    Duration heartbeatTimeout(RaftConfig config) {
+        return toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs()));
+    }
+
+    /** How long {@code raftTime}, a duration in MicroRaft's time (its seconds, this clock's millis), lasts really. */
     Duration toRealTime(Duration raftTime) {
-        return raftTime;
+        return raftTime.dividedBy(speedUp);
     }
 }

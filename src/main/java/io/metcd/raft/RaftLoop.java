@@ -98,13 +98,14 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         this.metrics = metrics;
         this.wal = wal;
         this.confChangeC = confChangeC.sender();
-        this.lease = new LeaderLease(clock.toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs())));
+        this.lease = LeaderLease.following(clock.heartbeatTimeout(config));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         SnapshotBoundaryFix snapshotBoundaryFix = new SnapshotBoundaryFix(new UnwrittenChunks(transport));
         KvStateMachine stateMachine = new KvStateMachine(commitC, store, wal.snapshots(), this::term, metrics,
                 config.getCommitCountToTakeSnapshot(), this::requestSnapshot, failStop);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
-                .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock).setStateMachine(stateMachine)
+                .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock)
+                .setExecutor(new RaftClockExecutor(clock)).setStateMachine(stateMachine)
                 .setRaftNodeReportListener(this::onReport);
         if (restored.isPresent()) {
             builder.setRestoredState(EngineRestart.startAtEngine(restored.get(), store, wal.snapshots()));

@@ -34,7 +34,7 @@ final class OutboundPeer {
     /** Room for the bursts between two flushes: a leader's appends and heartbeats plus forwarded client writes. */
     static final int QUEUE_CAPACITY = 4096;
     private static final long MIN_BACKOFF_MS = 50;
-    private static final long MAX_BACKOFF_MS = 1000;
+    private static final long MAX_BACKOFF_MS = 100;
     /** A connection that carried traffic this long was a working one: redialing after its loss starts fast. */
     private static final long STABLE_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** Far longer than a loopback or LAN handshake takes, short enough that a dead host does not stall us long. */

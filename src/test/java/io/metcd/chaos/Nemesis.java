@@ -114,9 +114,10 @@ final class Nemesis {
     }
 
     private Event hold(long at, Fault fault, int node) throws InterruptedException {
-        // Up to twice the leader's heartbeat timeout, so that some faults cost the leader its lease. A leader cut off
-        // one way is heard by its followers: they elect another only after it has noticed their silence and stepped
-        // down, so that one is held long enough for both some of the time.
+        // One to four heartbeat timeouts (RaftTiming): a paused or cut-off leader always outlives its lease, and its
+        // followers nearly always elect another; faults shorter than a timeout are not drawn. A leader cut off one way is heard by
+        // its followers: they elect another only after it has noticed their silence and stepped down, so that one is
+        // held long enough for both most of the time.
         long held = fault == Fault.ONE_WAY_PARTITION ? between(2000, 6000) : between(1000, 4000);
         String outcome = "";
         inject(fault, node);

@@ -46,7 +46,7 @@ class OverloadTest {
     private static final Duration LOAD = Duration.ofSeconds(8);
     private static final int MAX_WRITES_PER_WRITER = 1000;
     private static final int VALUE_BYTES = 1024;
-    /** A round trip of a second: commits crawl, and the leader still hears from its follower within its 2 s lease. */
+    /** A round trip of a second: commits crawl, and the leader still hears its follower every heartbeat, late. */
     private static final Duration LINK_DELAY = Duration.ofMillis(500);
     private static final int WARM_UP_WRITERS = 50;
     private static final int WARM_UP_WRITES = 5;

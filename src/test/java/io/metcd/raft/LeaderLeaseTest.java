@@ -36,10 +36,10 @@ import static org.awaitility.Awaitility.await;
  * how soon the new leader's messages would have told it that it was deposed.
  */
 class LeaderLeaseTest {
-    /** MicroRaft's leader heartbeat timeout (Node.raftConfig): how long a lease lasts. */
-    private static final Duration LEASE = Duration.ofSeconds(2);
+    /** MicroRaft's leader heartbeat timeout: no lease lasts longer. */
+    private static final Duration LEASE = RaftTiming.HEARTBEAT_TIMEOUT;
     /** Less than a lease, so that the late answers renew MicroRaft's lease before it runs out. */
-    private static final Duration LATE_BY = Duration.ofMillis(1500);
+    private static final Duration LATE_BY = LEASE.multipliedBy(3).dividedBy(4);
     private static final Duration PATIENCE = Duration.ofSeconds(30);
     /** Where a pause catches the leader's Raft thread decides whether answers wait in its queue: a few tries. */
     private static final int PAUSES = 3;

@@ -23,8 +23,8 @@ import static org.awaitility.Awaitility.await;
  * has acknowledged writes; until then it must not answer a {@code default} read from its own state.
  */
 class LeaseHandOverTest {
-    /** Each way, on both of the old leader's links: less than a third of the 2 s lease, so a round renews it. */
-    private static final Duration SLOW = Duration.ofMillis(500);
+    /** Each way, on both of the old leader's links: a round takes less than a third of a lease, and renews it. */
+    private static final Duration SLOW = RaftTiming.HEARTBEAT_TIMEOUT.dividedBy(6);
     private static final Duration PATIENCE = Duration.ofSeconds(20);
 
     @TempDir
@@ -39,7 +39,7 @@ class LeaseHandOverTest {
             assertThat(oldClient.put("k", "before").status()).isEqualTo(204);
             NetworkFaults faults = cluster.node(old).raft().transport().faults();
             others.forEach(id -> faults.set(id, new NetworkFaults.Link(0, SLOW)));
-            // A heartbeat round over the slow links: the lease runs from when it was asked, for 2 s.
+            // A heartbeat round over the slow links: the lease runs from when it was asked.
             assertThat(oldClient.get("k?level=consistent").body()).isEqualTo("before");
 
             // Whether MicroRaft reports the hand-over done or timed out (it hears of it late) does not matter here.
@@ -83,5 +83,18 @@ class LeaseHandOverTest {
         lease.end(lease.begin(5, now), true);
 
         assertThat(lease.holds(5, now)).isTrue();
+    }
+
+    /** A follower's clock may run a little fast: it stops promising its vote before the leader's clock says so. */
+    @Test
+    void aLeaseEndsAMarginBeforeTheFollowersHeartbeatTimeout() {
+        Duration timeout = Duration.ofSeconds(1);
+        LeaderLease lease = LeaderLease.following(timeout);
+        long asked = System.nanoTime();
+        lease.end(lease.begin(1, asked), true);
+        long marginNanos = (long) (timeout.toNanos() * LeaderLease.DRIFT_MARGIN);
+
+        assertThat(lease.holds(1, asked + timeout.toNanos() - marginNanos - 1)).isTrue();
+        assertThat(lease.holds(1, asked + timeout.toNanos() - marginNanos)).isFalse();
     }
 }
