@@ -52,7 +52,19 @@ final class ProposeLoop {
     }
 
     void start() {
+        transport.onUndelivered(this::undelivered);
         thread.start();
+    }
+
+    /**
+     * Writes forwarded in a message that never left this node (the leader could not be dialed, its queue was full)
+     * were certainly not committed: they fail as rejected, which their clients' deadline lets them propose again (to
+     * the next leader, once one is known) instead of waiting out the deadline for an answer that cannot come.
+     */
+    private void undelivered(PeerMessage message) {
+        if (message instanceof PeerMessage.ForwardedProposals forwarded && forwarded.from() == local.id()) {
+            failAll(forwarded.proposals(), new ProposalRejectedException("the leader could not be reached"));
+        }
     }
 
     void stop() {
@@ -100,6 +112,9 @@ final class ProposeLoop {
                     failAll(proposals, failureFor(failure));
                 }
             });
+        } else if (!transport.isReachable(leader)) {
+            // Not sent, so certainly not committed: its client may propose it again, to the next leader.
+            failAll(proposals, new ProposalRejectedException("the leader (node " + leader.id() + ") cannot be reached"));
         } else {
             metrics.proposed(proposals.size());
             for (Proposal p : proposals) {

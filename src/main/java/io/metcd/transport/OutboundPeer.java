@@ -26,7 +26,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Messages are lost rather than held without bound: a message that finds the queue full is dropped,
  * whatever was in flight when a connection breaks is lost, and the queue is emptied whenever the peer
  * cannot be reached. Raft resends what matters, and a peer that comes back after a long absence should
- * get the leader's current messages, not thousands of stale ones first.
+ * get the leader's current messages, not thousands of stale ones first. A message dropped before any of it
+ * was written (a full queue, a peer that could not be dialed) certainly never arrived: the transport says so
+ * ({@link PeerTransport#onUndelivered}); one lost with a connection may have arrived.
  */
 final class OutboundPeer {
     private static final Logger LOG = LoggerFactory.getLogger(OutboundPeer.class);
@@ -82,6 +84,7 @@ final class OutboundPeer {
         }
         if (!queue.offer(message)) {
             transport.countDroppedQueueFull();
+            transport.undelivered(message);
             if (overflowing.compareAndSet(false, true)) {
                 LOG.warn("outbound queue to {} is full ({} messages): dropping messages until it drains", member,
                         QUEUE_CAPACITY);
@@ -117,6 +120,8 @@ final class OutboundPeer {
                 }
                 if (out != null || connect()) {
                     writeBurst(message);
+                } else {
+                    transport.undelivered(message);
                 }
             }
         } catch (InterruptedException e) {
@@ -126,7 +131,10 @@ final class OutboundPeer {
         }
     }
 
-    /** Dials the peer and sends the handshake; on failure empties the queue, since the peer is not there to read it. */
+    /**
+     * Dials the peer and sends the handshake; on failure empties the queue, since the peer is not there to read it
+     * (the message the caller holds is its to report undelivered).
+     */
     private boolean connect() throws InterruptedException {
         if (troubled) {
             Thread.sleep(backoffMs);
@@ -143,8 +151,8 @@ final class OutboundPeer {
             out = null;
             PeerTransport.closeQuietly(s);
             int discarded = 1;
-            while (queue.poll() != null) {
-                discarded++;
+            for (Object queued; (queued = queue.poll()) != null; discarded++) {
+                transport.undelivered(queued);
             }
             transport.countDroppedUnreachable(discarded);
             transport.connectionLost(id);

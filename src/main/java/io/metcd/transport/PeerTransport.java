@@ -64,9 +64,10 @@ public final class PeerTransport implements Transport, PeerCounters, AutoCloseab
     static final int DEFAULT_MAX_FRAME_LENGTH = 128 << 20;
     /**
      * A peer heard from this recently is reachable even while our own connection to it is down. It is
-     * longer than MicroRaft's leader heartbeat period, so a live peer that talks to us is not missed.
+     * longer than MicroRaft's leader heartbeat period, so a live peer that talks to us is not missed, and short
+     * enough that writes stop being forwarded to a leader that cannot be reached well within their deadline.
      */
-    private static final long HEARD_RECENTLY_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final long HEARD_RECENTLY_NANOS = TimeUnit.SECONDS.toNanos(2);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
     private final Member local;
@@ -87,6 +88,8 @@ public final class PeerTransport implements Transport, PeerCounters, AutoCloseab
     private final Set<Thread> readers = ConcurrentHashMap.newKeySet();
     private final NetworkFaults faults = new NetworkFaults();
     private volatile IntConsumer connectionLost = peerId -> {
+    };
+    private volatile Consumer<PeerMessage> undelivered = message -> {
     };
     /** Holds back delayed messages; started by the first delay injected, as faults are for tests only. */
     private ScheduledExecutorService delayed;
@@ -220,6 +223,17 @@ public final class PeerTransport implements Transport, PeerCounters, AutoCloseab
         connectionLost = Objects.requireNonNull(listener);
     }
 
+    /**
+     * Has {@code listener} told of every {@link PeerMessage} dropped before a byte of it was written: its peer's
+     * queue was full, or the peer could not be dialed. Such a message certainly never arrived, so what it carried may
+     * be sent again without risk of doubling it. Messages lost in any other way (with a broken connection, to
+     * injected faults) may have arrived and are not reported. Called on a transport thread; it must return promptly
+     * and not throw.
+     */
+    public void onUndelivered(Consumer<PeerMessage> listener) {
+        undelivered = Objects.requireNonNull(listener);
+    }
+
     /** The URL where member {@code memberId} serves clients, once it has connected to this node (or is this node). */
     public Optional<String> clientUrl(int memberId) {
         return Optional.ofNullable(clientUrls.get(memberId));
@@ -343,6 +357,16 @@ public final class PeerTransport implements Transport, PeerCounters, AutoCloseab
 
     void countReconnect() {
         reconnects.increment();
+    }
+
+    void undelivered(Object message) {
+        if (message instanceof PeerMessage m && !closed) {
+            try {
+                undelivered.accept(m);
+            } catch (RuntimeException e) {
+                LOG.error("the listener of undelivered messages failed for a {}", m.getClass().getSimpleName(), e);
+            }
+        }
     }
 
     void connectionLost(int peerId) {

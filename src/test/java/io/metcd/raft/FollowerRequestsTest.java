@@ -97,6 +97,34 @@ class FollowerRequestsTest {
         }
     }
 
+    /**
+     * A write forwarded in a message that never left the follower (the leader's host cannot be dialed) certainly was
+     * not committed: its client is told so, or it is proposed again, not left to wait for an answer that cannot come
+     * and then told that the write may still be applied. The other follower is stopped, so that no new leader comes.
+     */
+    @Test
+    void aWriteForwardedToALeaderThatCannotBeDialedIsNotLeftInDoubt() {
+        try (TestCluster cluster = new TestCluster(dir, 3, SNAPSHOT_COUNT).start()) {
+            Roles roles = Roles.of(cluster);
+            assertThat(cluster.client(roles.leader).put("k", "v").status()).isEqualTo(204);
+            cluster.stop(roles.other);
+            long unreachable = cluster.node(roles.follower).raft().transport().droppedUnreachable();
+            cluster.node(roles.leader).raft().transport().close();
+            // The first writes after it may go into the connection the leader dropped, which the kernel still takes:
+            // those may have arrived. Until the follower has found the leader cannot be dialed at all.
+            KvClient follower = cluster.client(roles.follower);
+            await().atMost(PATIENCE).until(() -> {
+                CompletableFuture.runAsync(() -> follower.put("probe", "p"));
+                return cluster.node(roles.follower).raft().transport().droppedUnreachable() > unreachable;
+            });
+
+            KvClient.Response write = follower.put("k", "w");
+
+            assertThat(write.status()).isEqualTo(503);
+            assertThat(write.body()).doesNotContain("may still be applied");
+        }
+    }
+
     /** The leader, a follower and the other follower. */
     private record Roles(int leader, int follower, int other) {
         static Roles of(TestCluster cluster) {

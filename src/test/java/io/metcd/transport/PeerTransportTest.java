@@ -207,6 +207,54 @@ class PeerTransportTest {
     }
 
     @Test
+    void peerMessagesForAPeerThatCannotBeDialedAreReportedUndelivered() throws IOException {
+        Node a = started(member(1));
+        Node down = node(member(2), PeerTransport.DEFAULT_MAX_FRAME_LENGTH);
+        List<PeerMessage> undelivered = new CopyOnWriteArrayList<>();
+        a.transport.onUndelivered(undelivered::add);
+
+        List<PeerMessage> sent = List.of(marker(1, 1), marker(1, 2), marker(1, 3));
+        sent.forEach(m -> a.send(down, m));
+
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(undelivered).containsExactlyInAnyOrderElementsOf(sent));
+    }
+
+    /** Raft resends what it needs by itself; only metcd's own messages are reported. */
+    @Test
+    void raftMessagesThatCannotBeDeliveredAreNotReported() throws IOException {
+        Node a = started(member(1));
+        Node down = node(member(2), PeerTransport.DEFAULT_MAX_FRAME_LENGTH);
+        List<PeerMessage> undelivered = new CopyOnWriteArrayList<>();
+        a.transport.onUndelivered(undelivered::add);
+
+        a.send(down, vote(a.member, 1));
+        PeerMessage after = marker(1, 1);
+        a.send(down, after);
+
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(undelivered).contains(after));
+        assertThat(undelivered).containsOnly(after);
+    }
+
+    /** A message lost with a connection may have arrived: it is not reported as certainly undelivered. */
+    @Test
+    void messagesDeliveredBeforeThePeerStopsAreNotReported() throws IOException {
+        Node a = started(member(1));
+        Node b = started(member(2));
+        List<PeerMessage> undelivered = new CopyOnWriteArrayList<>();
+        a.transport.onUndelivered(undelivered::add);
+        link(a, b);
+        PeerMessage delivered = marker(1, 7);
+        deliver(a, b, delivered);
+
+        b.transport.close();
+        await().atMost(PATIENCE).until(() -> {
+            a.send(b, marker(1, 8));
+            return undelivered.contains(marker(1, 8));
+        });
+        assertThat(undelivered).doesNotContain(delivered);
+    }
+
+    @Test
     void reconnectsAfterThePeerRestarts() throws IOException {
         Node a = started(member(1));
         Node b = started(member(2));
