@@ -246,7 +246,12 @@ public abstract class AbstractKVStore implements KVStore {
 
     @Override
     public void listen(ChangeListener listener) {
-        this.listener = listener;
+        // Under the view's lock, the revision told is that of a made-visible state whose events are not yet told, if
+        // any: the listener ignores them (ChangeListener's contract).
+        exclusively(() -> {
+            this.listener = listener;
+            listener.restored(visible.revision());
+        });
     }
 
     /** Called on the Raft thread once everything up to the snapshot index is applied and nothing more is. */
