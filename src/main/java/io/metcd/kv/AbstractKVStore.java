@@ -34,7 +34,7 @@ import java.util.function.Supplier;
  * <p>
  * The applier works in passes: it applies what {@code commitC} holds, each command through {@link CommandApplier}
  * into the pass's {@link Pass}, has the engine {@link #store} the pass's changes, and only then publishes the applied
- * index, answers the clients and tells the {@link ChangeListener}, so that an answered write is visible to every later
+ * index, tells the {@link ChangeListener} and answers the clients, so that an answered write is visible to every later
  * read on this node. Commits at or below the applied index are skipped: they are what MicroRaft replays after a
  * restart into an engine that already holds them.
  * <p>
@@ -416,13 +416,14 @@ public abstract class AbstractKVStore implements KVStore {
         }
         makeVisible(index);
         applied.advance(index);
-        for (Unanswered u : unanswered) {
-            writes.applied(u.proposal(), u.index(), u.result());
-        }
-        unanswered.clear();
+        // Told before the clients are answered: a watch opened once a write is answered starts after it.
         List<Event> events = pass.takeEvents();
         if (!events.isEmpty()) {
             listener.applied(events);
         }
+        for (Unanswered u : unanswered) {
+            writes.applied(u.proposal(), u.index(), u.result());
+        }
+        unanswered.clear();
     }
 }
