@@ -42,6 +42,7 @@ final class WatchRequests implements AutoCloseable {
     static final Duration STALLED = KEEP_ALIVE.multipliedBy(3);
     /** About how much one write to a stream holds (one revision at least, however large). */
     static final long MAX_BATCH_BYTES = 256 << 10;
+    static final int RESPONSE_BUFFER_BYTES = 2048;
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final byte[] KEEP_ALIVE_COMMENT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
 
@@ -67,6 +68,9 @@ final class WatchRequests implements AutoCloseable {
             ctx.header("Cache-Control", "no-cache");
             ServletContextRequest.getServletContextRequest(ctx.req()).getConnectionMetaData().getConnection()
                     .getEndPoint().setIdleTimeout(STALLED.toMillis());
+            // Jetty's 32 KiB response buffer, held by each idle stream, would be most of what a watcher costs: a
+            // batch larger than this small one is written through it.
+            ctx.res().setBufferSize(RESPONSE_BUFFER_BYTES);
             stream(watcher, ctx.res().getOutputStream());
         } catch (IOException e) {
             // The client went away.
