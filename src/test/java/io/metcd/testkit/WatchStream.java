@@ -16,6 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -47,7 +49,9 @@ public final class WatchStream implements AutoCloseable {
     private final List<Change> changes = new CopyOnWriteArrayList<>();
     private final List<String> comments = new CopyOnWriteArrayList<>();
     private final InputStream body;
+    private final CountDownLatch end = new CountDownLatch(1);
     private volatile long lastEventId = -1;
+    private volatile long lastReadNanos = System.nanoTime();
     private volatile boolean ended;
     private volatile Throwable failure;
 
@@ -58,6 +62,7 @@ public final class WatchStream implements AutoCloseable {
         if (status != 200) {
             refusal = new String(body.readAllBytes(), StandardCharsets.UTF_8);
             ended = true;
+            end.countDown();
         } else {
             refusal = null;
             Thread.ofVirtual().name("watch-stream").start(this::read);
@@ -94,6 +99,7 @@ public final class WatchStream implements AutoCloseable {
             String event = null;
             String data = null;
             for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                lastReadNanos = System.nanoTime();
                 if (line.isEmpty()) {
                     if (id != null) {
                         lastEventId = Long.parseLong(id);
@@ -120,6 +126,7 @@ public final class WatchStream implements AutoCloseable {
             failure = e;
         } finally {
             ended = true;
+            end.countDown();
         }
     }
 
@@ -159,6 +166,16 @@ public final class WatchStream implements AutoCloseable {
     public boolean ended() {
         failIfMalformed();
         return ended;
+    }
+
+    /** Waits up to {@code timeout} for the stream to end; whether it did. */
+    public boolean awaitEnd(Duration timeout) throws InterruptedException {
+        return end.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** How long the stream has been silent: no line, not even a comment. */
+    public Duration silence() {
+        return Duration.ofNanos(System.nanoTime() - lastReadNanos);
     }
 
     private void failIfMalformed() {
