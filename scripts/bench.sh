@@ -20,6 +20,13 @@
 #             at random, the same draws for both systems), each killed node started again at once.
 #             Reported: the acknowledged writes, and their ratio metcd/etcd.
 #
+# The watch cases (BENCH=compare, unless WATCHERS=0; bench/WatchBench.java, run by the JDK's source launcher):
+#   watch     WATCHERS watchers of one prefix on a follower while WATCH_RATE PUT/s of keys under it go to the
+#             leader, for DURATION s. Reported: the delay from a PUT's answer to its event at the watchers (p50,
+#             p99) and the PUT rate reached; events that never came count as errors.
+#   put-64-leader-watched  the PUT 64c case again, with WATCHERS watchers of the keys it writes open on the
+#             follower: beside the PUT 64c row, what the watchers cost the writes.
+#
 # BENCH=engines (`make bench-engines`) measures the storage engines instead: each of metcd's engines and
 # etcd hold KEYSPACE=1,000,000 keys; after the fill come PUT and linearizable GET at 64 connections, every
 # node's RSS, then a follower is restarted twice (after SIGTERM, then after kill -9), each time timed from
@@ -38,6 +45,7 @@
 #   KILLS=5 SETTLE_S=3        failover: kills, and seconds of undisturbed load before each
 #   GOODPUT_S=60 KILL_EVERY_S=5-7 FAULT_CLIENTS=8 SEED=1
 #   FAULT_TIMEOUT_S=0.5       seconds a fault-case writer gives a write before it sends another
+#   WATCHERS=1000 WATCH_RATE=1000  the watch cases' watchers and PUT rate (WATCHERS=0: no watch cases)
 #   NODES=3                   metcd cluster size (etcd is always three members)
 #   KEYSPACE, VALUE_SIZE, ... workload settings, passed to bench/workload.lua and bench/write-load.py
 #   SYSTEMS="metcd etcd"      what to measure; metcd:ENGINE names an engine (BENCH=engines: "metcd:map
@@ -62,6 +70,8 @@ KILL_EVERY_S=${KILL_EVERY_S:-5-7}
 FAULT_CLIENTS=${FAULT_CLIENTS:-8}
 FAULT_TIMEOUT_S=${FAULT_TIMEOUT_S:-0.5}
 SEED=${SEED:-1}
+WATCHERS=${WATCHERS:-1000}
+WATCH_RATE=${WATCH_RATE:-1000}
 export ENGINE=${ENGINE:-map}
 export NODES=${NODES:-3}
 case $BENCH in
@@ -131,8 +141,8 @@ check_prerequisites() {
   [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $FILL_SECONDS =~ ^[1-9][0-9]*$ &&
      $KILLS =~ ^[1-9][0-9]*$ && $GOODPUT_S =~ ^[1-9][0-9]*$ && $FAULT_CLIENTS =~ ^[1-9][0-9]*$ &&
      $WARMUP =~ ^[0-9]+$ && $SETTLE_S =~ ^[0-9]+$ && $SEED =~ ^[0-9]+$ && $KILL_EVERY_S =~ ^[1-9][0-9]*-[1-9][0-9]*$ &&
-     $FAULT_TIMEOUT_S =~ ^[0-9]*\.?[0-9]+$ ]] ||
-    die "ROUNDS, DURATION, FILL_SECONDS, KILLS, GOODPUT_S, FAULT_CLIENTS must be positive integers, WARMUP, SETTLE_S and SEED integers, KILL_EVERY_S MIN-MAX, FAULT_TIMEOUT_S seconds"
+     $FAULT_TIMEOUT_S =~ ^[0-9]*\.?[0-9]+$ && $WATCHERS =~ ^[0-9]+$ && $WATCH_RATE =~ ^[1-9][0-9]*$ ]] ||
+    die "ROUNDS, DURATION, FILL_SECONDS, KILLS, GOODPUT_S, FAULT_CLIENTS, WATCH_RATE must be positive integers, WARMUP, SETTLE_S, SEED and WATCHERS integers, KILL_EVERY_S MIN-MAX, FAULT_TIMEOUT_S seconds"
   # The tools the bench needs, and the Debian packages they come in.
   local -A package_of=([wrk]=wrk [curl]=curl [python3]=python3 [ss]=iproute2)
   local missing=() packages=() tool
@@ -416,6 +426,44 @@ record_restarts() {
 
 source scripts/bench-faults.sh # failover_case, goodput_case
 
+# The watch cases (see the top). Args: system round kind api leader follower
+watch_cases() {
+  local system=$1 round=$2 kind=$3 api=$4 leader=$5 at=${6:-$5} java result rc=0 hold_pid held
+  java="$(bin/find-jdk)/bin/java"
+  echo "### $system round $round watch: $WATCHERS watchers on node $at, $WATCH_RATE PUT/s to node $leader" >>"$log"
+  lc_begin "$kind"
+  timeout -k 5 $((DURATION + 120)) "$java" bench/WatchBench.java "$api" "$("${kind}_url" "$at")" \
+    "$("${kind}_url" "$leader")" "$WATCHERS" "$WATCH_RATE" "$DURATION" >"$out" 2>&1 &
+  load_pid=$!
+  wait "$load_pid" || rc=$?
+  load_pid=''
+  lc_end "$kind" "$round" "$system" watch
+  cat "$out" >>"$log"
+  result=$(grep -m1 '^RESULT ' "$out" || true)
+  if ((rc != 0)) || [[ -z $result ]]; then
+    note "$system round $round watch: bench/WatchBench.java failed (exit $rc); see $log"
+  else
+    echo "round=$round system=$system case=watch $result" >>"$raw"
+    say "  $(printf '%-6s r%s %-22s' "$system" "$round" watch) $(sed -E 's/.*ops_s=([^ ]*).* p50_ms=([^ ]*) p99_ms=([^ ]*).*/\1 PUT\/s  delay p50 \2 ms  p99 \3 ms/' <<<"$result")"
+  fi
+  # The same watchers, on the keys the PUT case writes, held while it runs.
+  timeout -k 5 $((DURATION + 120)) "$java" bench/WatchBench.java "$api" "$("${kind}_url" "$at")" \
+    "$("${kind}_url" "$leader")" "$WATCHERS" 0 $((DURATION + 5)) "${KEY_PREFIX:-bench-}" >"$out.hold" 2>&1 &
+  hold_pid=$!
+  local deadline=$((SECONDS + 60))
+  until grep -q '^WATCHING' "$out.hold" 2>/dev/null || ((SECONDS > deadline)) || [[ ! -d /proc/$hold_pid ]]; do sleep 0.2; done
+  if grep -q '^WATCHING' "$out.hold"; then
+    run_case "$system" "$round" put-64-leader-watched "$api@$("${kind}_url" "$leader")" put 64 "$DURATION"
+  else
+    note "$system round $round: the watchers for put-64-leader-watched did not start; see $log"
+  fi
+  wait "$hold_pid" || true
+  held=$(grep -m1 '^HELD ' "$out.hold" || true)
+  cat "$out.hold" >>"$log"
+  rm -f "$out.hold"
+  [[ -z $held ]] || say "  $system r$round put-64-leader-watched: ${held#HELD }"
+}
+
 # True while every node's process is alive: after a crash the rest of the round would mean nothing.
 all_alive() {
   local pid
@@ -471,6 +519,9 @@ bench_round() {
       break
     fi
   done
+  if [[ $BENCH == compare ]] && ((WATCHERS > 0)) && all_alive "${pids[@]}"; then
+    watch_cases "$system" "$round" "$kind" "$api" "$leader" "$follower"
+  fi
   n=$("${kind}_leader") || n='none'
   [[ $n == "$leader" ]] || note "$system round $round: leader changed from node $leader to $n during the cases"
   if [[ $BENCH == engines && -n $follower ]]; then
@@ -525,7 +576,7 @@ main() {
   check_ports
   write_meta
   # Roughly: each measured run, plus about a minute per cluster for start, fill and stop, plus the faults.
-  local minutes=$(((ROUNDS * ${#systems[@]} * (${#CASES[@]} * DURATION + 4 * WARMUP + 60 +
+  local minutes=$(((ROUNDS * ${#systems[@]} * (${#CASES[@]} * DURATION + 4 * WARMUP + 60 + 3 * DURATION +
     FAULTS * (GOODPUT_S + KILLS * (SETTLE_S + 10))) + 59) / 60))
   [[ $BENCH == compare ]] || minutes="$minutes-$((minutes + ROUNDS * ${#systems[@]} * KEYSPACE / 4000 / 60))"
   say "bench: ${systems[*]}, $BENCH, engine $ENGINE, $ROUNDS round(s), ${DURATION}s per run, about $minutes min; log $log"
