@@ -145,6 +145,20 @@ class WatchApiTest {
     }
 
     @Test
+    void aStreamWhoseRevisionsTheNodeNoLongerHasEndsWithWhereItStopped() {
+        WatchStream stream = watching("prefix=");
+        client.put("k", "v");
+        await().until(() -> stream.changes().size() == 1);
+        // What the store tells the hub when it installs a snapshot at revision 10: revisions 2 to 10 never come.
+        api.watches.restored(10);
+        await().until(stream::ended);
+        assertThat(stream.comments()).last().asString()
+                .isEqualTo("too far behind: read up to revision 1, but this node's history now starts at 11");
+        assertThat(stream.lastEventId()).isEqualTo(1);
+        assertThat(watch("prefix=", "Last-Event-ID", "1").status).isEqualTo(410);
+    }
+
+    @Test
     void anExpiryComesAsADeleteEvent() {
         WatchStream stream = watching("key=session");
         client.send("PUT", "session?ttl=1", "alive");
