@@ -5,14 +5,18 @@ import io.metcd.testkit.KvClient;
 import io.metcd.testkit.Ports;
 import io.metcd.transport.NetworkFaults;
 import io.metcd.watch.WatchHub;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.util.Optional;
 
 /**
  * The HTTP API on a port of its own, in front of a {@link FakeStore}, a {@link FakeCluster} and a {@link WatchHub} the
- * store tells: no node behind it.
+ * store tells: no node behind it. Registered as a static extension, it serves a test class, forgetting before each test
+ * what the one before did to the fakes, and closes after the class.
  */
-final class ApiUnderTest implements AutoCloseable {
+final class ApiUnderTest implements AutoCloseable, BeforeEachCallback, AfterAllCallback {
     final FakeStore store = new FakeStore();
     final WatchHub watches = new WatchHub(WatchHub.DEFAULT_HISTORY_BYTES);
     final FakeCluster cluster;
@@ -36,6 +40,16 @@ final class ApiUnderTest implements AutoCloseable {
     void reset() {
         store.reset();
         cluster.reset();
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+        reset();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        close();
     }
 
     @Override

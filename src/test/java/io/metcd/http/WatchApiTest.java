@@ -3,11 +3,9 @@ package io.metcd.http;
 import io.metcd.model.Command;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.WatchStream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,25 +20,10 @@ import static org.awaitility.Awaitility.await;
  * API that commits every write at once and leads (so that its expiry loop runs).
  */
 class WatchApiTest {
-    static ApiUnderTest api;
-    static KvClient client;
+    @RegisterExtension
+    static final ApiUnderTest api = new ApiUnderTest();
+    static final KvClient client = api.client;
     private final List<WatchStream> streams = new ArrayList<>();
-
-    @BeforeAll
-    static void start() {
-        api = new ApiUnderTest();
-        client = api.client;
-    }
-
-    @AfterAll
-    static void stop() {
-        api.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        api.reset();
-    }
 
     @AfterEach
     void closeStreams() {

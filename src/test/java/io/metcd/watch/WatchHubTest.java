@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
 
@@ -97,8 +98,7 @@ class WatchHubTest {
         hub.restored(0);
         Watcher w = hub.watch(new Filter.Prefix("config/"), OptionalLong.of(0));
         try (ExecutorService thread = Executors.newVirtualThreadPerTaskExecutor()) {
-            CompletableFuture<List<Event>> next = CompletableFuture.supplyAsync(() -> next(w, Duration.ofMinutes(1)),
-                    thread);
+            CompletableFuture<List<Event>> next = waiting(w, thread);
             hub.applied(List.of(put(1, "other", "1")));
             await().until(() -> w.position() == 1);
             assertThat(next).isNotDone();
@@ -169,8 +169,7 @@ class WatchHubTest {
         hub.applied(List.of(put(1, "a", "1")));
         Watcher waiting = watchAll(1);
         try (ExecutorService thread = Executors.newVirtualThreadPerTaskExecutor()) {
-            CompletableFuture<List<Event>> next = CompletableFuture.supplyAsync(
-                    () -> next(waiting, Duration.ofMinutes(1)), thread);
+            CompletableFuture<List<Event>> next = waiting(waiting, thread);
             hub.restored(10);
             assertThat(next).failsWithin(Duration.ofSeconds(10)).withThrowableThat()
                     .havingRootCause().isInstanceOf(Watcher.Behind.class);
@@ -205,20 +204,21 @@ class WatchHubTest {
         hub.restored(0);
         Watcher w = watchAll(0);
         try (ExecutorService thread = Executors.newVirtualThreadPerTaskExecutor()) {
-            CompletableFuture<List<Event>> next = CompletableFuture.supplyAsync(() -> next(w, Duration.ofMinutes(1)),
-                    thread);
+            CompletableFuture<List<Event>> next = waiting(w, thread);
             w.close();
             assertThat(next).failsWithin(Duration.ofSeconds(10)).withThrowableThat()
                     .havingRootCause().isInstanceOf(Watcher.Closed.class);
         }
     }
 
-    /** {@link Watcher#next} for a future: what it throws is the cause of a CompletionException. */
-    private static List<Event> next(Watcher w, Duration wait) {
-        try {
-            return w.next(wait, ANY_SIZE);
-        } catch (Exception e) {
-            throw new java.util.concurrent.CompletionException(e);
-        }
+    /** {@link Watcher#next} waiting on {@code thread}: what it throws is the cause of the future's failure. */
+    private static CompletableFuture<List<Event>> waiting(Watcher w, ExecutorService thread) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return w.next(Duration.ofMinutes(1), ANY_SIZE);
+            } catch (Exception e) {
+                throw new CompletionException(e);
+            }
+        }, thread);
     }
 }
