@@ -13,6 +13,7 @@ import io.metcd.raft.ConfChange;
 import io.metcd.raft.RaftLoop;
 import io.metcd.resp.RespServer;
 import io.metcd.wal.ChronicleRaftStore;
+import io.metcd.wal.SnapshotFiles;
 import io.metcd.watch.WatchHub;
 import io.microraft.RaftConfig;
 import io.microraft.RaftRole;
@@ -82,8 +83,17 @@ public final class Node implements AutoCloseable {
         Channel<ConfChange> confChangeC = new Channel<>(1);
         Channel<Commit> commitC = new Channel<>(COMMIT_CAPACITY);
         Metrics metrics = new Metrics();
-        ChronicleRaftStore wal = ChronicleRaftStore.open(settings.dataDir().resolve("wal"), failStop);
+        SnapshotFiles snapshots = SnapshotFiles.open(settings.dataDir().resolve("snap"), SnapshotFiles.CHUNK_BYTES,
+                failStop);
+        ChronicleRaftStore wal;
+        try {
+            wal = ChronicleRaftStore.open(settings.dataDir().resolve("wal"), snapshots, failStop);
+        } catch (RuntimeException e) {
+            snapshots.close();
+            throw e;
+        }
         wal.reportSyncTimes(metrics::walSynced);
+        snapshots.reportWriteTimes(metrics::snapshotWritten);
         Optional<RestoredRaftState> restored = wal.restore();
         if (restored.isPresent()) {
             Member persisted = (Member) restored.get().getLocalEndpointPersistentState().getLocalEndpoint();
@@ -152,8 +162,11 @@ public final class Node implements AutoCloseable {
     private static RaftConfig raftConfig(int snapshotCount) {
         // Whole seconds are MicroRaft's unit: 1 s heartbeats and a 2 s timeout give a new leader within
         // about 3 s of a crash, instead of the 10 s default.
+        // Snapshots come from the leader only: nodes take them at indices of their own, so a follower MicroRaft would
+        // list as a source may not have the one asked for.
         return RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(750).setLeaderHeartbeatPeriodSecs(1)
                 .setLeaderHeartbeatTimeoutSecs(2).setCommitCountToTakeSnapshot(snapshotCount)
+                .setTransferSnapshotsFromFollowersEnabled(false)
                 .setAppendEntriesRequestBatchSize(100).setMaxPendingLogEntryCount(2000)
                 .setRaftNodeReportPublishPeriodSecs(5).build();
     }

@@ -28,9 +28,10 @@
  * holds to the engine, publishes the applied index, and answers the clients whose writes it applied
  * ({@link io.metcd.kv.Writes}, the one owner of a write from proposal to answer).</li>
  * <li><b>Snapshot</b>: every {@code --snapshot-count} client writes, {@link io.metcd.raft.KvStateMachine} asks
- * MicroRaft for one; on the Raft thread it waits for the applier to reach the snapshot's index (as raftexample waits
- * for its apply to be done) and streams the store's state into the WAL chunk by chunk; MicroRaft then drops the
- * entries it covers and the WAL deletes what nothing needs ({@link io.metcd.wal.Compaction}).</li>
+ * MicroRaft for one; on the Raft thread it only puts a marker on {@code commitC} and hands MicroRaft references to
+ * chunks not written yet. The applier, reaching the marker, opens a view of its state at that index (in constant
+ * time) and goes on applying; {@link io.metcd.wal.SnapshotFiles} writes the view into a file on a thread of its own.
+ * Once that file is durable, the WAL deletes the entries it covers ({@link io.metcd.wal.Compaction}).</li>
  * <li><b>Advance</b>: MicroRaft, by itself: the Raft thread goes on to its next task once a call returns.</li>
  * </ol>
  * Reads wait for a read index ({@link io.metcd.raft.ReadIndex}) and the applier reaching it; a follower asks the

@@ -3,30 +3,62 @@ package io.metcd.http;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
 import io.javalin.http.HttpStatus;
+import io.javalin.http.NotFoundResponse;
+import io.metcd.model.CrashPoint;
+import io.metcd.raft.ClusterAdmin;
 import io.metcd.transport.NetworkFaults;
+import io.metcd.wal.SnapshotFiles;
 
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Function;
 
 /**
- * The admin requests of {@code --test-faults}, for the fault-injection suite ({@code make chaos}): they
- * fault this node's links to its peers (see {@link NetworkFaults}). A node started without that flag
- * has none of these routes.
+ * The admin requests of {@code --test-faults}, for the fault-injection suite ({@code make chaos}) and the kill -9
+ * tests: they fault this node's links to its peers (see {@link NetworkFaults}), arm a crash point, and tell the newest
+ * snapshot's digest. A node started without that flag has none of these routes.
  * <ul>
  * <li>{@code PUT /-/test/faults/{peer}?loss=0..1&delay-ms=N}: faults the link with member {@code peer}
  * ({@code loss=1} is a partition); 204</li>
  * <li>{@code DELETE /-/test/faults}: heals every link; 204</li>
  * <li>{@code GET /-/test/faults}: the faulted links as JSON, by peer id</li>
+ * <li>{@code PUT /-/test/crash/{point}}: the process halts, as kill -9 would, when it next reaches that step
+ * ({@link CrashPoint}, lower case with dashes: {@code snapshot-half-written}); 204</li>
+ * <li>{@code GET /-/test/snapshot}: the newest durable snapshot's {@code index} and {@code digest}, as JSON; 404
+ * while there is none</li>
  * </ul>
  */
 final class FaultInjectionApi {
     static final String PATH = "/-/test/faults";
+    static final String CRASH_PATH = "/-/test/crash";
+    static final String SNAPSHOT_PATH = "/-/test/snapshot";
     private final NetworkFaults faults;
+    private final ClusterAdmin cluster;
 
-    FaultInjectionApi(NetworkFaults faults) {
+    FaultInjectionApi(NetworkFaults faults, ClusterAdmin cluster) {
         this.faults = faults;
+        this.cluster = cluster;
+    }
+
+    void armCrash(Context ctx) {
+        String point = ctx.pathParam("point");
+        try {
+            CrashPoint.arm(CrashPoint.valueOf(point.toUpperCase(Locale.ROOT).replace('-', '_')));
+        } catch (IllegalArgumentException e) {
+            throw new BadRequestResponse("no crash point " + point + "; there are "
+                    + Arrays.stream(CrashPoint.values()).map(c -> c.name().toLowerCase(Locale.ROOT).replace('_', '-'))
+                    .toList());
+        }
+        ctx.status(HttpStatus.NO_CONTENT);
+    }
+
+    void snapshot(Context ctx) {
+        SnapshotFiles.Digest digest = cluster.snapshotDigest()
+                .orElseThrow(() -> new NotFoundResponse("no durable snapshot yet"));
+        ctx.json(Map.of("index", digest.index(), "digest", digest.sha256()));
     }
 
     void set(Context ctx) {

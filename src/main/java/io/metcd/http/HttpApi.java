@@ -108,10 +108,12 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.get("/-/metrics", ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
             cfg.routes.get("/-/keys", keys::range);
             cfg.routes.get("/-/watch", watchRequests::watch);
-            faults.map(FaultInjectionApi::new).ifPresent(api -> {
+            faults.map(f -> new FaultInjectionApi(f, cluster)).ifPresent(api -> {
                 cfg.routes.get(FaultInjectionApi.PATH, api::list);
                 cfg.routes.put(FaultInjectionApi.PATH + "/{peer}", api::set);
                 cfg.routes.delete(FaultInjectionApi.PATH, api::healAll);
+                cfg.routes.put(FaultInjectionApi.CRASH_PATH + "/{point}", api::armCrash);
+                cfg.routes.get(FaultInjectionApi.SNAPSHOT_PATH, api::snapshot);
             });
             cfg.routes.get("/-/<path>", ctx -> fail(HttpStatus.NOT_FOUND, "no such cluster API path"));
             cfg.routes.get("/<key>", keys::get);

@@ -2,11 +2,13 @@ package io.metcd.kv;
 
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
+import io.metcd.model.CrashPoint;
 import io.metcd.model.FailStop;
 import io.metcd.model.Command;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.model.Operation;
 import io.metcd.model.Result;
+import io.metcd.model.StateView;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,23 +24,23 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
 import java.util.function.BiPredicate;
-import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
  * The channel side of every {@link KVStore}: its clients' writes ({@link Writes}) and reads ({@link Reads}), the
  * applier, which applies {@code commitC} and answers the writes applied, and the leader's expiries
  * ({@link Expiries}). Engines supply only the storage of records ({@link Record}) by key: {@link #load},
- * {@link #store}, {@link #scan}, {@link #forEachEncoded}, {@link #recoverFromSnapshot}, {@link #forEachExpiring} and
+ * {@link #store}, {@link #scan}, {@link #openView}, {@link #recoverFromSnapshot}, {@link #forEachExpiring} and
  * {@link #closeEngine}.
  * <p>
  * The applier works in passes: it applies what {@code commitC} holds, each command through {@link CommandApplier}
  * into the pass's {@link Pass}, has the engine {@link #store} the pass's changes, and only then publishes the applied
  * index, tells the {@link ChangeListener} and answers the clients, so that an answered write is visible to every later
  * read on this node. Commits at or below the applied index are skipped: they are what MicroRaft replays after a
- * restart into an engine that already holds them.
+ * restart into an engine that already holds them. A snapshot marker ends a pass where it stands: the applier stores
+ * what it applied, opens a view of that state and hands it over, and goes on.
  * <p>
- * Reads of several keys, ranges and snapshots see one pass whole: the engine stores a pass under the write lock of
+ * Reads of several keys and ranges see one pass whole: the engine stores a pass under the write lock of
  * {@link #view}, and they read under its read lock.
  * <p>
  * An applier that fails (anything thrown, an {@link Error} included) stops the node through its {@link FailStop}: a
@@ -110,15 +112,19 @@ public abstract class AbstractKVStore implements KVStore {
      */
     protected abstract void scan(String from, BiPredicate<String, Record> visit);
 
-    /** Every key (UTF-8) and its {@link Record#encode encoded} record, in ascending unsigned byte order of the key. */
-    protected abstract void forEachEncoded(BiConsumer<byte[], byte[]> entry);
+    /**
+     * A view of the state as stored at {@code index}, the last index applied, with {@code meta}, which later writes do
+     * not change (see {@link StateView}); opening it must take constant time. Called only from the applier, between
+     * passes.
+     */
+    protected abstract StateView openView(long index, StoreMeta meta);
 
     /**
-     * Replaces the whole state with {@code entries} (keys and encoded records, in order) at log index {@code index},
-     * with {@code meta}. Called only from the applier; the new state replaces the old one under
-     * {@link #exclusively}.
+     * Replaces the whole state with {@code entries} (keys and encoded records, in order), the state a
+     * {@link StateView} wrote (on any node, by any engine) at log index {@code index}, with {@code meta}. Called only
+     * from the applier; the new state replaces the old one under {@link #exclusively}.
      */
-    protected abstract void recoverFromSnapshot(long index, StoreMeta meta, SnapshotChunks.Entries entries);
+    protected abstract void recoverFromSnapshot(long index, StoreMeta meta, SnapshotFormat.Entries entries);
 
     /** Every key that expires and when, as the engine holds them when the store opens. */
     protected abstract void forEachExpiring(BiConsumer<String, Long> expiresAt);
@@ -254,17 +260,14 @@ public abstract class AbstractKVStore implements KVStore {
         });
     }
 
-    /** Called on the Raft thread once everything up to the snapshot index is applied and nothing more is. */
     @Override
-    public void snapshot(Consumer<byte[]> chunks) {
-        view.readLock().lock();
-        try {
-            SnapshotChunks out = new SnapshotChunks(chunks, visible.encode());
-            forEachEncoded(out::add);
-            out.finish();
-        } finally {
-            view.readLock().unlock();
-        }
+    public long emptySnapshotBytes() {
+        return SnapshotFormat.EMPTY_BYTES;
+    }
+
+    @Override
+    public long snapshotGrowthBound(List<Proposal> writes) {
+        return SnapshotFormat.growthBound(writes);
     }
 
     @Override
@@ -299,6 +302,11 @@ public abstract class AbstractKVStore implements KVStore {
                 commitC.drainTo(commits, MAX_COMMITS_PER_PASS - 1);
                 long index = applied.get();
                 for (Commit commit : commits) {
+                    if (commit instanceof Commit.Snapshot s) {
+                        settle(index, unanswered);
+                        viewAt(index, s);
+                        continue;
+                    }
                     if (commit.index() <= index) {
                         if (commit instanceof Commit.Restore r) {
                             LOG.info("the store already holds index {}: not reloading the snapshot at {}", index,
@@ -324,7 +332,9 @@ public abstract class AbstractKVStore implements KVStore {
                             writes.snapshotInstalled();
                             restore(r);
                             r.done().run();
+                            CrashPoint.SNAPSHOT_INSTALLED.reached();
                         }
+                        case Commit.Snapshot s -> throw new IllegalStateException("handled above: " + s);
                         case Commit.MembershipChanged ignored -> {
                         }
                         case Commit.TermStarted t -> {
@@ -351,10 +361,10 @@ public abstract class AbstractKVStore implements KVStore {
 
     /** Loads a snapshot, then the index of what expires in it, and tells the listener. */
     private void restore(Commit.Restore r) {
-        SnapshotChunks.Chunks chunks = SnapshotChunks.read(r.chunks());
-        StoreMeta meta = StoreMeta.decode(chunks.header());
+        SnapshotFormat.In snapshot = new SnapshotFormat.In(r.chunks(), r.index());
+        StoreMeta meta = snapshot.meta();
         List<Map.Entry<String, Long>> expiringKeys = new ArrayList<>();
-        recoverFromSnapshot(r.index(), meta, entry -> chunks.forEachEntry((key, record) -> {
+        recoverFromSnapshot(r.index(), meta, entry -> snapshot.forEach((key, record) -> {
             long expiresAt = Record.expiresAt(record);
             if (expiresAt != 0) {
                 expiringKeys.add(Map.entry(new String(key, StandardCharsets.UTF_8), expiresAt));
@@ -396,6 +406,20 @@ public abstract class AbstractKVStore implements KVStore {
             applied.fail(cause);
             writes.failAll(applied.stopped());
         }
+    }
+
+    /**
+     * Opens the view a snapshot marker asks for, once everything up to {@code index} (the last commit before the
+     * marker, which follows the snapshot's entry) is stored. A marker for an index this store has left behind cannot
+     * be served: the view would not be of that state.
+     */
+    private void viewAt(long index, Commit.Snapshot marker) {
+        if (marker.index() != index) {
+            throw new IllegalStateException("a snapshot at index " + marker.index() + " was asked of a store at index "
+                    + index);
+        }
+        marker.viewOpened().accept(openView(index, visible));
+        CrashPoint.SNAPSHOT_VIEW_OPEN.reached();
     }
 
     /** Has the engine store what the pass holds back, with {@code index}, and shows its metadata to readers. */

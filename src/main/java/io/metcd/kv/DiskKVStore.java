@@ -4,16 +4,21 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.BiPredicate;
 import java.util.stream.Stream;
@@ -34,6 +39,9 @@ import java.util.stream.Stream;
  * The engines write without
  * forcing the disk: the Raft WAL is the durable copy, and an engine that comes back behind it (never ahead:
  * nothing is applied before the WAL holds it) catches up from it.
+ * <p>
+ * A snapshot is written from a view of the table ({@link Table#openView}), which may still be read after an install
+ * replaced the table: a table replaced is closed, and its generation deleted, once its last view is closed.
  */
 public final class DiskKVStore extends AbstractKVStore {
     private static final Logger LOG = LoggerFactory.getLogger(DiskKVStore.class);
@@ -47,6 +55,9 @@ public final class DiskKVStore extends AbstractKVStore {
     private String generation;
     /** Set by {@link #closeEngine}, which may run while the applier still works (closing waits for it only so long). */
     private volatile boolean closed;
+    /** How many views of each table are open, and the generation of each table replaced meanwhile. Guarded by this. */
+    private final Map<Table, Integer> openViews = new IdentityHashMap<>();
+    private final Map<Table, String> replaced = new IdentityHashMap<>();
 
     private DiskKVStore(Table.Format format, Path dir, Table table, String generation, int localId,
             boolean fresh, Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC, FailStop failStop) {
@@ -128,20 +139,67 @@ public final class DiskKVStore extends AbstractKVStore {
                 (key, record) -> visit.test(new String(key, StandardCharsets.UTF_8), Record.decode(record)));
     }
 
-    /** Streams from the table's consistent view: chunk by chunk, never the whole state in memory. */
-    @Override
-    protected void forEachEncoded(BiConsumer<byte[], byte[]> entry) {
-        table.scan(entry);
-    }
-
     @Override
     protected void forEachExpiring(BiConsumer<String, Long> expiresAt) {
         table.forEachExpiring((key, at) -> expiresAt.accept(new String(key, StandardCharsets.UTF_8), at));
     }
 
-    /** Builds the next generation from the chunks beside the live one, then switches to it. */
+    /** The table's own view, which keeps the table open until it is closed. */
     @Override
-    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotChunks.Entries entries) {
+    protected StateView openView(long index, StoreMeta meta) {
+        Table viewed = table;
+        StateView view = viewed.openView(index, meta);
+        synchronized (this) {
+            openViews.merge(viewed, 1, Integer::sum);
+        }
+        AtomicBoolean closed = new AtomicBoolean();
+        return new StateView() {
+            @Override
+            public long index() {
+                return index;
+            }
+
+            @Override
+            public void writeTo(OutputStream out) throws IOException {
+                view.writeTo(out);
+            }
+
+            @Override
+            public void close() {
+                if (closed.compareAndSet(false, true)) {
+                    view.close();
+                    viewClosed(viewed);
+                }
+            }
+        };
+    }
+
+    private void viewClosed(Table viewed) {
+        String generationGone;
+        synchronized (this) {
+            if (openViews.merge(viewed, -1, Integer::sum) > 0) {
+                return;
+            }
+            openViews.remove(viewed);
+            generationGone = replaced.remove(viewed);
+        }
+        if (generationGone != null) {
+            retire(viewed, generationGone);
+        }
+    }
+
+    /** Closes a table an install replaced, and deletes its generation. */
+    private void retire(Table old, String oldGeneration) {
+        old.close();
+        EngineFiles.deleteTree(dir.resolve(oldGeneration));
+    }
+
+    /**
+     * Builds the next generation from the chunks beside the live one, then switches to it; the old one goes once no
+     * view reads it.
+     */
+    @Override
+    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotFormat.Entries entries) {
         String next = GENERATION_PREFIX + index;
         Path nextDir = dir.resolve(next);
         long start = System.nanoTime();
@@ -166,14 +224,21 @@ public final class DiskKVStore extends AbstractKVStore {
             built.close();
             return;
         }
-        old.close();
-        EngineFiles.deleteTree(dir.resolve(oldGeneration));
+        synchronized (this) {
+            if (openViews.containsKey(old)) {
+                replaced.put(old, oldGeneration);
+                old = null;
+            }
+        }
+        if (old != null) {
+            retire(old, oldGeneration);
+        }
         LOG.info("{} engine loaded the snapshot at index {} in {} ms", format.name(), index,
                 (System.nanoTime() - start) / 1_000_000);
     }
 
     /** Fills a table in {@code nextDir} and closes it. */
-    private void build(Path nextDir, long index, StoreMeta meta, SnapshotChunks.Entries entries) {
+    private void build(Path nextDir, long index, StoreMeta meta, SnapshotFormat.Entries entries) {
         Table.Builder builder;
         try {
             builder = format.build(nextDir);
@@ -199,9 +264,16 @@ public final class DiskKVStore extends AbstractKVStore {
         }
     }
 
+    /** Closes the table, and those replaced whose views are still open (the node stops: nothing reads them). */
     @Override
     protected void closeEngine() {
         closed = true;
         table.close();
+        List<Table> stillViewed;
+        synchronized (this) {
+            stillViewed = List.copyOf(replaced.keySet());
+            replaced.clear();
+        }
+        stillViewed.forEach(Table::close);
     }
 }

@@ -1,13 +1,13 @@
 package io.metcd.kv;
 
 import io.metcd.model.Command;
+import io.metcd.model.Operation;
 import io.metcd.model.Result;
 import io.metcd.model.Unavailable;
 
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Consumer;
 
 /**
  * The replicated key-value store, as raftexample's kvstore, and the one way into it: the HTTP API, the Raft loop,
@@ -101,13 +101,14 @@ public interface KVStore extends AutoCloseable {
      */
     CompletableFuture<Long> whenApplied(long index);
 
+    /** The size of a snapshot of an empty store. */
+    long emptySnapshotBytes();
+
     /**
-     * Streams the store's state at the current applied index to {@code chunks}, one chunk at a time, in a
-     * format that depends only on the state: the same state gives the same chunks on every node and engine
-     * ({@link SnapshotChunks}: a header with the store's revision, then each key's record). Must not run while the
-     * applier applies something.
+     * The most applying {@code writes} can add to the size of a snapshot of this store: with the size of a snapshot
+     * taken earlier, an upper bound of the size of one taken later, known before the store reaches it.
      */
-    void snapshot(Consumer<byte[]> chunks);
+    long snapshotGrowthBound(List<Operation.Proposal> writes);
 
     /** Where the Raft loop reports what became of the writes it took from {@code proposeC}. */
     WriteOutcomes writeOutcomes();

@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.StateView;
 import org.iq80.leveldb.DB;
 import org.iq80.leveldb.DBIterator;
 import org.iq80.leveldb.Options;
@@ -8,11 +9,12 @@ import org.iq80.leveldb.Snapshot;
 import org.iq80.leveldb.WriteBatch;
 import org.iq80.leveldb.WriteOptions;
 import org.iq80.leveldb.impl.Iq80DBFactory;
+import org.iq80.leveldb.impl.SnapshotImpl;
 
 import java.io.Closeable;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InterruptedIOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +23,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.BiPredicate;
 
@@ -181,13 +184,10 @@ final class LevelDbTable implements Table {
         }
     }
 
-    /** Reads a LevelDB snapshot: writes made during the scan are not seen. */
+    /** A LevelDB snapshot, and an iterator over it that reads the table files the snapshot keeps. */
     @Override
-    public void scan(BiConsumer<byte[], byte[]> entry) {
-        scan(DATA, new byte[0], (key, record) -> {
-            entry.accept(key, record);
-            return true;
-        });
+    public StateView openView(long index, StoreMeta meta) {
+        return new PinnedView(index, meta);
     }
 
     @Override
@@ -205,17 +205,8 @@ final class LevelDbTable implements Table {
 
     /** The entries stored behind {@code prefix}, from {@code from} on, on a LevelDB snapshot. */
     private void scan(byte prefix, byte[] from, BiPredicate<byte[], byte[]> entry) {
-        try (PinnedIterator pinned = pinnedIterator(); DBIterator it = pinned.iterator()) {
-            for (it.seek(prefixed(prefix, from)); it.hasNext(); ) {
-                Map.Entry<byte[], byte[]> e = it.next();
-                byte[] key = e.getKey();
-                if (key.length == 0 || key[0] != prefix
-                        || !entry.test(Arrays.copyOfRange(key, 1, key.length), e.getValue())) {
-                    break;
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        try (Pinned pinned = pin()) {
+            pinned.forEach(prefix, from, entry);
         }
     }
 
@@ -224,33 +215,89 @@ final class LevelDbTable implements Table {
      * it was taken on from deletion, but iq80 builds an iterator on the version current when the iterator is made, not
      * on the snapshot's: a compaction completing in between would leave the iterator on files nothing keeps, which it
      * opens as it goes; and a newer version may lack values the snapshot reads, since iq80's compactions drop
-     * overwritten values without regard to snapshots. Compactions wait while the two are made.
+     * overwritten values without regard to snapshots. So the two are made again until no compaction completed in
+     * between (a second snapshot names the version then current), rather than with compactions paused: pausing waits
+     * for the compaction under way, which can take seconds while the applier, the only writer, waits.
      */
-    private PinnedIterator pinnedIterator() throws IOException {
-        try {
-            db.suspendCompactions();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while pausing LevelDB's compactions");
-        }
-        Snapshot snapshot = null;
-        try {
-            snapshot = db.getSnapshot();
-            return new PinnedIterator(snapshot, db.iterator(new ReadOptions().snapshot(snapshot).fillCache(false)));
-        } catch (RuntimeException e) {
-            if (snapshot != null) {
-                snapshot.close();
+    private Pinned pin() {
+        while (true) {
+            Snapshot pinned = db.getSnapshot();
+            DBIterator it = db.iterator(new ReadOptions().snapshot(pinned).fillCache(false));
+            Snapshot after = db.getSnapshot();
+            boolean sameVersion = version(pinned) == version(after);
+            closeQuietly(after);
+            if (sameVersion) {
+                return new Pinned(pinned, it);
             }
-            throw e;
-        } finally {
-            db.resumeCompactions();
+            closeQuietly(it, pinned);
         }
     }
 
-    private record PinnedIterator(Snapshot snapshot, DBIterator iterator) implements Closeable {
+    private static Object version(Snapshot snapshot) {
+        return ((SnapshotImpl) snapshot).getVersion();
+    }
+
+    /** A snapshot and the iterator over its files ({@link #pin}). */
+    private record Pinned(Snapshot snapshot, DBIterator iterator) implements AutoCloseable {
+        /** The entries stored behind {@code prefix}, from {@code from} on, until {@code entry} returns false. */
+        void forEach(byte prefix, byte[] from, BiPredicate<byte[], byte[]> entry) {
+            for (iterator.seek(prefixed(prefix, from)); iterator.hasNext(); ) {
+                Map.Entry<byte[], byte[]> e = iterator.next();
+                byte[] key = e.getKey();
+                if (key.length == 0 || key[0] != prefix
+                        || !entry.test(Arrays.copyOfRange(key, 1, key.length), e.getValue())) {
+                    return;
+                }
+            }
+        }
+
         @Override
-        public void close() throws IOException {
-            snapshot.close();
+        public void close() {
+            closeQuietly(iterator, snapshot);
+        }
+    }
+
+    /** The table at one index, pinned until it is closed. */
+    private final class PinnedView implements StateView {
+        private final long index;
+        private final StoreMeta meta;
+        private final Pinned pinned = pin();
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        PinnedView(long index, StoreMeta meta) {
+            this.index = index;
+            this.meta = meta;
+        }
+
+        @Override
+        public long index() {
+            return index;
+        }
+
+        @Override
+        public void writeTo(OutputStream stream) throws IOException {
+            SnapshotFormat.Out out = new SnapshotFormat.Out(stream, index, meta);
+            IOException[] failed = {null};
+            pinned.forEach(DATA, new byte[0], (key, record) -> {
+                try {
+                    out.add(key, record);
+                    return true;
+                } catch (IOException e) {
+                    failed[0] = e;
+                    return false;
+                }
+            });
+            if (failed[0] != null) {
+                throw failed[0];
+            }
+            out.finish();
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                pinned.close();
+            }
         }
     }
 
@@ -263,11 +310,14 @@ final class LevelDbTable implements Table {
         }
     }
 
-    private static void closeQuietly(DB db) {
-        try {
-            db.close();
-        } catch (IOException | RuntimeException e) {
-            // Giving up on a table being built: its directory is deleted next.
+    /** Closes what is given up on: a view's iterator and snapshot, a table being built (deleted next). */
+    private static void closeQuietly(Closeable... closeables) {
+        for (Closeable c : closeables) {
+            try {
+                c.close();
+            } catch (IOException | RuntimeException e) {
+                // Nothing depends on them any more.
+            }
         }
     }
 }

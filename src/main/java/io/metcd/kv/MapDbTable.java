@@ -1,5 +1,6 @@
 package io.metcd.kv;
 
+import io.metcd.model.StateView;
 import org.mapdb.Atomic;
 import org.mapdb.BTreeMap;
 import org.mapdb.DB;
@@ -25,7 +26,8 @@ import java.util.function.BiPredicate;
  * only if it was closed cleanly: a marker file exists while it is open, and a table found with its marker is
  * rebuilt from the Raft snapshot and log instead ({@link Format#open} says so). Records live outside the tree's
  * nodes, so that rewriting a node does not copy up to 32 values of up to 1 MiB each. A second tree holds the deadline
- * of each key that expires.
+ * of each key that expires. MapDB keeps no versions without its transactions: snapshots are written from views made of
+ * the tree and the pre-images of the keys written since ({@link PreImages}).
  */
 final class MapDbTable implements Table {
     static final Format FORMAT = new Format() {
@@ -86,6 +88,7 @@ final class MapDbTable implements Table {
     private final BTreeMap<byte[], Long> expiring;
     private final Atomic.Long applied;
     private final Atomic.Var<byte[]> meta;
+    private final PreImages<byte[], byte[]> views;
 
     private MapDbTable(Path dir, DB db, BTreeMap<byte[], byte[]> map, BTreeMap<byte[], Long> expiring) {
         this.dir = dir;
@@ -94,6 +97,7 @@ final class MapDbTable implements Table {
         this.expiring = expiring;
         this.applied = db.atomicLong("applied-index").createOrOpen();
         this.meta = db.atomicVar("store-meta", Serializer.BYTE_ARRAY).createOrOpen();
+        this.views = new PreImages<>(map, key -> key, record -> record);
     }
 
     /** Marks the directory open, durably, before MapDB may write a byte. */
@@ -132,6 +136,9 @@ final class MapDbTable implements Table {
     public void write(long index, StoreMeta storeMeta, Map<String, Record> changes) {
         changes.forEach((k, record) -> {
             byte[] key = k.getBytes(StandardCharsets.UTF_8);
+            if (views.recording()) {
+                views.beforeChange(key, map.get(key));
+            }
             if (record == null) {
                 map.remove(key);
             } else {
@@ -147,12 +154,9 @@ final class MapDbTable implements Table {
         applied.set(index);
     }
 
-    /** Iterates the live tree: the applier, its only writer, waits while a snapshot is taken. */
     @Override
-    public void scan(BiConsumer<byte[], byte[]> entry) {
-        for (Map.Entry<byte[], byte[]> e : map.entrySet()) {
-            entry.accept(e.getKey(), e.getValue());
-        }
+    public StateView openView(long index, StoreMeta storeMeta) {
+        return views.open(index, storeMeta);
     }
 
     @Override

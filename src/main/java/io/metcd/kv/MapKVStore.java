@@ -4,6 +4,7 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
@@ -14,8 +15,8 @@ import java.util.function.BiPredicate;
 
 /**
  * The in-memory engine: a sorted concurrent map, rebuilt on restart from the latest snapshot and the WAL.
- * Sorted in the order of the keys' UTF-8 bytes, the order of the disk engines, so that every node and
- * engine cuts the same state into the same chunks ({@link SnapshotChunks}).
+ * Sorted in the order of the keys' UTF-8 bytes, the order of the disk engines and of the snapshot format
+ * ({@link SnapshotFormat}). Snapshots are written from views that cost nothing to open ({@link PreImages}).
  */
 public final class MapKVStore extends AbstractKVStore {
     /**
@@ -42,8 +43,13 @@ public final class MapKVStore extends AbstractKVStore {
         return Character.isSurrogate(c) ? c + 0x2000 : c - 0x800;
     }
 
-    /** Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map. */
+    /**
+     * Replaced whole by a snapshot install, so that a concurrent reader never sees a half-loaded map; views of the
+     * map replaced keep reading it, which nothing changes any more.
+     */
     private volatile ConcurrentSkipListMap<String, Record> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
+    /** The views of {@link #map}; the applier's only. */
+    private PreImages<String, Record> views = new PreImages<>(map, SnapshotFormat::keyBytes, Record::encode);
 
     /** @param fresh the node starts with no Raft state of its own */
     public MapKVStore(int localId, boolean fresh, Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC,
@@ -65,6 +71,9 @@ public final class MapKVStore extends AbstractKVStore {
     @Override
     protected void store(long index, StoreMeta meta, Map<String, Record> changes) {
         changes.forEach((key, record) -> {
+            if (views.recording()) {
+                views.beforeChange(key, map.get(key));
+            }
             if (record == null) {
                 map.remove(key);
             } else {
@@ -83,15 +92,18 @@ public final class MapKVStore extends AbstractKVStore {
     }
 
     @Override
-    protected void forEachEncoded(BiConsumer<byte[], byte[]> entry) {
-        map.forEach((key, record) -> entry.accept(key.getBytes(StandardCharsets.UTF_8), record.encode()));
+    protected StateView openView(long index, StoreMeta meta) {
+        return views.open(index, meta);
     }
 
     @Override
-    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotChunks.Entries entries) {
+    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotFormat.Entries entries) {
         ConcurrentSkipListMap<String, Record> restored = new ConcurrentSkipListMap<>(UTF8_ORDER);
         entries.forEach((key, record) -> restored.put(new String(key, StandardCharsets.UTF_8), Record.decode(record)));
-        exclusively(() -> map = restored);
+        exclusively(() -> {
+            map = restored;
+            views = new PreImages<>(restored, SnapshotFormat::keyBytes, Record::encode);
+        });
     }
 
     /** Nothing: the map starts empty at every start. */

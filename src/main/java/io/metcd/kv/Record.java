@@ -14,7 +14,8 @@ import java.util.Arrays;
  * @param expiresAt      when it expires, in ms since the epoch by the leaders' clocks (the log's time), or 0 for never
  */
 public record Record(byte[] value, long createRevision, long modRevision, long version, long expiresAt) {
-    private static final int HEADER_BYTES = 4 * Long.BYTES;
+    /** The bytes an encoded record takes besides its value. */
+    static final int HEADER_BYTES = 4 * Long.BYTES;
     private static final int EXPIRES_AT_OFFSET = 3 * Long.BYTES;
 
     public boolean expires() {

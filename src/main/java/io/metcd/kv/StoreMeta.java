@@ -14,7 +14,8 @@ public record StoreMeta(long revision, long time, long keys) {
     public static final StoreMeta EMPTY = new StoreMeta(0, 0, 0);
     /** Bumped whenever the header's layout (or the record's) changes. */
     private static final byte FORMAT = 1;
-    private static final int BYTES = 1 + 3 * Long.BYTES;
+    /** The size of an encoded header. */
+    static final int BYTES = 1 + 3 * Long.BYTES;
 
     byte[] encode() {
         return ByteBuffer.allocate(BYTES).put(FORMAT).putLong(revision).putLong(time).putLong(keys).array();

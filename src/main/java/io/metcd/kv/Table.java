@@ -1,5 +1,7 @@
 package io.metcd.kv;
 
+import io.metcd.model.StateView;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
@@ -31,10 +33,11 @@ interface Table extends AutoCloseable {
     void write(long index, StoreMeta meta, Map<String, Record> changes);
 
     /**
-     * Every entry in ascending unsigned byte order of key, from one consistent state (no {@link #write} runs
-     * meanwhile, or one does but is not seen).
+     * A view of the table as it is now, between two {@link #write}s, which later writes do not change: its entries
+     * in ascending unsigned byte order of key, written as the snapshot format says with {@code meta} (the table's own
+     * at {@code index}). Opening it takes constant time. The table stays open until the view is closed.
      */
-    void scan(BiConsumer<byte[], byte[]> entry);
+    StateView openView(long index, StoreMeta meta);
 
     /**
      * The entries from {@code from} on (inclusive), in ascending unsigned byte order of key, until {@code entry}

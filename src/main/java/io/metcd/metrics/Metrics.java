@@ -14,6 +14,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
@@ -65,8 +66,12 @@ public final class Metrics implements RaftMetrics, HttpMetrics, RespMetrics {
             .help("Time of one msync of the write-ahead log")
             .classicExponentialUpperBounds(0.0001, 2, 17).withoutExemplars().register(registry); // 100 us to 6.5 s
     private final Histogram snapshotDuration = Histogram.builder().name("metcd_snapshot_duration_seconds")
-            .help("Time to take a snapshot of the store: waiting for the applier to reach it, then copying the state")
-            .classicExponentialUpperBounds(0.001, 2, 15).withoutExemplars().register(registry); // 1 ms to 16 s
+            .help("Time the Raft thread spends taking a snapshot; its state is written afterwards, on another thread")
+            .classicExponentialUpperBounds(0.0001, 2, 15).withoutExemplars().register(registry); // 100 us to 1.6 s
+    private final Histogram snapshotWrite = Histogram.builder().name("metcd_snapshot_write_duration_seconds")
+            .help("Time to write a snapshot taken here to disk, from the store's view of its state, until it is durable")
+            .classicExponentialUpperBounds(0.01, 2, 15).withoutExemplars().register(registry); // 10 ms to 160 s
+    private final AtomicLong raftThreadStallMax = new AtomicLong();
 
     private volatile Supplier<RaftNodeReport> reports;
     /** A fresh Raft report for the scrape in progress: one round trip to the Raft thread per scrape. */
@@ -122,6 +127,15 @@ public final class Metrics implements RaftMetrics, HttpMetrics, RespMetrics {
         snapshotDuration.observe(nanos / 1e9);
     }
 
+    @Override
+    public void raftThreadStalled(long nanos) {
+        raftThreadStallMax.accumulateAndGet(nanos, Math::max);
+    }
+
+    public void snapshotWritten(long nanos) {
+        snapshotWrite.observe(nanos / 1e9);
+    }
+
     // --------------------------------------------------------------------------------- read when scraped
 
     /**
@@ -135,6 +149,9 @@ public final class Metrics implements RaftMetrics, HttpMetrics, RespMetrics {
         gauge("metcd_term", "The current Raft term", cb -> cb.call(term.getAsInt()));
         gauge("metcd_is_leader", "1 if this node is the leader, else 0", cb -> cb.call(isLeader.getAsBoolean() ? 1 : 0));
         gauge("metcd_has_leader", "1 if this node knows a leader, else 0", cb -> cb.call(hasLeader.getAsBoolean() ? 1 : 0));
+        gauge("metcd_raft_thread_stall_max_seconds", "The longest the Raft thread kept a task waiting (a probe every "
+                + "10 ms measures how late it runs) or spent taking a snapshot, since the node started",
+                cb -> cb.call(raftThreadStallMax.get() / 1e9));
         gauge("metcd_commit_index", "The highest log index known to be committed", cb -> {
             RaftNodeReport r = report;
             if (r != null) {

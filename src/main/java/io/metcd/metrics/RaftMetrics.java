@@ -11,6 +11,9 @@ public interface RaftMetrics {
     /** This node saw a new leader. */
     void leaderChanged();
 
-    /** A snapshot of the store was taken, in {@code nanos}. */
+    /** The Raft thread took {@code nanos} to take a snapshot (its state is written afterwards, elsewhere). */
     void snapshotTaken(long nanos);
+
+    /** The Raft thread kept a task waiting, or was busy with one, for {@code nanos}. */
+    void raftThreadStalled(long nanos);
 }

@@ -1,6 +1,7 @@
 package io.metcd.model;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 /** What the Raft loop publishes on {@code commitC}, in log order, for the store to apply. */
 public sealed interface Commit {
@@ -20,6 +21,14 @@ public sealed interface Commit {
 
     /** A new leader's first entry, in {@code term}: writes forwarded in earlier terms and not yet applied are lost. */
     record TermStarted(long index, int term) implements Commit {
+    }
+
+    /**
+     * Take a snapshot at {@code index}: the store, at exactly that index (this marker follows entry {@code index} in log
+     * order), opens a {@link StateView} of its state and hands it to {@code viewOpened}, then goes on applying. The Raft
+     * thread publishes it and moves on: the state is written elsewhere, from the view.
+     */
+    record Snapshot(long index, Consumer<StateView> viewOpened) implements Commit {
     }
 
     /**

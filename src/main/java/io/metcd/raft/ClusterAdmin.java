@@ -3,6 +3,7 @@ package io.metcd.raft;
 import io.metcd.kv.KVStore;
 import io.metcd.model.Member;
 import io.metcd.model.Unavailable;
+import io.metcd.wal.SnapshotFiles;
 
 import java.time.Duration;
 import java.util.List;
@@ -59,6 +60,9 @@ public interface ClusterAdmin {
 
     /** Takes a snapshot at the commit index now; returns the index of the latest snapshot once persisted. */
     long takeSnapshot();
+
+    /** The newest durable snapshot's index and digest, to compare nodes' states; empty while there is none. */
+    Optional<SnapshotFiles.Digest> snapshotDigest();
 
     /** Why this node cannot serve (no leader known, consensus not running), or empty when it can. */
     Optional<String> unhealthy();

@@ -4,25 +4,35 @@ import io.metcd.kv.KVStore;
 import io.metcd.metrics.RaftMetrics;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
+import io.metcd.model.CrashPoint;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation;
-import io.metcd.wal.ChronicleRaftStore;
+import io.metcd.model.StateView;
+import io.metcd.wal.SnapshotFiles;
 import io.microraft.impl.statemachine.InternalCommitAware;
 import io.microraft.statemachine.StateMachine;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
 /**
- * MicroRaft's view of the store. Runs on the Raft thread and does no store work there: committed entries
- * go onto {@code commitC} for the store's applier (a full channel holds the Raft thread back, as a slow
- * application holds back etcd's Advance). Snapshots are the exception: MicroRaft wants the state at the
- * commit index now, so the Raft thread waits for the applier to reach it, as raftexample does.
+ * MicroRaft's view of the store. Runs on the Raft thread and does no store work there: committed entries go onto
+ * {@code commitC} for the store's applier (a full channel holds the Raft thread back, as a slow application holds back
+ * etcd's Advance), and so does a snapshot, as a marker.
+ * <p>
+ * <b>Snapshots.</b> MicroRaft takes them on its Raft thread and wants the chunks at once. So taking one costs the Raft
+ * thread a marker on {@code commitC} and a few references: the store, on reaching the marker, opens a view of its state
+ * at exactly that index and goes on applying, and {@link SnapshotFiles} writes the view out on a thread of its own.
+ * The chunks handed to MicroRaft refer to bytes not written yet; their number is fixed now, from an upper bound of the
+ * state's size at that index: the size of the latest snapshot written plus the most the writes published since can
+ * add (the store says how much that is), trailing chunks being empty.
  * <p>
  * MicroRaft catches what these methods throw (an operation's failure becomes its answer, and the entry still counts
  * as applied; a snapshot's fails the snapshot) and goes on: so whatever they throw first stops the node.
@@ -38,33 +48,43 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     private final Channel.Sender<Commit> commitC;
     private final KVStore store;
-    private final ChronicleRaftStore wal;
+    private final SnapshotFiles snapshots;
     private final FailStop failStop;
     private final IntSupplier currentTerm;
     private final RaftMetrics metrics;
     private final int snapshotCount;
     private final Runnable takeSnapshot;
-    /** Client writes committed since the last snapshot was asked for; only the Raft thread touches it. */
+
+    // Only the Raft thread touches these.
+    /** Client writes committed since the last snapshot was asked for. */
     private long writesSinceSnapshot;
+    /** What the writes published so far can add to a snapshot's size, in all: a running total. */
+    private long growth;
+    /** A snapshot's size, and the running total of growth at its index: the size bound counts from there. */
+    private long baseBytes;
+    private long baseGrowth;
+    /** The running total of growth at each snapshot taken here, until one of them is written. */
+    private final TreeMap<Long, Long> growthAt = new TreeMap<>();
 
     /**
-     * @param wal           where snapshot chunks go as they are taken, one at a time
+     * @param snapshots     where snapshots are written, and read from when they are installed
      * @param currentTerm   this node's term; MicroRaft asks for the new-term operation once it leads in it
      * @param snapshotCount client writes between snapshots: MicroRaft counts log entries, which group many writes
      *                      each, so its count alone would let the log in memory grow with the size of the groups
      * @param takeSnapshot  asks MicroRaft for a snapshot at the commit index (it runs after the current task)
      * @param failStop      stops the node if a call from MicroRaft fails: MicroRaft would log it and go on
      */
-    KvStateMachine(Channel.Sender<Commit> commitC, KVStore store, ChronicleRaftStore wal,
-            IntSupplier currentTerm, RaftMetrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
+    KvStateMachine(Channel.Sender<Commit> commitC, KVStore store, SnapshotFiles snapshots, IntSupplier currentTerm,
+            RaftMetrics metrics, int snapshotCount, Runnable takeSnapshot, FailStop failStop) {
         this.commitC = commitC;
         this.store = store;
-        this.wal = wal;
+        this.snapshots = snapshots;
         this.failStop = failStop;
         this.snapshotCount = snapshotCount;
         this.takeSnapshot = takeSnapshot;
         this.currentTerm = currentTerm;
         this.metrics = metrics;
+        this.baseBytes = store.emptySnapshotBytes();
     }
 
     @Override
@@ -76,6 +96,7 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
         switch (operation) {
             case Operation.Batch batch -> {
                 publish(new Commit.Apply(commitIndex, batch.stampMillis(), batch.proposals()));
+                growth += store.snapshotGrowthBound(batch.proposals());
                 writesSinceSnapshot += batch.proposals().size();
                 if (writesSinceSnapshot >= snapshotCount) {
                     writesSinceSnapshot = 0;
@@ -97,46 +118,92 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
         stopOnFailure("applying the membership change", commitIndex, () -> publish(new Commit.MembershipChanged(commitIndex)));
     }
 
+    /**
+     * Publishes the snapshot's marker and hands MicroRaft references to chunks that {@link SnapshotFiles} writes once
+     * the store has opened its view: no waiting for the store, no copying its state.
+     */
     @Override
     public void takeSnapshot(long commitIndex, Consumer<Object> chunkConsumer) {
         long start = System.nanoTime();
         writesSinceSnapshot = 0;
-        // MicroRaft gives the Raft thread no timeout; the applier never waits on it. This fails only if the applier
-        // failed, which stopped the node.
-        store.whenApplied(commitIndex).join();
-        if (store.appliedIndex() != commitIndex) {
-            // A restarted disk engine holds state past what MicroRaft has replayed so far. Auto snapshots cannot
-            // land there (the engine never passes a snapshot point before that snapshot is in the WAL), a manual
-            // one can: its chunks would not be the state at commitIndex, so refuse it.
-            throw new IllegalStateException("the store is at index " + store.appliedIndex()
-                    + ", past the snapshot index " + commitIndex + " that MicroRaft is replaying up to");
-        }
-        stopOnFailure("taking the snapshot", commitIndex,
-                () -> store.snapshot(chunk -> chunkConsumer.accept(stage(commitIndex, chunk))));
-        metrics.snapshotTaken(System.nanoTime() - start);
+        stopOnFailure("taking the snapshot", commitIndex, () -> {
+            int chunks = (int) Math.max(1, Math.ceilDiv(sizeBound(), SnapshotFiles.CHUNK_BYTES));
+            Consumer<StateView> viewTarget = snapshots.begin(commitIndex, chunks);
+            growthAt.put(commitIndex, growth);
+            publish(new Commit.Snapshot(commitIndex, viewTarget));
+            CrashPoint.SNAPSHOT_MARKER_PUBLISHED.reached();
+            for (int k = 0; k < chunks; k++) {
+                chunkConsumer.accept(new Operation.SnapshotPart(snapshots, commitIndex, k));
+            }
+        });
+        long took = System.nanoTime() - start;
+        metrics.snapshotTaken(took);
+        metrics.raftThreadStalled(took);
     }
 
-    /** MicroRaft holds every chunk until the snapshot is complete: each goes to the WAL at once instead. */
-    private Operation.SnapshotPart stage(long snapshotIndex, byte[] chunk) {
-        try {
-            return wal.stageSnapshotChunk(snapshotIndex, chunk);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+    /** An upper bound of the size of the state at the index published last. */
+    private long sizeBound() {
+        long durable = snapshots.newestDurableIndex();
+        Long growthThen = growthAt.get(durable);
+        long bytes = snapshots.streamBytes(durable);
+        if (growthThen != null && bytes >= 0 && bytes - growthThen < baseBytes - baseGrowth) {
+            baseBytes = bytes;
+            baseGrowth = growthThen;
         }
+        growthAt.headMap(durable, true).clear();
+        return baseBytes + growth - baseGrowth;
     }
 
-    /** The store reads the chunks from the WAL as it loads them, one at a time. */
+    /**
+     * Has the store load a snapshot received from the leader, or restored from disk: it reads the chunks from the
+     * snapshot files one at a time as it loads them. A snapshot that a restarted disk engine holds as its own state
+     * (see {@link EngineRestart}) is not loaded but written, from a view of that state, as one taken here.
+     */
     @Override
     public void installSnapshot(long commitIndex, List<Object> chunks) {
-        List<Operation.SnapshotPart> parts = new ArrayList<>(chunks.size());
-        for (Object chunk : chunks) {
-            parts.add((Operation.SnapshotPart) chunk);
-        }
-        Iterable<byte[]> bytes = () -> parts.stream().map(Operation.SnapshotPart::bytes).iterator();
         stopOnFailure("installing the snapshot", commitIndex, () -> {
-            wal.holdChunks(commitIndex);
-            publish(new Commit.Restore(commitIndex, bytes, () -> wal.releaseChunks(commitIndex)));
+            Optional<Consumer<StateView>> ownState = snapshots.awaitingView(commitIndex);
+            growthAt.clear();
+            baseGrowth = growth;
+            if (ownState.isPresent()) {
+                baseBytes = (long) chunks.size() * SnapshotFiles.CHUNK_BYTES;
+                publish(new Commit.Snapshot(commitIndex, ownState.get()));
+                return;
+            }
+            baseBytes = snapshots.streamBytes(commitIndex);
+            if (baseBytes < 0) {
+                throw new IllegalStateException("the snapshot at " + commitIndex + " is not on disk");
+            }
+            List<Operation.SnapshotPart> parts = new ArrayList<>(chunks.size());
+            for (Object chunk : chunks) {
+                parts.add((Operation.SnapshotPart) chunk);
+            }
+            snapshots.hold(commitIndex);
+            publish(new Commit.Restore(commitIndex, () -> loading(parts), () -> snapshots.release(commitIndex)));
         });
+    }
+
+    /** The chunks' bytes, each read when the store gets to it. */
+    private static Iterator<byte[]> loading(List<Operation.SnapshotPart> parts) {
+        return new Iterator<>() {
+            private int next;
+
+            @Override
+            public boolean hasNext() {
+                return next < parts.size();
+            }
+
+            @Override
+            public byte[] next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                if (parts.size() >= 2 && next == (parts.size() + 1) / 2) {
+                    CrashPoint.SNAPSHOT_HALF_INSTALLED.reached();
+                }
+                return parts.get(next++).bytes();
+            }
+        };
     }
 
     @Override
@@ -164,7 +231,8 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
     private void publish(Commit commit) {
         try {
             commitC.put(commit);
-            if (!(commit instanceof Commit.Restore)) {
+            if (commit instanceof Commit.Apply || commit instanceof Commit.TermStarted
+                    || commit instanceof Commit.MembershipChanged) {
                 metrics.committed();
             }
         } catch (InterruptedException e) {

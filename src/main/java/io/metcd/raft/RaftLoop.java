@@ -12,6 +12,7 @@ import io.metcd.model.PeerMessage;
 import io.metcd.model.Unavailable;
 import io.metcd.transport.PeerTransport;
 import io.metcd.wal.ChronicleRaftStore;
+import io.metcd.wal.SnapshotFiles;
 import io.microraft.RaftConfig;
 import io.microraft.RaftEndpoint;
 import io.microraft.RaftNode;
@@ -50,6 +51,8 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
     /** A membership change waits for its commit this long, three request timeouts (it has its own timeout inside). */
     private static final Duration CHANGE_TIMEOUT = KVStore.REQUEST_TIMEOUT.multipliedBy(3);
     private static final Duration RETRY_BACKOFF = Duration.ofMillis(50);
+    /** A snapshot asked for by hand is written to disk within this long, even at millions of keys. */
+    private static final Duration SNAPSHOT_DURABLE_TIMEOUT = Duration.ofSeconds(60);
 
     private final Member local;
     private final RaftNode raftNode;
@@ -63,6 +66,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
     private final PeerRequests peerRequests;
     private final Runnable onRemoved;
     private final RaftMetrics metrics;
+    private final RaftThreadProbe probe;
     private final AtomicBoolean removed = new AtomicBoolean();
     private volatile boolean closing;
 
@@ -96,18 +100,20 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         this.confChangeC = confChangeC.sender();
         this.lease = new LeaderLease(clock.toRealTime(Duration.ofSeconds(config.getLeaderHeartbeatTimeoutSecs())));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
-        SnapshotBoundaryFix snapshotBoundaryFix = new SnapshotBoundaryFix(transport);
-        KvStateMachine stateMachine = new KvStateMachine(commitC, store, wal, this::term, metrics,
+        SnapshotBoundaryFix snapshotBoundaryFix = new SnapshotBoundaryFix(new UnwrittenChunks(transport));
+        KvStateMachine stateMachine = new KvStateMachine(commitC, store, wal.snapshots(), this::term, metrics,
                 config.getCommitCountToTakeSnapshot(), this::requestSnapshot, failStop);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
                 .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock).setStateMachine(stateMachine)
                 .setRaftNodeReportListener(this::onReport);
         if (restored.isPresent()) {
-            builder.setRestoredState(restored.get());
+            builder.setRestoredState(EngineRestart.startAtEngine(restored.get(), store, wal.snapshots()));
         } else {
             builder.setLocalEndpoint(local).setInitialGroupMembers(List.copyOf(initialMembers));
         }
         this.raftNode = builder.build();
+        this.probe = new RaftThreadProbe(((RaftNodeImpl) raftNode).getExecutor(), metrics::raftThreadStalled,
+                String.valueOf(local.id()));
         snapshotBoundaryFix.attach((RaftNodeImpl) raftNode);
         this.stalePreVoteFix = new StalePreVoteFix((RaftNodeImpl) raftNode);
         this.readIndex = new ReadIndex(local, raftNode, transport, lease);
@@ -129,6 +135,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
     public void start() {
         transport.start();
         raftNode.start().join();
+        probe.start();
         stalePreVoteFix.start();
         proposeLoop.start();
         membership.start();
@@ -248,18 +255,27 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
 
     /**
      * Takes a snapshot at the current commit index now (MicroRaft also takes them every
-     * {@code commitCountToTakeSnapshot} commits), which lets the WAL drop what it covers.
+     * {@code commitCountToTakeSnapshot} commits), and returns once it is durable, which lets the WAL drop what it
+     * covers.
      */
     @Override
     public long takeSnapshot() {
+        long index;
         try {
-            return raftNode.takeSnapshot().copy().thenApply(ordered -> ordered.getResult() != null
+            index = raftNode.takeSnapshot().copy().thenApply(ordered -> ordered.getResult() != null
                     ? ordered.getResult().getLog().getLastSnapshotIndex()
                     : ordered.getCommitIndex()).orTimeout(KVStore.REQUEST_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
                     .join();
         } catch (CompletionException e) {
             throw new Unavailable("snapshot not taken in time");
         }
+        try {
+            wal.snapshots().whenDurable(index).orTimeout(SNAPSHOT_DURABLE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                    .join();
+        } catch (CompletionException e) {
+            throw new Unavailable("the snapshot at " + index + " was taken but is not on disk yet");
+        }
+        return index;
     }
 
     /** A snapshot every so many client writes (see {@link KvStateMachine}); a failed one is retried at the next. */
@@ -271,8 +287,14 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         });
     }
 
+    /** The index of the newest durable snapshot. */
     public long lastSnapshotIndex() {
         return wal.lastSnapshotIndex();
+    }
+
+    @Override
+    public Optional<SnapshotFiles.Digest> snapshotDigest() {
+        return wal.snapshots().digest();
     }
 
     /** The peer connections, for their counters and injected faults. */
@@ -377,6 +399,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
     @Override
     public void close() {
         closing = true;
+        probe.close();
         membership.stop();
         proposeLoop.stop();
         raftNode.terminate().copy().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();

@@ -2,8 +2,8 @@ package io.metcd.wal;
 
 import io.metcd.codec.Codec;
 import io.metcd.codec.Writer;
+import io.metcd.model.CrashPoint;
 import io.metcd.model.FailStop;
-import io.metcd.model.Operation;
 import io.microraft.lifecycle.RaftNodeLifecycleAware;
 import io.microraft.model.log.LogEntry;
 import io.microraft.model.log.RaftGroupMembersView;
@@ -12,10 +12,7 @@ import io.microraft.model.persistence.RaftEndpointPersistentState;
 import io.microraft.model.persistence.RaftTermPersistentState;
 import io.microraft.persistence.RaftStore;
 import io.microraft.persistence.RestoredRaftState;
-import net.openhft.chronicle.bytes.Bytes;
-import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
-import net.openhft.chronicle.wire.DocumentContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +29,9 @@ import java.util.function.LongConsumer;
 /**
  * MicroRaft's write-ahead log on a Chronicle Queue: every {@link RaftStore} call appends one self-checking record
  * ({@link Records}) to the cycle files of a {@link CycleLog}, and {@link #restore()} replays them
- * ({@link Restore}) into a {@link RestoredRaftState}. Snapshot chunks stay in the log ({@link SnapshotIndex}): the
- * chunks MicroRaft holds only say where they lie, and are read back from here, on any thread.
+ * ({@link Restore}) into a {@link RestoredRaftState}. Snapshots live in files of their own ({@link SnapshotFiles}),
+ * which this store is given and owns: the chunks MicroRaft persists go there, and restore starts from the newest
+ * durable one. Entries are deleted only once a durable snapshot covers them ({@link #truncateLogEntriesUntil}).
  * <p>
  * <b>Lifecycle.</b> {@link #open} the store, call {@link #restore()} exactly once (before the store is handed to
  * MicroRaft, and whether or not it finds a state), and give the store to the {@code RaftNode} builder. MicroRaft
@@ -49,10 +47,9 @@ import java.util.function.LongConsumer;
  * stop the node (which logs the cause) and throws; every later call throws at once.
  * <p>
  * <b>Threads.</b> The owner calls {@link #restore()}, MicroRaft's Raft thread the {@link RaftStore} methods (its
- * executor orders the two); chunks are read back on any thread.
+ * executor orders the two).
  */
-public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSource, RaftNodeLifecycleAware,
-        AutoCloseable {
+public final class ChronicleRaftStore implements RaftStore, RaftNodeLifecycleAware, AutoCloseable {
     /** How big a roll-cycle file grows before writes move on to a new one, unless {@link #open} is told otherwise. */
     public static final long DEFAULT_CYCLE_BYTES = 64L << 20;
 
@@ -61,8 +58,11 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     private final Path dir;
     private final FailStop failStop;
     private final CycleLog log;
-    private final SnapshotIndex snapshots = new SnapshotIndex();
+    private final SnapshotFiles snapshots;
     private final Compaction compaction;
+    /** The highest index MicroRaft asked to compact up to, and the highest a record says was: Raft thread only. */
+    private long compactionAsked;
+    private long compactionRecorded;
 
     // The last of each, as written, so that compaction can copy them forward before it deletes older copies.
     private byte[] endpointRecord;
@@ -73,7 +73,6 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     private boolean restored;
     private volatile boolean failed;
     private volatile boolean closed;
-    private volatile long lastSnapshotIndex;
 
     /** A call on the log that may fail. */
     @FunctionalInterface
@@ -81,40 +80,42 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         T run() throws IOException;
     }
 
-    private ChronicleRaftStore(Path dir, long cycleBytes, FailStop failStop) {
+    private ChronicleRaftStore(Path dir, SnapshotFiles snapshots, long cycleBytes, FailStop failStop) {
         this.dir = dir;
         this.failStop = failStop;
+        this.snapshots = snapshots;
         this.log = new CycleLog(dir, cycleBytes);
-        this.compaction = new Compaction(dir, log, snapshots);
+        this.compaction = new Compaction(dir, log);
     }
 
     /**
      * Opens (creating it if needed) the Raft log in {@code dir}, rolling to a new cycle file every
      * {@link #DEFAULT_CYCLE_BYTES}.
      *
-     * @param failStop stops the node on the first failure of any {@link RaftStore} method
+     * @param snapshots the node's snapshots, which this store closes when it closes
+     * @param failStop  stops the node on the first failure of any {@link RaftStore} method
      * @throws UncheckedIOException if the directory or the queue cannot be opened
      */
-    public static ChronicleRaftStore open(Path dir, FailStop failStop) {
-        return open(dir, DEFAULT_CYCLE_BYTES, failStop);
+    public static ChronicleRaftStore open(Path dir, SnapshotFiles snapshots, FailStop failStop) {
+        return open(dir, snapshots, DEFAULT_CYCLE_BYTES, failStop);
     }
 
     /**
      * Opens (creating it if needed) the Raft log in {@code dir}.
      *
+     * @param snapshots  the node's snapshots, which this store closes when it closes
      * @param cycleBytes roughly how big a cycle file grows before writes move on to a new one, the unit in which
-     *                   compaction frees disk space; a single record (a snapshot chunk, or one log entry) may not
-     *                   be larger
+     *                   compaction frees disk space; a single record (one log entry) may not be larger
      * @param failStop   stops the node on the first failure of any {@link RaftStore} method
      * @throws UncheckedIOException if the directory or the queue cannot be opened
      */
-    public static ChronicleRaftStore open(Path dir, long cycleBytes, FailStop failStop) {
+    public static ChronicleRaftStore open(Path dir, SnapshotFiles snapshots, long cycleBytes, FailStop failStop) {
         if (cycleBytes < 4096) {
             throw new IllegalArgumentException("cycle size must be at least 4 KiB, not " + cycleBytes);
         }
         try {
             Files.createDirectories(dir);
-            return new ChronicleRaftStore(dir, cycleBytes, failStop);
+            return new ChronicleRaftStore(dir, snapshots, cycleBytes, failStop);
         } catch (IOException | RuntimeException e) {
             throw new UncheckedIOException(new IOException("cannot open the Raft log in " + dir, e));
         }
@@ -124,8 +125,8 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
      * Reads the whole log and rebuilds what MicroRaft needs to restart this node, for
      * {@code RaftNodeBuilder.setRestoredState}. Must be called once, before MicroRaft uses the store.
      * <p>
-     * The state is the last endpoint, initial members and term written; the newest snapshot whose chunks are all
-     * present and were not deleted; and the log entries after it, with truncated entries left out. A record torn
+     * The state is the last endpoint, initial members and term written; the newest durable snapshot; and the log
+     * entries after it, with truncated entries left out. A record torn
      * by a crash at the end of the log is dropped (and marked so, durably, before this method returns).
      *
      * @return the state, or empty when this node never persisted its endpoint and initial members (a new node)
@@ -141,7 +142,7 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
             throw new IllegalStateException("the Raft log in " + dir + " is closed");
         }
         try {
-            Restore restore = new Restore(dir, log, snapshots, this);
+            Restore restore = new Restore(dir, log, snapshots);
             Restore.Scan scan = restore.scan();
             if (!scan.tornTail.isEmpty()) {
                 LOG.warn("Raft log in {}: dropping {} damaged record(s) at its end, left by a crash mid-write",
@@ -155,7 +156,8 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
             }
             log.rollIfFull();
             Optional<RestoredRaftState> state = restore.build(scan);
-            lastSnapshotIndex = snapshots.newestCompleteIndex();
+            compactionRecorded = scan.compactedUpTo;
+            compactionAsked = scan.compactedUpTo;
             endpointRecord = scan.endpoint;
             membersRecord = scan.members;
             termRecord = scan.term;
@@ -166,9 +168,14 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         }
     }
 
-    /** The index of the newest complete snapshot in the log, 0 when there is none. */
+    /** The index of the newest durable snapshot, 0 when there is none. */
     public long lastSnapshotIndex() {
-        return lastSnapshotIndex;
+        return snapshots.newestDurableIndex();
+    }
+
+    /** The node's snapshots. */
+    public SnapshotFiles snapshots() {
+        return snapshots;
     }
 
     // ------------------------------------------------------------------------------------- RaftStore
@@ -231,45 +238,16 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     }
 
     /**
-     * Appends a chunk of the snapshot at {@code snapshotIndex} that is being taken, before MicroRaft knows how many
-     * chunks there will be and hands them to {@link #persistSnapshotChunk}: so that the snapshot never lies in the
-     * heap whole. Durable after the next {@link #flush()}.
-     *
-     * @return the chunk, as it lies in this log
-     */
-    public Operation.SnapshotPart stageSnapshotChunk(long snapshotIndex, byte[] chunk) throws IOException {
-        return guarded("stageSnapshotChunk",
-                () -> new Operation.SnapshotPart(this, appendChunkData(snapshotIndex, chunk)));
-    }
-
-    /**
-     * Appends the chunk's bytes, unless {@link #stageSnapshotChunk} already did, as a {@link Records#CHUNK_DATA}
-     * record, then a {@link Records#SNAPSHOT_CHUNK_REF} to them with the rest of the chunk; from then on the chunk is
-     * read back from this log when it is needed. Durable after the next {@link #flush()}.
+     * Persists the chunk in the snapshot files: the bytes of a chunk received in the heap are written there; a chunk of
+     * a snapshot taken here (written there from the store's view) only tells its term and members. Durable after the
+     * next {@link #flush()} once the snapshot has all its chunks, or once written from its view.
      */
     @Override
     public void persistSnapshotChunk(SnapshotChunk chunk) throws IOException {
         guarded("persistSnapshotChunk", () -> {
-            Operation.SnapshotPart part = (Operation.SnapshotPart) chunk.getOperation();
-            if (!part.liesIn(this)) {
-                part.movedTo(this, appendChunkData(chunk.getIndex(), part.bytes()));
-            }
-            Writer out = log.begin(Records.SNAPSHOT_CHUNK_REF).i64(chunk.getIndex()).i32(chunk.getSnapshotChunkIndex())
-                    .i32(chunk.getSnapshotChunkCount()).i64(part.location()).i32(chunk.getTerm());
-            Codec.writeMembersView(out, chunk.getGroupMembersView());
-            CycleLog.CycleStats stats = log.append();
-            stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, chunk.getIndex());
-            snapshots.add(chunk, part.location());
-            lastSnapshotIndex = snapshots.newestCompleteIndex();
+            snapshots.persist(chunk);
             return null;
         });
-    }
-
-    private long appendChunkData(long snapshotIndex, byte[] chunk) throws IOException {
-        log.begin(Records.CHUNK_DATA).i64(snapshotIndex);
-        CycleLog.CycleStats stats = log.append(chunk);
-        stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, snapshotIndex);
-        return log.lastIndexAppended();
     }
 
     /** Appends a marker that hides, from restore, the entries from {@code logIndexInclusive} written before it. */
@@ -282,15 +260,23 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     }
 
     /**
-     * Records that entries up to {@code logIndexInclusive} are no longer needed, and deletes the oldest cycle files
-     * that hold nothing else restore needs ({@link Compaction}).
+     * Records that entries up to {@code logIndexInclusive} are no longer needed, as far as a durable snapshot covers
+     * them, and deletes the oldest cycle files that hold nothing else restore needs ({@link Compaction}). MicroRaft
+     * asks as soon as it took a snapshot, which is durable only once written: what it covers is compacted at a later
+     * call, once it is.
      */
     @Override
     public void truncateLogEntriesUntil(long logIndexInclusive) throws IOException {
         guarded("truncateLogEntriesUntil", () -> {
-            log.begin(Records.COMPACTED).i64(logIndexInclusive);
-            log.append();
-            compaction.compact(logIndexInclusive, identity());
+            compactionAsked = Math.max(compactionAsked, logIndexInclusive);
+            long upTo = Math.min(compactionAsked, snapshots.newestDurableIndex());
+            if (upTo > compactionRecorded) {
+                log.begin(Records.COMPACTED).i64(upTo);
+                log.append();
+                compactionRecorded = upTo;
+                CrashPoint.WAL_COMPACTING.reached();
+                compaction.compact(upTo, identity());
+            }
             return null;
         });
     }
@@ -301,23 +287,24 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
                 .toList();
     }
 
-    /** Appends a marker that hides, from restore, the chunks of the snapshot at {@code logIndex} written before it. */
+    /** Gives up the chunks of a snapshot MicroRaft stopped collecting from the leader. */
     @Override
     public void deleteSnapshotChunks(long logIndex, int snapshotChunkCount) throws IOException {
         guarded("deleteSnapshotChunks", () -> {
-            log.begin(Records.DELETE_SNAPSHOT_CHUNKS).i64(logIndex).i32(snapshotChunkCount);
-            log.append();
-            snapshots.delete(logIndex);
-            lastSnapshotIndex = snapshots.newestCompleteIndex();
+            snapshots.discard(logIndex);
             return null;
         });
     }
 
-    /** Msyncs everything appended so far: one msync however many records there are. */
+    /**
+     * Msyncs everything appended so far (one msync however many records there are), and makes a snapshot received
+     * whole durable.
+     */
     @Override
     public void flush() throws IOException {
         guarded("flush", () -> {
             log.sync();
+            snapshots.syncReceived();
             return null;
         });
     }
@@ -348,74 +335,6 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
         }
     }
 
-    // ---------------------------------------------------------------------------------- snapshot chunks
-
-    /**
-     * Reads a chunk's bytes back, on any thread: a leader sends them to a follower that needs the snapshot, a
-     * store loads them.
-     *
-     * @throws UncheckedIOException if a newer snapshot made the log delete them, or they are damaged
-     * @throws Operation.ChunkSource.Closed if the log was closed: the node is stopping
-     */
-    @Override
-    public byte[] readChunk(long location) {
-        try {
-            byte[] record = readRecord(location);
-            if (record == null) {
-                throw new UncheckedIOException(new IOException("the Raft log in " + dir + " no longer holds the "
-                        + "snapshot chunk at Chronicle index " + Long.toHexString(location)
-                        + ": a newer snapshot replaced it"));
-            }
-            if (!Records.intact(record, record.length)) {
-                throw new UncheckedIOException(new IOException("the Raft log in " + dir
-                        + " has a damaged snapshot chunk at Chronicle index " + Long.toHexString(location)));
-            }
-            if (Records.tag(record) != Records.CHUNK_DATA) {
-                throw new UncheckedIOException(new IOException("the Raft log in " + dir
-                        + " has no snapshot chunk at Chronicle index " + Long.toHexString(location)));
-            }
-            return Arrays.copyOfRange(record, Records.CHUNK_DATA_HEAD, record.length);
-        } catch (RuntimeException e) {
-            if (closed) {
-                throw new Operation.ChunkSource.Closed("the Raft log in " + dir + " is closed", e);
-            }
-            throw e;
-        }
-    }
-
-    private byte[] readRecord(long location) {
-        if (closed) {
-            throw new Operation.ChunkSource.Closed("the Raft log in " + dir + " is closed", null);
-        }
-        try (ExcerptTailer tailer = log.queue().createTailer()) {
-            if (tailer.moveToIndex(location)) {
-                try (DocumentContext dc = tailer.readingDocument()) {
-                    if (dc.isPresent() && dc.index() == location) {
-                        Bytes<?> bytes = dc.wire().bytes();
-                        byte[] record = new byte[(int) bytes.readRemaining()];
-                        bytes.read(record);
-                        return record;
-                    }
-                }
-            }
-        }
-        return null;
-    }
-
-    /**
-     * Keeps the chunks of the complete snapshot at {@code snapshotIndex} in the log, even once a newer snapshot
-     * replaces it, until {@link #releaseChunks}: a store reads them after MicroRaft has moved on. Called on the Raft
-     * thread.
-     */
-    public void holdChunks(long snapshotIndex) {
-        snapshots.hold(snapshotIndex, log::cycleOf);
-    }
-
-    /** Lets compaction delete the chunks {@link #holdChunks} kept; on any thread. */
-    public void releaseChunks(long snapshotIndex) {
-        snapshots.release(snapshotIndex);
-    }
-
     // ---------------------------------------------------------------------------------------- lifecycle
 
     /** Tells {@code observer} how long each msync of the log takes, in nanoseconds (for the metrics). */
@@ -430,9 +349,9 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
     }
 
     /**
-     * Closes the queue; later calls throw {@link IOException} without stopping the node. MicroRaft closes the store
-     * as its node terminates; only a store whose node never started is closed by hand. Chronicle does not expect its
-     * queue closed under a write in progress.
+     * Closes the queue and the snapshot files; later calls throw {@link IOException} without stopping the node.
+     * MicroRaft closes the store as its node terminates; only a store whose node never started is closed by hand.
+     * Chronicle does not expect its queue closed under a write in progress.
      */
     @Override
     public synchronized void close() {
@@ -440,7 +359,11 @@ public final class ChronicleRaftStore implements RaftStore, Operation.ChunkSourc
             return;
         }
         closed = true;
-        log.close();
+        try {
+            snapshots.close();
+        } finally {
+            log.close();
+        }
     }
 
     /** The queue underneath, for tests that break it. */

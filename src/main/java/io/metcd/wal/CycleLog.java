@@ -30,13 +30,11 @@ import java.util.zip.CRC32C;
  */
 final class CycleLog implements AutoCloseable {
     private static final long MIN_BLOCK_SIZE = 1L << 20;
-    private static final byte[] NO_BODY = new byte[0];
 
     /** Compaction's view of one cycle file. */
     static final class CycleStats {
         long bytes;
         long maxEntryIndex;
-        long maxChunkSnapshotIndex;
     }
 
     private final long cycleBytes;
@@ -89,22 +87,16 @@ final class CycleLog implements AutoCloseable {
 
     /** Seals the record begun and appends it; returns the stats of its cycle. */
     CycleStats append() throws IOException {
-        return append(NO_BODY);
-    }
-
-    /** Appends the record begun followed by {@code body}, one CRC over both, without copying the body. */
-    CycleStats append(byte[] body) throws IOException {
         int length = out.length();
-        if ((long) length + body.length > maxRecordBytes) {
-            throw new IOException("a record of " + (length + body.length) + " bytes is larger than the "
-                    + maxRecordBytes + " bytes a cycle of this log can take");
+        if (length > maxRecordBytes) {
+            throw new IOException("a record of " + length + " bytes is larger than the " + maxRecordBytes
+                    + " bytes a cycle of this log can take");
         }
         rollIfFull();
         crc.reset();
         crc.update(out.array(), 4, length - 4);
-        crc.update(body);
         out.putI32(0, (int) crc.getValue());
-        return write(out.array(), length, body);
+        return write(out.array(), length);
     }
 
     /** The record last appended, header included. */
@@ -115,26 +107,21 @@ final class CycleLog implements AutoCloseable {
     /** Appends a record already sealed, as it is. */
     void appendSealed(byte[] record) throws IOException {
         rollIfFull();
-        write(record, record.length, NO_BODY);
+        write(record, record.length);
     }
 
-    private CycleStats write(byte[] record, int length, byte[] body) {
+    private CycleStats write(byte[] record, int length) {
         try (DocumentContext dc = appender.writingDocument()) {
             try {
-                dc.wire().bytes().write(record, 0, length).write(body);
+                dc.wire().bytes().write(record, 0, length);
             } catch (RuntimeException | Error e) {
                 dc.rollbackOnClose();
                 throw e;
             }
         }
         CycleStats stats = statsOf(appender.lastIndexAppended());
-        stats.bytes += length + body.length;
+        stats.bytes += length;
         return stats;
-    }
-
-    /** The Chronicle index of the record last appended. */
-    long lastIndexAppended() {
-        return appender.lastIndexAppended();
     }
 
     /** Msyncs up to the write position; fails if Chronicle reports the msync failed (it does not throw). */
@@ -159,11 +146,6 @@ final class CycleLog implements AutoCloseable {
     /** The stats of the cycle that holds the record at Chronicle index {@code at}. */
     CycleStats statsOf(long at) {
         return cycles.computeIfAbsent(rollCycle.toCycle(at), c -> new CycleStats());
-    }
-
-    /** The cycle that holds the record at Chronicle index {@code at}. */
-    int cycleOf(long at) {
-        return rollCycle.toCycle(at);
     }
 
     /** The cycle being written. */

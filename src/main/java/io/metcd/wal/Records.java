@@ -23,24 +23,16 @@ final class Records {
     static final byte ENTRIES = 4;
     /** {@code [index:8]}: hides, from restore, the entries from that index written before it. */
     static final byte TRUNCATE_FROM = 5;
-    // 6 was a format of snapshot chunks that no released version wrote.
-    /** {@code [snapshot index:8][chunk count:4]}: hides the chunks of that snapshot written before it. */
-    static final byte DELETE_SNAPSHOT_CHUNKS = 7;
-    /** {@code [index:8]}: the entries up to that index are no longer needed. */
+    // 6, 7, 10 and 11 held snapshot chunks, and their deletion, before snapshots moved to files of their own
+    // (SnapshotFiles); no released version wrote them.
+    /**
+     * {@code [index:8]}: the entries up to that index are no longer needed: never past the newest durable snapshot.
+     */
     static final byte COMPACTED = 8;
     /** {@code [count:4][Chronicle index:8]...}: records torn by a crash, which restore skips from then on. */
     static final byte DISCARD = 9;
-    /** {@code [snapshot index:8][bytes]}: a snapshot chunk's bytes. */
-    static final byte CHUNK_DATA = 10;
-    /**
-     * {@code [snapshot index:8][chunk index:4][chunk count:4][Chronicle index of its bytes:8][term:4][members]}: a
-     * snapshot chunk as MicroRaft persists it, its bytes in a {@link #CHUNK_DATA} record.
-     */
-    static final byte SNAPSHOT_CHUNK_REF = 11;
 
     static final int HEADER_BYTES = 5;
-    /** The part of a {@link #CHUNK_DATA} record that restore reads: the header and the snapshot index. */
-    static final int CHUNK_DATA_HEAD = HEADER_BYTES + Long.BYTES;
 
     private Records() {
     }
@@ -49,10 +41,7 @@ final class Records {
         return record[4];
     }
 
-    /**
-     * Whether the first {@code length} bytes of {@code record} are a record whose checksum matches. Records are
-     * checked on any thread (chunks are read back while the Raft thread appends), each check with a CRC of its own.
-     */
+    /** Whether the first {@code length} bytes of {@code record} are a record whose checksum matches. */
     static boolean intact(byte[] record, int length) {
         if (length < HEADER_BYTES) {
             return false;

@@ -34,9 +34,8 @@ import java.util.Set;
 
 /**
  * Reads the whole log back into what MicroRaft needs to restart the node, in two passes. The first ({@link #scan})
- * reads every record but the bulk, which it only locates: the entries, and the snapshot chunks' bytes, which stay in
- * the log until something reads them. The second ({@link #build}) decodes the entries still in force after the
- * newest complete snapshot.
+ * reads every record but the entries, which it only locates. The second ({@link #build}) decodes the entries still
+ * in force after the newest durable snapshot (in {@link SnapshotFiles}, whose chunks stay on disk until read).
  */
 final class Restore {
     private static final Logger LOG = LoggerFactory.getLogger(Restore.class);
@@ -44,18 +43,15 @@ final class Restore {
 
     private final Path dir;
     private final CycleLog log;
-    private final SnapshotIndex snapshots;
-    private final Operation.ChunkSource chunks;
+    private final SnapshotFiles snapshots;
 
-    /** @param chunks where the chunks found will be read from: the store restoring */
-    Restore(Path dir, CycleLog log, SnapshotIndex snapshots, Operation.ChunkSource chunks) {
+    Restore(Path dir, CycleLog log, SnapshotFiles snapshots) {
         this.dir = dir;
         this.log = log;
         this.snapshots = snapshots;
-        this.chunks = chunks;
     }
 
-    /** What the first pass over the log finds: everything but the bulk (entries and chunks), which it only locates. */
+    /** What the first pass over the log finds: everything but the entries, which it only locates. */
     static final class Scan {
         long records;
         /** The last endpoint, initial members and term records, whole, or {@code null}. */
@@ -114,18 +110,10 @@ final class Restore {
                     CycleLog.CycleStats stats = log.statsOf(at);
                     stats.bytes += length;
                     scan.records++;
-                    int head = Math.min(length, Records.CHUNK_DATA_HEAD);
-                    bytes.read(buf, 0, head);
-                    if (head == Records.CHUNK_DATA_HEAD && Records.tag(buf) == Records.CHUNK_DATA) {
-                        // The bulk of a snapshot is checked when it is read, not here: a restart does not read it.
-                        long snapshotIndex = new Reader(ByteBuffer.wrap(buf, Records.HEADER_BYTES, Long.BYTES)).i64();
-                        stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, snapshotIndex);
-                        continue;
-                    }
                     if (length > buf.length) {
-                        buf = Arrays.copyOf(buf, Math.max(length, 2 * buf.length));
+                        buf = new byte[Math.max(length, 2 * buf.length)];
                     }
-                    bytes.read(buf, head, length - head);
+                    bytes.read(buf, 0, length);
                     if (!Records.intact(buf, length)) {
                         scan.damaged.add(at);
                         continue;
@@ -184,17 +172,6 @@ final class Restore {
                     scan.entries.addLast(new EntryRef(last.at, last.first, (int) (from - last.first)));
                 }
             }
-            case Records.SNAPSHOT_CHUNK_REF -> {
-                long index = in.i64();
-                int chunkIndex = in.i32();
-                int chunkCount = in.i32();
-                long dataAt = in.i64();
-                snapshots.add(MODEL.createSnapshotChunkBuilder().setIndex(index).setSnapshotChunkIndex(chunkIndex)
-                        .setSnapshotChunkCount(chunkCount).setTerm(in.i32()).setGroupMembersView(Codec.readMembersView(in))
-                        .setOperation(new Operation.SnapshotPart(chunks, dataAt)).build(), dataAt);
-                stats.maxChunkSnapshotIndex = Math.max(stats.maxChunkSnapshotIndex, index);
-            }
-            case Records.DELETE_SNAPSHOT_CHUNKS -> snapshots.delete(in.i64());
             case Records.COMPACTED -> {
                 scan.compactedUpTo = Math.max(scan.compactedUpTo, in.i64());
                 while (!scan.entries.isEmpty() && scan.entries.peekFirst().last() <= scan.compactedUpTo) {
@@ -213,17 +190,17 @@ final class Restore {
     }
 
     /**
-     * The second pass: the state is the last endpoint, initial members and term written; the newest snapshot whose
-     * chunks are all present and were not deleted; and the log entries after it, with truncated entries left out.
+     * The second pass: the state is the last endpoint, initial members and term written; the newest durable snapshot;
+     * and the log entries after it, with truncated entries left out.
      *
      * @return the state, or empty when this node never persisted its endpoint and initial members (a new node)
      */
     Optional<RestoredRaftState> build(Scan scan) throws IOException {
-        SnapshotIndex.ChunkSet snapshot = snapshots.newestComplete();
-        long snapshotIndex = snapshot != null ? snapshot.index : 0;
+        Optional<SnapshotFiles.Descriptor> snapshot = snapshots.newest();
+        long snapshotIndex = snapshot.map(SnapshotFiles.Descriptor::index).orElse(0L);
         if (scan.compactedUpTo > snapshotIndex) {
             throw new IOException("the Raft log in " + dir + " was compacted up to index " + scan.compactedUpTo
-                    + " but its newest complete snapshot is at " + snapshotIndex);
+                    + " but its newest durable snapshot is at " + snapshotIndex);
         }
         if (scan.endpoint == null || scan.members == null) {
             if (scan.records > 0) {
@@ -256,16 +233,22 @@ final class Restore {
             }
             expected++;
         }
-        SnapshotEntry snapshotEntry = null;
-        if (snapshot != null) {
-            SnapshotChunk first = snapshot.chunks[0];
-            snapshotEntry = MODEL.createSnapshotEntryBuilder().setIndex(snapshotIndex).setTerm(first.getTerm())
-                    .setSnapshotChunks(List.of(snapshot.chunks)).setGroupMembersView(first.getGroupMembersView())
-                    .build();
-        }
+        SnapshotEntry snapshotEntry = snapshot.map(this::entry).orElse(null);
         LOG.info("Raft log in {}: restored {} record(s) in {} cycle file(s): term {}, snapshot at {}, {} entries "
                 + "after it", dir, scan.records, log.cycles().size(), term.getTerm(), snapshotIndex, entries.size());
         return Optional.of(new RestoredRaftState(endpoint, members, term, snapshotEntry, entries));
+    }
+
+    /** MicroRaft's entry for a durable snapshot: its chunks are references to the file, read when they are needed. */
+    private SnapshotEntry entry(SnapshotFiles.Descriptor d) {
+        List<SnapshotChunk> chunks = new ArrayList<>(d.chunkCount());
+        for (int k = 0; k < d.chunkCount(); k++) {
+            chunks.add(MODEL.createSnapshotChunkBuilder().setIndex(d.index()).setTerm(d.term())
+                    .setSnapshotChunkIndex(k).setSnapshotChunkCount(d.chunkCount()).setGroupMembersView(d.members())
+                    .setOperation(new Operation.SnapshotPart(snapshots, d.index(), k)).build());
+        }
+        return MODEL.createSnapshotEntryBuilder().setIndex(d.index()).setTerm(d.term()).setSnapshotChunks(chunks)
+                .setGroupMembersView(d.members()).build();
     }
 
     /** Decodes the entry records found by the first pass, reading on from the earliest. */

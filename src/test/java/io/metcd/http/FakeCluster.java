@@ -3,6 +3,7 @@ package io.metcd.http;
 import io.metcd.model.Member;
 import io.metcd.raft.ClusterAdmin;
 import io.metcd.raft.MembershipException;
+import io.metcd.wal.SnapshotFiles;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -98,6 +99,11 @@ final class FakeCluster implements ClusterAdmin {
     public long takeSnapshot() {
         failIfAsked();
         return 7;
+    }
+
+    @Override
+    public Optional<SnapshotFiles.Digest> snapshotDigest() {
+        return Optional.empty();
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.metcd.kv.KVStore;
 import io.metcd.kv.ReadLevel;
 import io.metcd.kv.WriteOutcomes;
 import io.metcd.model.Command;
+import io.metcd.model.Operation.Proposal;
 import io.metcd.model.Result;
 import io.metcd.model.Unavailable;
 import io.metcd.testkit.InstantStore;
@@ -13,7 +14,7 @@ import io.metcd.testkit.InstantStore;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.Consumer;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A store for the HTTP API's tests: a real in-memory store committing every write at once ({@link InstantStore}),
@@ -118,7 +119,12 @@ final class FakeStore implements KVStore {
     }
 
     @Override
-    public void snapshot(Consumer<byte[]> chunks) {
+    public long emptySnapshotBytes() {
+        throw new UnsupportedOperationException("only consensus snapshots the store");
+    }
+
+    @Override
+    public long snapshotGrowthBound(List<Proposal> writes) {
         throw new UnsupportedOperationException("only consensus snapshots the store");
     }
 

@@ -14,6 +14,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -28,8 +30,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * An applier that fails, whatever it throws, stops the node the way a failed WAL does: otherwise the Raft thread
- * waits for it for ever (on a full {@code commitC}, or for the index of the next snapshot) while the node keeps its
- * vote and serves reads of a state that no longer moves. What waits for the store fails rather than waits.
+ * waits for it for ever (on a full {@code commitC}) while the node keeps its vote and serves reads of a state that no
+ * longer moves. What waits for the store fails rather than waits.
  */
 class ApplierFailureTest {
     private static final Duration PATIENCE = Duration.ofSeconds(10);
@@ -58,7 +60,7 @@ class ApplierFailureTest {
     void aSnapshotThatCannotBeInstalledStopsTheNode() throws InterruptedException {
         UncheckedIOException vanished = new UncheckedIOException(new NoSuchFileException("000012.log (injected)"));
         startApplier(vanished);
-        commitC.sender().put(new Commit.Restore(5, emptySnapshot()));
+        commitC.sender().put(new Commit.Restore(5, emptySnapshot(5)));
         await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
         assertThat(failStop.cause()).containsSame(vanished);
     }
@@ -68,12 +70,33 @@ class ApplierFailureTest {
     void aSnapshotWhoseChunksWentWithTheWalAsTheNodeStopsEndsTheApplierWithoutStoppingTheNode()
             throws InterruptedException {
         startApplier(new Operation.ChunkSource.Closed("the Raft log in wal is closed (injected)", null));
-        commitC.sender().put(new Commit.Restore(5, emptySnapshot()));
+        commitC.sender().put(new Commit.Restore(5, emptySnapshot(5)));
         await().atMost(PATIENCE).until(() -> !store.applying());
         assertThat(failStop.cause()).isEmpty();
     }
 
-    /** The Raft thread waits so for the index of a snapshot it takes. */
+    /** A snapshot's view is opened by the applier, at the snapshot's marker: an engine that cannot open one fails. */
+    @Test
+    void aViewTheEngineCannotOpenStopsTheNode() throws InterruptedException {
+        InternalError fullDisk = new InternalError("a fault occurred in an unsafe memory access operation (injected)");
+        startApplier(fullDisk);
+        commitC.sender().put(new Commit.Snapshot(0, view -> { }));
+        await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
+        assertThat(failStop.cause()).containsSame(fullDisk);
+    }
+
+    /** Its view could not be of the state at that index: the snapshot would be wrong, and served to followers. */
+    @Test
+    void aSnapshotMarkerForAnIndexTheStoreHasLeftBehindStopsTheNode() throws InterruptedException {
+        failStop = new FailStop(dir, cause -> { });
+        store = new FailingStore(commitC.receiver(), 9, new IllegalStateException("not reached"), failStop);
+        store.start(new StubConsensus());
+        commitC.sender().put(new Commit.Snapshot(7, view -> { }));
+        await().atMost(PATIENCE).until(() -> failStop.cause().isPresent());
+        assertThat(failStop.cause().orElseThrow()).hasMessageContaining("asked of a store at index 9");
+    }
+
+    /** Reads and the writes proposed here wait so for an index. */
     @Test
     void whatWaitsForAnIndexFailsOnceTheApplierHasFailed() throws InterruptedException {
         startApplier(new OutOfMemoryError("Java heap space (injected)"));
@@ -106,10 +129,14 @@ class ApplierFailureTest {
         store.start(new StubConsensus());
     }
 
-    private static List<byte[]> emptySnapshot() {
-        List<byte[]> chunks = new ArrayList<>();
-        new SnapshotChunks(chunks::add, StoreMeta.EMPTY.encode()).finish();
-        return chunks;
+    private static List<byte[]> emptySnapshot(long index) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            new SnapshotFormat.Out(bytes, index, StoreMeta.EMPTY).finish();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return List.of(bytes.toByteArray());
     }
 
     private static Commit.Apply aWrite(long index) {

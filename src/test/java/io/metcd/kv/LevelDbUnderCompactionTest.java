@@ -4,10 +4,15 @@ import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -24,6 +30,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiConsumer;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -67,7 +74,7 @@ class LevelDbUnderCompactionTest {
         AbstractKVStore store = (AbstractKVStore) Engine.leveldb.open(dataDir, true, 1,
                 new Channel<Proposal>(1).sender(), new Channel<Commit>(1).receiver(), new FailStop(dataDir, failure -> { }));
         try {
-            SnapshotChunks.Entries snapshot = snapshotOf(SNAPSHOT_KEYS);
+            SnapshotFormat.Entries snapshot = snapshotOf(SNAPSHOT_KEYS);
             for (int install = 1; install <= INSTALLS; install++) {
                 store.recoverFromSnapshot(1000L * install, StoreMeta.EMPTY, snapshot);
                 assertThat(store.lookup(key(0))).isEqualTo(value(0));
@@ -175,7 +182,7 @@ class LevelDbUnderCompactionTest {
         while (!stop.get()) {
             AtomicLong stable = new AtomicLong();
             try {
-                table.scan((key, value) -> {
+                read(table.openView(0, StoreMeta.EMPTY), (key, value) -> {
                     if (key.length == stableKeyLength) {
                         stable.incrementAndGet();
                     }
@@ -192,13 +199,67 @@ class LevelDbUnderCompactionTest {
     }
 
     /** The entries of a snapshot of {@code keys} keys, each made as it is read, as they come from the WAL. */
-    static SnapshotChunks.Entries snapshotOf(int keys) {
+    static SnapshotFormat.Entries snapshotOf(int keys) {
         return entry -> IntStream.range(0, keys)
                 .forEach(i -> entry.accept(key(i).getBytes(StandardCharsets.UTF_8), record(i).encode()));
     }
 
     static Record record(int i) {
         return new Record(value(i), 1, 1, 1, 0);
+    }
+
+    /** Every entry {@code view} writes, read as it writes them; closes the view. */
+    static void read(StateView view, BiConsumer<byte[], byte[]> entry) {
+        try (view) {
+            new SnapshotFormat.In(() -> chunksOf(view::writeTo), view.index()).forEach(entry);
+        }
+    }
+
+    /** What {@code writer} writes, on a thread of its own, as chunks of up to 64 KiB. */
+    private static Iterator<byte[]> chunksOf(ThrowingWriter writer) {
+        PipedInputStream in = new PipedInputStream(64 << 10);
+        PipedOutputStream pipe;
+        try {
+            pipe = new PipedOutputStream(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Thread.ofPlatform().daemon().start(() -> {
+            try (pipe) {
+                writer.writeTo(pipe);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        return new Iterator<>() {
+            private byte[] next = read();
+
+            private byte[] read() {
+                try {
+                    byte[] chunk = in.readNBytes(64 << 10);
+                    return chunk.length == 0 ? null : chunk;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+
+            @Override
+            public boolean hasNext() {
+                return next != null;
+            }
+
+            @Override
+            public byte[] next() {
+                byte[] chunk = next;
+                next = read();
+                return chunk;
+            }
+        };
+    }
+
+    @FunctionalInterface
+    private interface ThrowingWriter {
+        void writeTo(OutputStream out) throws IOException;
     }
 
     /** Zero-padded, so that the keys come in the snapshot's byte order. */

@@ -2,8 +2,10 @@ package io.metcd.kv;
 
 import io.metcd.model.Command;
 import io.metcd.model.Commit;
+import io.metcd.model.StateView;
 import org.junit.jupiter.api.Test;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -73,16 +75,38 @@ abstract class PersistentKVStoreContract extends CommandContract {
 
     @Test
     void aSnapshotAboveTheIndexReplacesTheContentAndIsWhatTheNextReopenFinds() throws Exception {
-        commit(put(1, "a", "1"));
-        List<byte[]> atOne = running.snapshot();
         commit(put(2, "b", "2"));
         reopen();
-        commit(new Commit.Restore(10, atOne));
+        commit(new Commit.Restore(10, snapshotOf(10, "a", "1")));
         assertThat(running.lookup("b")).isNull();
         reopen();
         assertThat(store.appliedIndex()).isEqualTo(10);
         assertThat(running.lookup("a")).isEqualTo("1");
         assertThat(running.lookup("b")).isNull();
+    }
+
+    /** An install replaces the table a snapshot is still being written from: that table goes once it is written. */
+    @Test
+    void aViewOutlivesTheTableAnInstallReplacedWhichGoesOnceTheViewCloses() throws Exception {
+        commit(put(1, "a", "1"));
+        List<byte[]> atOne = running.snapshot();
+        StateView view = running.view();
+        Path oldGeneration = generation();
+        commit(new Commit.Restore(10, snapshotOf(10, "b", "2")));
+        assertThat(running.lookup("a")).isNull();
+        assertThat(oldGeneration).exists();
+
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        view.writeTo(out);
+        view.close();
+
+        assertThat(RunningStore.chunks(out.toByteArray())).singleElement().isEqualTo(atOne.getFirst());
+        assertThat(oldGeneration).doesNotExist();
+    }
+
+    private Path generation() throws IOException {
+        Path engineDir = dataDir.resolve("engine");
+        return engineDir.resolve(Files.readString(engineDir.resolve("CURRENT")).strip());
     }
 
     @Test

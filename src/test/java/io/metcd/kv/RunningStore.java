@@ -6,12 +6,18 @@ import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
 import io.metcd.model.Result;
+import io.metcd.model.StateView;
 import io.metcd.testkit.StubConsensus;
+import io.metcd.wal.SnapshotFiles;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -46,9 +52,29 @@ final class RunningStore implements AutoCloseable {
         assertThat(store.whenApplied(c.index())).succeedsWithin(Duration.ofSeconds(10));
     }
 
-    List<byte[]> snapshot() {
+    /** A view of the state at the applied index, opened as a node's applier opens one, at a snapshot marker. */
+    StateView view() throws InterruptedException {
+        CompletableFuture<StateView> opened = new CompletableFuture<>();
+        commitC.put(new Commit.Snapshot(store.appliedIndex(), opened::complete));
+        return opened.orTimeout(10, TimeUnit.SECONDS).join();
+    }
+
+    /** The snapshot of the state at the applied index, cut into chunks as a node's snapshot files cut it. */
+    List<byte[]> snapshot() throws InterruptedException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (StateView view = view()) {
+            view.writeTo(bytes);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return chunks(bytes.toByteArray());
+    }
+
+    static List<byte[]> chunks(byte[] snapshot) {
         List<byte[]> chunks = new ArrayList<>();
-        store.snapshot(chunks::add);
+        for (int at = 0; at < snapshot.length; at += SnapshotFiles.CHUNK_BYTES) {
+            chunks.add(Arrays.copyOfRange(snapshot, at, Math.min(snapshot.length, at + SnapshotFiles.CHUNK_BYTES)));
+        }
         return chunks;
     }
 

@@ -2,12 +2,13 @@ package io.metcd.testkit;
 
 import io.metcd.kv.AbstractKVStore;
 import io.metcd.kv.Record;
-import io.metcd.kv.SnapshotChunks;
+import io.metcd.kv.SnapshotFormat;
 import io.metcd.kv.StoreMeta;
 import io.metcd.model.Channel;
 import io.metcd.model.Commit;
 import io.metcd.model.FailStop;
 import io.metcd.model.Operation.Proposal;
+import io.metcd.model.StateView;
 
 import java.util.Map;
 import java.util.function.BiConsumer;
@@ -56,12 +57,12 @@ public final class FailingStore extends AbstractKVStore {
     }
 
     @Override
-    protected void forEachEncoded(BiConsumer<byte[], byte[]> entry) {
+    protected StateView openView(long index, StoreMeta meta) {
         throw fail();
     }
 
     @Override
-    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotChunks.Entries entries) {
+    protected void recoverFromSnapshot(long index, StoreMeta meta, SnapshotFormat.Entries entries) {
         throw fail();
     }
 

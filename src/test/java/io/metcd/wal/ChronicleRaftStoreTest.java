@@ -121,7 +121,7 @@ class ChronicleRaftStoreTest extends WalTest {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), KilledWriter.class.getName(),
-                dir.toString()));
+                dir.toString(), snapDir.toString()));
         Process writer = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(writer.waitFor(60, TimeUnit.SECONDS), "the writer did not die");
@@ -142,7 +142,7 @@ class ChronicleRaftStoreTest extends WalTest {
         static final int HALTED = 42;
 
         public static void main(String[] args) throws IOException {
-            ChronicleRaftStore store = ChronicleRaftStore.open(Path.of(args[0]), CYCLE_BYTES,
+            ChronicleRaftStore store = openWal(Path.of(args[0]), Path.of(args[1]), CYCLE_BYTES,
                     new FailStop(Path.of(args[0]), failure -> { }));
             store.restore();
             persistIdentity(store);
@@ -237,8 +237,7 @@ class ChronicleRaftStoreTest extends WalTest {
         RaftConfig config = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(200)
                 .setLeaderHeartbeatPeriodSecs(1).setLeaderHeartbeatTimeoutSecs(2).setCommitCountToTakeSnapshot(100)
                 .build();
-        ChronicleRaftStore store = ChronicleRaftStore.open(dir, 16 * 1024, countingFailures());
-        opened.add(store);
+        ChronicleRaftStore store = open(16 * 1024);
         assertTrue(store.restore().isEmpty());
         KeyList keys = new KeyList();
         RaftNode node = RaftNode.newBuilder().setGroupId("metcd").setLocalEndpoint(ME)

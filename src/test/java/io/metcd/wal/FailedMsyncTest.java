@@ -84,7 +84,7 @@ class FailedMsyncTest {
     }
 
     private ChronicleRaftStore restored() {
-        ChronicleRaftStore opened = ChronicleRaftStore.open(dir, 256 * 1024,
+        ChronicleRaftStore opened = WalTest.openWal(dir.resolve("wal"), dir.resolve("snap"), 256 * 1024,
                 new FailStop(dir, failure -> failures.incrementAndGet()));
         opened.restore();
         return opened;

@@ -41,8 +41,11 @@ abstract class WalTest {
     /** Small cycle files keep the tests' sparse files small and make compaction happen quickly. */
     static final long CYCLE_BYTES = 256 * 1024;
 
+    /** The WAL's directory; its snapshots are in {@link #snapDir}. */
     @TempDir
     Path dir;
+    @TempDir
+    Path snapDir;
 
     final AtomicInteger failures = new AtomicInteger();
     final List<ChronicleRaftStore> opened = new ArrayList<>();
@@ -53,9 +56,19 @@ abstract class WalTest {
     }
 
     ChronicleRaftStore open() {
-        ChronicleRaftStore store = ChronicleRaftStore.open(dir, CYCLE_BYTES, countingFailures());
+        return open(CYCLE_BYTES);
+    }
+
+    ChronicleRaftStore open(long cycleBytes) {
+        ChronicleRaftStore store = openWal(dir, snapDir, cycleBytes, countingFailures());
         opened.add(store);
         return store;
+    }
+
+    /** A WAL in {@code walDir} with its snapshots in {@code snapDir}, as a node opens them. */
+    static ChronicleRaftStore openWal(Path walDir, Path snapDir, long cycleBytes, FailStop failStop) {
+        return ChronicleRaftStore.open(walDir, SnapshotFiles.open(snapDir, SnapshotFiles.CHUNK_BYTES, failStop),
+                cycleBytes, failStop);
     }
 
     /** Counts in {@link #failures} the times the store stopped the node. */
