@@ -48,6 +48,7 @@ final class WatchRequests implements AutoCloseable {
 
     private final Watches watches;
     private final Set<Watcher> open = ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
 
     WatchRequests(Watches watches) {
         this.watches = watches;
@@ -63,6 +64,10 @@ final class WatchRequests implements AutoCloseable {
             throw new HttpResponseException(HttpStatus.GONE.getCode(), e.getMessage());
         }
         open.add(watcher);
+        if (closing) {
+            // The API closed between the two lines above: it did not see this one.
+            watcher.close();
+        }
         try (watcher) {
             ctx.status(HttpStatus.OK).contentType("text/event-stream");
             ctx.header("Cache-Control", "no-cache");
@@ -176,6 +181,7 @@ final class WatchRequests implements AutoCloseable {
     /** Ends every stream: each says the node is stopping and where to resume. */
     @Override
     public void close() {
+        closing = true;
         open.forEach(Watcher::close);
     }
 }
