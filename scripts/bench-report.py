@@ -32,6 +32,8 @@ LABELS = {
     "get-lin-64-leader": "GET  64c linearizable, leader",
     "get-stale-64-leader": "GET  64c stale/serializable, leader",
     "get-default-64-leader": "GET  64c default (metcd), leader",
+    "put-64-leader-watched": "PUT  64c leader, watchers open",
+    "watch": "WATCH delay PUT answer->event",
 }
 FAULT_LABELS = {
     "failover": "failover: kill -9 of the leader",
@@ -156,6 +158,10 @@ def case_table(raw, systems):
     print()
     print("ldr: leader changes during the case (the most any node counted, most over the rounds); stall ms: the")
     print("longest Raft-thread stall a metcd node reported after the case (n/a: not exposed)")
+    if "watch" in by_case:
+        print("WATCH: watchers of one prefix on a follower, PUTs at a fixed rate to the leader: ops/s is the PUT rate")
+        print("reached, p50/p99 the delay from a PUT's answer to its event at the watchers; watchers open: the same")
+        print("watchers on the keys the PUT case writes, held while it runs")
     print()
 
 

@@ -21,6 +21,13 @@
 #             at random, the same draws for both systems), each killed node started again at once.
 #             Reported: the acknowledged writes, and their ratio metcd/etcd.
 #
+# The watch cases (BENCH=compare, unless WATCHERS=0; bench/WatchBench.java, run by the JDK's source launcher):
+#   watch     WATCHERS watchers of one prefix on a follower while WATCH_RATE PUT/s of keys under it go to the
+#             leader, for DURATION s. Reported: the delay from a PUT's answer to its event at the watchers (p50,
+#             p99) and the PUT rate reached; events that never came count as errors.
+#   put-64-leader-watched  the PUT 64c case again, with WATCHERS watchers of the keys it writes open on the
+#             follower: beside the PUT 64c row, what the watchers cost the writes.
+#
 # BENCH=engines (`make bench-engines`) measures the storage engines instead: each of metcd's engines and
 # etcd hold KEYSPACE=1,000,000 keys; after the fill come PUT and linearizable GET at 64 connections, every
 # node's RSS, then a follower is restarted twice (after SIGTERM, then after kill -9), each time timed from
@@ -39,6 +46,7 @@
 #   KILLS=5 SETTLE_S=3        failover: kills, and seconds of undisturbed load before each
 #   GOODPUT_S=60 KILL_EVERY_S=5-7 FAULT_CLIENTS=8 SEED=1
 #   FAULT_TIMEOUT_S=0.5       seconds a fault-case writer gives a write before it sends another
+#   WATCHERS=1000 WATCH_RATE=1000  the watch cases' watchers and PUT rate (WATCHERS=0: no watch cases)
 #   NODES=3                   metcd cluster size (etcd is always three members)
 #   KEYSPACE, VALUE_SIZE, ... workload settings, passed to bench/workload.lua and bench/write-load.py
 #   SYSTEMS="metcd etcd"      what to measure; metcd:ENGINE names an engine (BENCH=engines: "metcd:map
@@ -63,6 +71,8 @@ KILL_EVERY_S=${KILL_EVERY_S:-5-7}
 FAULT_CLIENTS=${FAULT_CLIENTS:-8}
 FAULT_TIMEOUT_S=${FAULT_TIMEOUT_S:-0.5}
 SEED=${SEED:-1}
+WATCHERS=${WATCHERS:-1000}
+WATCH_RATE=${WATCH_RATE:-1000}
 export ENGINE=${ENGINE:-map}
 export NODES=${NODES:-3}
 case $BENCH in
@@ -132,8 +142,8 @@ check_prerequisites() {
   [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $FILL_SECONDS =~ ^[1-9][0-9]*$ &&
      $KILLS =~ ^[1-9][0-9]*$ && $GOODPUT_S =~ ^[1-9][0-9]*$ && $FAULT_CLIENTS =~ ^[1-9][0-9]*$ &&
      $WARMUP =~ ^[0-9]+$ && $SETTLE_S =~ ^[0-9]+$ && $SEED =~ ^[0-9]+$ && $KILL_EVERY_S =~ ^[1-9][0-9]*-[1-9][0-9]*$ &&
-     $FAULT_TIMEOUT_S =~ ^[0-9]*\.?[0-9]+$ ]] ||
-    die "ROUNDS, DURATION, FILL_SECONDS, KILLS, GOODPUT_S, FAULT_CLIENTS must be positive integers, WARMUP, SETTLE_S and SEED integers, KILL_EVERY_S MIN-MAX, FAULT_TIMEOUT_S seconds"
+     $FAULT_TIMEOUT_S =~ ^[0-9]*\.?[0-9]+$ && $WATCHERS =~ ^[0-9]+$ && $WATCH_RATE =~ ^[1-9][0-9]*$ ]] ||
+    die "ROUNDS, DURATION, FILL_SECONDS, KILLS, GOODPUT_S, FAULT_CLIENTS, WATCH_RATE must be positive integers, WARMUP, SETTLE_S, SEED and WATCHERS integers, KILL_EVERY_S MIN-MAX, FAULT_TIMEOUT_S seconds"
   # The tools the bench needs, and the Debian packages they come in.
   local -A package_of=([wrk]=wrk [curl]=curl [python3]=python3 [ss]=iproute2)
   local missing=() packages=() tool
@@ -416,6 +426,8 @@ record_restarts() {
 }
 
 source scripts/bench-faults.sh # failover_case, goodput_case
+source scripts/bench-watch.sh  # watch_cases
+
 
 # True while every node's process is alive: after a crash the rest of the round would mean nothing.
 all_alive() {
@@ -472,6 +484,9 @@ bench_round() {
       break
     fi
   done
+  if [[ $BENCH == compare ]] && ((WATCHERS > 0)) && all_alive "${pids[@]}"; then
+    watch_cases "$system" "$round" "$kind" "$api" "$leader" "$follower"
+  fi
   n=$("${kind}_leader") || n='none'
   [[ $n == "$leader" ]] || note "$system round $round: leader changed from node $leader to $n during the cases"
   if [[ $BENCH == engines && -n $follower ]]; then
@@ -526,7 +541,7 @@ main() {
   check_ports
   write_meta
   # Roughly: each measured run, plus about a minute per cluster for start, fill and stop, plus the faults.
-  local minutes=$(((ROUNDS * ${#systems[@]} * (${#CASES[@]} * DURATION + 4 * WARMUP + 60 +
+  local minutes=$(((ROUNDS * ${#systems[@]} * (${#CASES[@]} * DURATION + 4 * WARMUP + 60 + 3 * DURATION +
     FAULTS * (GOODPUT_S + KILLS * (SETTLE_S + 10))) + 59) / 60))
   [[ $BENCH == compare ]] || minutes="$minutes-$((minutes + ROUNDS * ${#systems[@]} * KEYSPACE / 4000 / 60))"
   say "bench: ${systems[*]}, $BENCH, engine $ENGINE, $ROUNDS round(s), ${DURATION}s per run, about $minutes min; log $log"

@@ -15,6 +15,7 @@ import io.metcd.raft.RaftTiming;
 import io.metcd.resp.RespServer;
 import io.metcd.wal.ChronicleRaftStore;
 import io.metcd.wal.SnapshotFiles;
+import io.metcd.watch.WatchHub;
 import io.microraft.RaftConfig;
 import io.microraft.RaftRole;
 import io.microraft.persistence.RestoredRaftState;
@@ -131,9 +132,11 @@ public final class Node implements AutoCloseable {
                     raft::report);
             metrics.watchStore(store::appliedIndex);
             metrics.watchPeers(raft.transport());
+            WatchHub watches = new WatchHub(WatchHub.DEFAULT_HISTORY_BYTES);
+            store.listen(watches);
             store.start(raft);
             raft.start();
-            HttpApi http = new HttpApi(store, raft,
+            HttpApi http = new HttpApi(store, raft, watches,
                     settings.faultInjection() ? Optional.of(raft.transport().faults()) : Optional.empty(), metrics)
                     .start(settings.local().host(), settings.clientPort());
             Optional<RespServer> redis;

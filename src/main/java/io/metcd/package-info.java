@@ -41,6 +41,6 @@
  * <p>
  * <b>Layers</b>, lowest first; a package uses only those before it ({@code PackageCyclesTest} keeps them free of
  * cycles): {@code model} (what the layers share), {@code codec}, {@code metrics}, {@code wal}, {@code transport},
- * {@code kv}, {@code raft}, {@code http}, and this package.
+ * {@code kv}, {@code watch}, {@code raft}, {@code http}, and this package.
  */
 package io.metcd;

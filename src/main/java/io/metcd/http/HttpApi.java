@@ -13,6 +13,7 @@ import io.metcd.model.Unavailable;
 import io.metcd.raft.ClusterAdmin;
 import io.metcd.raft.MembershipException;
 import io.metcd.transport.NetworkFaults;
+import io.metcd.watch.Watches;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -30,8 +31,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The client API (raftexample's httpapi.go): keys under {@code /} ({@link KeyRequests}), the cluster API under
- * {@code /-/}. It parses requests and turns outcomes into status codes; the waiting, retrying and forwarding happen below it, in the
+ * The client API (raftexample's httpapi.go): keys under {@code /} ({@link KeyRequests}), watches
+ * ({@link WatchRequests}) and the cluster API under {@code /-/}. It parses requests and turns outcomes into status codes; the waiting, retrying and forwarding happen below it, in the
  * {@link KVStore} and the {@link ClusterAdmin}. Every node answers every request: a follower passes cluster changes
  * on to the leader over HTTP.
  */
@@ -59,15 +60,18 @@ public final class HttpApi implements AutoCloseable {
     private final KVStore store;
     private final ClusterAdmin cluster;
     private final HttpMetrics metrics;
+    private final WatchRequests watchRequests;
     private final Javalin app;
     /** The one connector, made when the server starts. */
     private volatile ServerConnector connector;
 
     /** @param faults the faults to let clients inject ({@code --test-faults}: {@link FaultInjectionApi}), if any */
-    public HttpApi(KVStore store, ClusterAdmin cluster, Optional<NetworkFaults> faults, HttpMetrics metrics) {
+    public HttpApi(KVStore store, ClusterAdmin cluster, Watches watches, Optional<NetworkFaults> faults,
+            HttpMetrics metrics) {
         this.store = store;
         this.cluster = cluster;
         this.metrics = metrics;
+        this.watchRequests = new WatchRequests(watches);
         KeyRequests keys = new KeyRequests(store);
         this.app = Javalin.create(cfg -> {
             cfg.concurrency.useVirtualThreads = true;
@@ -103,6 +107,7 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.post("/-/snapshot", this::snapshot);
             cfg.routes.get("/-/metrics", ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
             cfg.routes.get("/-/keys", keys::range);
+            cfg.routes.get("/-/watch", watchRequests::watch);
             faults.map(f -> new FaultInjectionApi(f, cluster)).ifPresent(api -> {
                 cfg.routes.get(FaultInjectionApi.PATH, api::list);
                 cfg.routes.put(FaultInjectionApi.PATH + "/{peer}", api::set);
@@ -296,8 +301,10 @@ public final class HttpApi implements AutoCloseable {
         ctx.status(status).contentType("text/plain").result(reason + "\n");
     }
 
+    /** Ends the watch streams (stopping waits for the requests in progress), then stops serving. */
     @Override
     public void close() {
+        watchRequests.close();
         app.stop();
     }
 }

@@ -102,12 +102,7 @@ final class KeyRequests {
             key.put("createRevision", k.record().createRevision());
             key.put("version", k.record().version());
             if (values) {
-                String text = utf8(k.record().value());
-                if (text != null) {
-                    key.put("value", text);
-                } else {
-                    key.put("valueBase64", Base64.getEncoder().encodeToString(k.record().value()));
-                }
+                putValue(key, k.record().value());
             }
             keys.add(key);
         }
@@ -206,7 +201,7 @@ final class KeyRequests {
     }
 
     /** A query parameter that is a key or a part of one: at most a key's length. */
-    private static String boundedKey(Context ctx, String name, String absent) {
+    static String boundedKey(Context ctx, String name, String absent) {
         String value = ctx.queryParam(name);
         if (value == null) {
             return absent;
@@ -244,6 +239,16 @@ final class KeyRequests {
 
     private static String entityTag(long revision) {
         return "\"" + revision + "\"";
+    }
+
+    /** Puts {@code value} into a JSON object as {@code "value"} if it is well-formed UTF-8, else as {@code "valueBase64"}. */
+    static void putValue(Map<String, Object> json, byte[] value) {
+        String text = utf8(value);
+        if (text != null) {
+            json.put("value", text);
+        } else {
+            json.put("valueBase64", Base64.getEncoder().encodeToString(value));
+        }
     }
 
     /** The value as text if it is well-formed UTF-8, else {@code null}. */

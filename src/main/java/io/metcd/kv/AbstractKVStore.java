@@ -35,7 +35,7 @@ import java.util.function.Supplier;
  * <p>
  * The applier works in passes: it applies what {@code commitC} holds, each command through {@link CommandApplier}
  * into the pass's {@link Pass}, has the engine {@link #store} the pass's changes, and only then publishes the applied
- * index, answers the clients and tells the {@link ChangeListener}, so that an answered write is visible to every later
+ * index, tells the {@link ChangeListener} and answers the clients, so that an answered write is visible to every later
  * read on this node. Commits at or below the applied index are skipped: they are what MicroRaft replays after a
  * restart into an engine that already holds them. A snapshot marker ends a pass where it stands: the applier stores
  * what it applied, opens a view of that state and hands it over, and goes on.
@@ -252,7 +252,12 @@ public abstract class AbstractKVStore implements KVStore {
 
     @Override
     public void listen(ChangeListener listener) {
-        this.listener = listener;
+        // Under the view's lock, the revision told is that of a made-visible state whose events are not yet told, if
+        // any: the listener ignores them (ChangeListener's contract).
+        exclusively(() -> {
+            this.listener = listener;
+            listener.restored(visible.revision());
+        });
     }
 
     @Override
@@ -435,13 +440,14 @@ public abstract class AbstractKVStore implements KVStore {
         }
         makeVisible(index);
         applied.advance(index);
-        for (Unanswered u : unanswered) {
-            writes.applied(u.proposal(), u.index(), u.result());
-        }
-        unanswered.clear();
+        // Told before the clients are answered: a watch opened once a write is answered starts after it.
         List<Event> events = pass.takeEvents();
         if (!events.isEmpty()) {
             listener.applied(events);
         }
+        for (Unanswered u : unanswered) {
+            writes.applied(u.proposal(), u.index(), u.result());
+        }
+        unanswered.clear();
     }
 }

@@ -115,6 +115,9 @@ public interface KVStore extends AutoCloseable {
 
     // ----------------------------------------------------------------------------------------- watch
 
-    /** Tells {@code listener}, from now on, what the store applies (replacing any listener before it). */
+    /**
+     * Tells {@code listener}, from now on, what the store applies (replacing any listener before it): first
+     * {@link ChangeListener#restored} with the revision of the state it starts from, then each pass after it.
+     */
     void listen(ChangeListener listener);
 }

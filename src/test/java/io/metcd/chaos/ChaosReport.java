@@ -10,7 +10,11 @@ import java.util.stream.Collectors;
 /** What a {@link ChaosRun} did and found; {@link #problems()} is empty when every check passed. */
 record ChaosReport(ChaosRun.Settings settings, List<Op> history, List<Nemesis.Event> events,
         LinearizabilityChecker.Result verdict, List<Op> lostWrites, Map<Integer, String> digests,
-        List<Integer> crashed) {
+        List<Integer> crashed, Watches watches) {
+
+    /** What the watch kept open on every node saw ({@link WatchRecorder}), and what it found wrong. */
+    record Watches(String summary, List<String> problems) {
+    }
 
     /** Below this many acknowledged operations a run proves too little to pass, however clean it looks. */
     static final int MIN_ACKNOWLEDGED = 100;
@@ -37,6 +41,7 @@ record ChaosReport(ChaosRun.Settings settings, List<Op> history, List<Nemesis.Ev
             problems.add("the nemesis injected no fault");
         }
         events.stream().filter(Nemesis.Event::failed).forEach(e -> problems.add("after " + e));
+        watches.problems().forEach(p -> problems.add("watch: " + p));
         return problems;
     }
 
@@ -65,6 +70,7 @@ record ChaosReport(ChaosRun.Settings settings, List<Op> history, List<Nemesis.Ev
         lostWrites.forEach(op -> out.append("    ").append(op).append('\n'));
         out.append("  replica digests after healing: ").append(digests).append('\n');
         out.append("  crashed nodes: ").append(crashed).append('\n');
+        out.append("  watches:").append(watches.summary()).append('\n');
         List<String> problems = problems();
         out.append("  result: ").append(problems.isEmpty() ? "PASS" : "FAIL " + problems);
         return out.toString();

@@ -1,6 +1,7 @@
 package io.metcd.chaos;
 
 import io.metcd.testkit.ProcessCluster;
+import org.awaitility.core.ConditionTimeoutException;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -17,6 +18,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
 import static org.awaitility.Awaitility.await;
@@ -24,8 +26,9 @@ import static org.awaitility.Awaitility.await;
 /**
  * One run of the fault-injection suite, as Jepsen runs etcd: a three-node cluster of real {@code bin/metcd}
  * processes, concurrent recording clients, the {@link Nemesis}; then everything is healed and checked: the
- * history is linearizable, no acknowledged write was lost, the replicas converged, no node crashed, and every
- * blackholed follower caught up by snapshot.
+ * history is linearizable, no acknowledged write was lost, the replicas converged, no node crashed, every
+ * blackholed follower caught up by snapshot, and the watch kept open on every node ({@link WatchRecorder}) saw every
+ * revision once, in order, the same as the other nodes, up to what its node applied and no further.
  */
 final class ChaosRun {
     /**
@@ -81,6 +84,8 @@ final class ChaosRun {
         long start = System.nanoTime();
         long deadline = start + settings.duration().toNanos();
         long maxOps = settings.duration().toSeconds() * MAX_OPS_PER_CLIENT_SECOND;
+        List<WatchRecorder> watches = IntStream.rangeClosed(1, cluster.size())
+                .mapToObj(node -> new WatchRecorder(node, cluster.clientUrl(node))).toList();
         List<Thread> clients = new ArrayList<>();
         for (int c = 1; c <= settings.clients(); c++) {
             RecordingClient client = new RecordingClient(c, keys, cluster.size(), cluster::clientUrl,
@@ -121,7 +126,31 @@ final class ChaosRun {
         Map<Integer, String> digests = awaitConvergence(cluster, keys);
         List<Op> ops = List.copyOf(history);
         return new ChaosReport(settings, ops, nemesis.events(), LinearizabilityChecker.check(ops),
-                LostWrites.of(ops), digests, crashed);
+                LostWrites.of(ops), digests, crashed, checkWatches(watches, cluster, keys, ops));
+    }
+
+    /** Closes the watches, once the last writes have reached every node, and checks what they saw. */
+    private static ChaosReport.Watches checkWatches(List<WatchRecorder> watches, ProcessCluster cluster,
+            List<String> keys, List<Op> ops) throws InterruptedException {
+        Map<Integer, Long> revisions = new TreeMap<>();
+        for (int node = 1; node <= cluster.size(); node++) {
+            revisions.put(node, Long.parseLong(cluster.client(node).get(keys.getFirst() + "?level=stale")
+                    .header("X-Revision")));
+        }
+        for (WatchRecorder w : watches) {
+            long revision = revisions.get(w.node);
+            // What the node applied is also what its watch is to show before it is closed; the checks say if not.
+            try {
+                await().atMost(Duration.ofSeconds(30)).until(() -> w.lastRevision() >= revision);
+            } catch (ConditionTimeoutException e) {
+                // reported by the checks
+            }
+            w.close();
+        }
+        Set<String> written = ops.stream().filter(op -> op.kind() == Op.Kind.WRITE).map(Op::value)
+                .collect(Collectors.toSet());
+        return new ChaosReport.Watches(WatchRecorder.WatchChecks.summary(watches),
+                WatchRecorder.WatchChecks.problems(watches, Set.copyOf(keys), written, revisions));
     }
 
     /** A consistent read that the healed cluster answers, retried until it does. */
@@ -142,7 +171,7 @@ final class ChaosRun {
                 last[0] = digests(cluster, keys);
                 return last[0].values().stream().distinct().count() == 1;
             });
-        } catch (org.awaitility.core.ConditionTimeoutException e) {
+        } catch (ConditionTimeoutException e) {
             // Reported as a divergence below.
         }
         return Objects.requireNonNullElse(last[0], Map.of());

@@ -4,12 +4,21 @@ import io.metcd.metrics.Metrics;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.Ports;
 import io.metcd.transport.NetworkFaults;
+import io.metcd.watch.WatchHub;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.util.Optional;
 
-/** The HTTP API on a port of its own, in front of a {@link FakeStore} and a {@link FakeCluster}: no node behind it. */
-final class ApiUnderTest implements AutoCloseable {
+/**
+ * The HTTP API on a port of its own, in front of a {@link FakeStore}, a {@link FakeCluster} and a {@link WatchHub} the
+ * store tells: no node behind it. Registered as a static extension, it serves a test class, forgetting before each test
+ * what the one before did to the fakes, and closes after the class.
+ */
+final class ApiUnderTest implements AutoCloseable, BeforeEachCallback, AfterAllCallback {
     final FakeStore store = new FakeStore();
+    final WatchHub watches = new WatchHub(WatchHub.DEFAULT_HISTORY_BYTES);
     final FakeCluster cluster;
     final int port = Ports.free();
     final KvClient client = new KvClient(port);
@@ -23,13 +32,24 @@ final class ApiUnderTest implements AutoCloseable {
     /** @param faults what {@code --test-faults} serves, if it is given */
     ApiUnderTest(int memberId, Optional<NetworkFaults> faults) {
         cluster = new FakeCluster(memberId);
-        api = new HttpApi(store, cluster, faults, new Metrics()).start("127.0.0.1", port);
+        store.listen(watches);
+        api = new HttpApi(store, cluster, watches, faults, new Metrics()).start("127.0.0.1", port);
     }
 
     /** Forgets what earlier tests did to the fakes. */
     void reset() {
         store.reset();
         cluster.reset();
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+        reset();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        close();
     }
 
     @Override

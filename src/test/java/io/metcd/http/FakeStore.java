@@ -27,11 +27,13 @@ final class FakeStore implements KVStore {
     /** Why writes and reads are refused, or {@code null}. */
     volatile String unavailable;
     volatile boolean applying = true;
+    private volatile ChangeListener listener = ChangeListener.NONE;
 
     /** Empty, available and applying again. */
     void reset() {
         instant.close();
         instant = new InstantStore();
+        instant.store.listen(listener);
         readLevels.clear();
         unavailable = null;
         applying = true;
@@ -131,8 +133,10 @@ final class FakeStore implements KVStore {
         throw new UnsupportedOperationException("only consensus reports write outcomes");
     }
 
+    /** Has the store under it tell {@code listener}, and the next one after each {@link #reset}. */
     @Override
     public void listen(ChangeListener listener) {
-        throw new UnsupportedOperationException("only the watch listens to the store");
+        this.listener = listener;
+        instant.store.listen(listener);
     }
 }

@@ -5,10 +5,8 @@ import io.metcd.model.Member;
 import io.metcd.model.Unavailable;
 import io.metcd.raft.MembershipException;
 import io.metcd.testkit.KvClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.Optional;
 
@@ -19,29 +17,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * layer does is parse requests and turn outcomes into status codes.
  */
 class HttpApiTest {
-    static ApiUnderTest api;
-    static KvClient client;
+    @RegisterExtension
+    static final ApiUnderTest api = new ApiUnderTest();
+    static final KvClient client = api.client;
     /** Member 2, which leads in the tests where this node does not. */
-    static ApiUnderTest other;
-
-    @BeforeAll
-    static void start() {
-        api = new ApiUnderTest();
-        client = api.client;
-        other = new ApiUnderTest(2, Optional.empty());
-    }
-
-    @AfterAll
-    static void stop() {
-        api.close();
-        other.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        api.reset();
-        other.reset();
-    }
+    @RegisterExtension
+    static final ApiUnderTest other = new ApiUnderTest(2, Optional.empty());
 
     // ---------------------------------------------------------------------------------------- keys
 

@@ -5,10 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.metcd.kv.ReadLevel;
 import io.metcd.model.Command;
 import io.metcd.testkit.KvClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -24,24 +22,9 @@ import static org.awaitility.Awaitility.await;
  */
 class RevisionsApiTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    static ApiUnderTest api;
-    static KvClient client;
-
-    @BeforeAll
-    static void start() {
-        api = new ApiUnderTest();
-        client = api.client;
-    }
-
-    @AfterAll
-    static void stop() {
-        api.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        api.reset();
-    }
+    @RegisterExtension
+    static final ApiUnderTest api = new ApiUnderTest();
+    static final KvClient client = api.client;
 
     private static KvClient.Response put(String key, String value, String... headers) {
         return client.send("PUT", key, value, headers);

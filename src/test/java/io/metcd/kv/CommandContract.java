@@ -338,6 +338,24 @@ abstract class CommandContract extends KVStoreContract {
     }
 
     @Test
+    void aListenerIsFirstToldTheRevisionTheStoreHasReached() throws Exception {
+        apply(Command.put("a", bytes("1")));
+        apply(Command.put("b", bytes("2")));
+        List<Long> restored = new ArrayList<>();
+        store.listen(new ChangeListener() {
+            @Override
+            public void applied(List<Event> events) {
+            }
+
+            @Override
+            public void restored(long revision) {
+                restored.add(revision);
+            }
+        });
+        assertThat(restored).containsExactly(2L);
+    }
+
+    @Test
     void aSnapshotCarriesTheRevisionsAndDeadlinesToAnotherStore() throws Exception {
         apply(Command.put("a", bytes("1")));
         apply(Command.put("a", bytes("2")));
@@ -357,7 +375,8 @@ abstract class CommandContract extends KVStoreContract {
                 }
             });
             other.commit(new Commit.Restore(3, chunks));
-            assertThat(restored).containsExactly(3L);
+            // Told first the revision the empty store starts from, then the snapshot's.
+            assertThat(restored).containsExactly(0L, 3L);
             Record a = other.store.read(List.of("a"), ReadLevel.STALE).records().getFirst();
             assertThat(a).returns(1L, Record::createRevision).returns(2L, Record::modRevision)
                     .returns(2L, Record::version);

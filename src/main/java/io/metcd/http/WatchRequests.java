@@ -1,0 +1,187 @@
+package io.metcd.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.javalin.http.HttpStatus;
+import io.metcd.kv.Event;
+import io.metcd.watch.Filter;
+import io.metcd.watch.Watcher;
+import io.metcd.watch.Watches;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import static io.metcd.http.HttpApi.fail;
+
+/**
+ * {@code GET /-/watch?prefix=P} or {@code ?key=K}, from {@code from=REV} or after {@code Last-Event-ID: REV}: the
+ * events of the node's {@link Watches} as Server-Sent Events, one per changed key ({@code id:} its revision,
+ * {@code event: put} or {@code delete}, {@code data:} the key, value and revision in JSON), each revision's events
+ * written and flushed together. The stream opens with a comment naming the revision it starts after, carries a comment
+ * every {@link #KEEP_ALIVE} it has nothing to send, and, when it ends from this side (the watcher fell more than the
+ * history behind, or the node stops), a last comment saying why and an {@code id:} line with the last revision it
+ * read, so that a client (an EventSource) resumes after it without missing a revision it was not told of.
+ * <p>
+ * Each stream holds a virtual thread, parked while there is nothing to send.
+ */
+final class WatchRequests implements AutoCloseable {
+    static final Duration KEEP_ALIVE = Duration.ofSeconds(10);
+    /** A client that takes no bytes this long loses its stream: three comments it did not read. */
+    static final Duration STALLED = KEEP_ALIVE.multipliedBy(3);
+    /** About how much one write to a stream holds (one revision at least, however large). */
+    static final long MAX_BATCH_BYTES = 256 << 10;
+    static final int RESPONSE_BUFFER_BYTES = 2048;
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final byte[] KEEP_ALIVE_COMMENT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final Watches watches;
+    private final Set<Watcher> open = ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
+
+    WatchRequests(Watches watches) {
+        this.watches = watches;
+    }
+
+    void watch(Context ctx) throws InterruptedException {
+        Filter filter = filter(ctx);
+        OptionalLong after = after(ctx);
+        Watcher watcher;
+        try {
+            watcher = watches.watch(filter, after);
+        } catch (Watches.Gone e) {
+            throw new HttpResponseException(HttpStatus.GONE.getCode(), e.getMessage());
+        }
+        open.add(watcher);
+        if (closing) {
+            // The API closed between the two lines above: it did not see this one.
+            watcher.close();
+        }
+        try (watcher) {
+            ctx.status(HttpStatus.OK).contentType("text/event-stream");
+            ctx.header("Cache-Control", "no-cache");
+            ServletContextRequest.getServletContextRequest(ctx.req()).getConnectionMetaData().getConnection()
+                    .getEndPoint().setIdleTimeout(STALLED.toMillis());
+            // Jetty's 32 KiB response buffer, held by each idle stream, would be most of what a watcher costs: a
+            // batch larger than this small one is written through it.
+            ctx.res().setBufferSize(RESPONSE_BUFFER_BYTES);
+            stream(watcher, ctx.res().getOutputStream());
+        } catch (IOException e) {
+            // The client went away.
+        } finally {
+            open.remove(watcher);
+        }
+    }
+
+    private static void stream(Watcher watcher, OutputStream out) throws IOException, InterruptedException {
+        write(out, comment("watching after revision " + watcher.position()));
+        try {
+            while (true) {
+                List<Event> events = watcher.next(KEEP_ALIVE, MAX_BATCH_BYTES);
+                write(out, events.isEmpty() ? KEEP_ALIVE_COMMENT : events(events));
+            }
+        } catch (Watcher.Behind e) {
+            write(out, last(e.getMessage(), e.position()));
+        } catch (Watcher.Closed e) {
+            write(out, last("the node is stopping: resume on another", watcher.position()));
+        }
+    }
+
+    private static void write(OutputStream out, byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
+    private static byte[] events(List<Event> events) {
+        StringBuilder sse = new StringBuilder();
+        for (Event e : events) {
+            Map<String, Object> data = new LinkedHashMap<>();
+            data.put("key", e.key());
+            if (!e.isDelete()) {
+                KeyRequests.putValue(data, e.value());
+            }
+            data.put("revision", e.revision());
+            sse.append("id: ").append(e.revision()).append('\n')
+                    .append("event: ").append(e.isDelete() ? "delete" : "put").append('\n')
+                    .append("data: ").append(json(data)).append("\n\n");
+        }
+        return sse.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String json(Map<String, Object> data) {
+        try {
+            return JSON.writeValueAsString(data);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static byte[] comment(String text) {
+        return (": " + text + "\n\n").getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** A comment, and an id without an event: an EventSource's Last-Event-ID becomes {@code position}. */
+    private static byte[] last(String why, long position) {
+        return (": " + why + "\n" + "id: " + position + "\n\n").getBytes(StandardCharsets.UTF_8);
+    }
+
+    // ------------------------------------------------------------------------------------ parameters
+
+    private static Filter filter(Context ctx) {
+        String prefix = KeyRequests.boundedKey(ctx, "prefix", null);
+        String key = KeyRequests.boundedKey(ctx, "key", null);
+        if (prefix != null && key != null) {
+            fail(HttpStatus.BAD_REQUEST, "prefix and key together: watch one or the other");
+        } else if (key != null) {
+            if (key.isEmpty()) {
+                fail(HttpStatus.BAD_REQUEST, "empty key");
+            }
+            return new Filter.Key(key);
+        } else if (prefix == null) {
+            fail(HttpStatus.BAD_REQUEST, "prefix= or key= is required (prefix= alone watches every key)");
+        }
+        return new Filter.Prefix(prefix);
+    }
+
+    /**
+     * The revision to start after: {@code Last-Event-ID}'s, else the one before {@code from}, else none. The header
+     * wins: an EventSource opened with {@code from} reconnects to the same URL with it.
+     */
+    private static OptionalLong after(Context ctx) {
+        String lastEventId = ctx.header("Last-Event-ID");
+        if (lastEventId != null) {
+            return OptionalLong.of(revision(lastEventId.strip(), 0, "Last-Event-ID"));
+        }
+        String from = ctx.queryParam("from");
+        return from == null ? OptionalLong.empty() : OptionalLong.of(revision(from, 1, "from") - 1);
+    }
+
+    private static long revision(String text, long least, String name) {
+        if (text.matches("[0-9]{1,18}")) {
+            long revision = Long.parseLong(text);
+            if (revision >= least) {
+                return revision;
+            }
+        }
+        throw new HttpResponseException(HttpStatus.BAD_REQUEST.getCode(),
+                name + " must be a revision: a whole number from " + least);
+    }
+
+    /** Ends every stream: each says the node is stopping and where to resume. */
+    @Override
+    public void close() {
+        closing = true;
+        open.forEach(Watcher::close);
+    }
+}
