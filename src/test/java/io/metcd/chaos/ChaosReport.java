@@ -52,7 +52,8 @@ record ChaosReport(ChaosRun.Settings settings, List<Op> history, List<Nemesis.Ev
             Map<Op.Outcome, Long> counts = new EnumMap<>(Op.Outcome.class);
             history.stream().filter(op -> op.kind() == kind)
                     .forEach(op -> counts.merge(op.outcome(), 1L, Long::sum));
-            out.append("  %-6s ok %d, failed %d, unknown %d%n".formatted(kind.name().toLowerCase() + "s",
+            String kinds = kind == Op.Kind.CAS ? "cas" : kind.name().toLowerCase() + "s";
+            out.append("  %-6s ok %d, failed %d, unknown %d%n".formatted(kinds,
                     counts.getOrDefault(Op.Outcome.OK, 0L), counts.getOrDefault(Op.Outcome.FAILED, 0L),
                     counts.getOrDefault(Op.Outcome.UNKNOWN, 0L)));
         }
