@@ -93,7 +93,7 @@ final class RecordingClient {
     }
 
     /** A refused or timed-out connection: the request never reached the node. */
-    private static boolean neverSent(IOException e) {
+    static boolean neverSent(IOException e) {
         return e instanceof ConnectException || e instanceof HttpConnectTimeoutException
                 || (!(e instanceof HttpTimeoutException) && e.getCause() instanceof ConnectException);
     }
