@@ -111,9 +111,9 @@ final class CasRegister {
                 case CAS -> "cas   expects " + (op.expectedRevision() == Op.ABSENT ? "absent" : op.expectedRevision())
                         + " -> " + quoted(op.value());
             };
-            out.append(String.format("%10.3f %10.3f %6d  %-40s %-7s%s%n", (op.invokeNanos() - originNanos) / 1e6,
+            out.append(String.format("%10.3f %10.3f %6d  %-40s %-7s%s", (op.invokeNanos() - originNanos) / 1e6,
                     (op.completeNanos() - originNanos) / 1e6, op.client(), what, op.outcome(),
-                    op.revision() > 0 ? " rev " + op.revision() : ""));
+                    op.revision() > 0 ? " rev " + op.revision() : "").stripTrailing()).append('\n');
         }
         return out.toString().stripTrailing();
     }
