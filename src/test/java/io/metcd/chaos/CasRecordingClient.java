@@ -6,7 +6,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
@@ -23,9 +22,6 @@ import java.util.regex.Pattern;
  * it: nothing changed), and otherwise as {@link RecordingClient} records a write.
  */
 final class CasRecordingClient {
-    /** Longer than the server's own 5 s request timeout, as for {@link RecordingClient}. */
-    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(7);
-    private static final Duration BACK_OFF = Duration.ofMillis(100);
     private static final Pattern ETAG = Pattern.compile("^(?:W/)?\"(\\d+)\"$");
 
     private final int id;
@@ -33,8 +29,7 @@ final class CasRecordingClient {
     private final IntFunction<String> urlOfNode;
     private final int nodes;
     private final Random random;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(1)).build();
+    private final HttpClient http = RecordingClient.newHttpClient();
     private long written;
 
     /** @param urlOfNode where node N serves clients, {@code http://address:port} */
@@ -55,7 +50,7 @@ final class CasRecordingClient {
                         read.value() == null ? Op.ABSENT : read.revision(), "x" + id + "-" + ++written))
                 : List.of(read);
         if (ops.getLast().outcome() == Op.Outcome.UNKNOWN || read.outcome() != Op.Outcome.OK) {
-            Thread.sleep(BACK_OFF);
+            Thread.sleep(RecordingClient.BACK_OFF);
         }
         return ops;
     }
@@ -64,7 +59,8 @@ final class CasRecordingClient {
         HttpRequest request = request(node, key + "?level=consistent").GET().build();
         long invoked = System.nanoTime();
         try {
-            HttpResponse<String> answer = http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            HttpResponse<String> answer = http.send(request,
+                    HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
             long completed = System.nanoTime();
             Optional<Long> revision = revision(answer);
             return switch (answer.statusCode()) {
@@ -115,6 +111,7 @@ final class CasRecordingClient {
     }
 
     private HttpRequest.Builder request(int node, String path) {
-        return HttpRequest.newBuilder(URI.create(urlOfNode.apply(node) + "/" + path)).timeout(REQUEST_TIMEOUT);
+        return HttpRequest.newBuilder(URI.create(urlOfNode.apply(node) + "/" + path))
+                .timeout(RecordingClient.REQUEST_TIMEOUT);
     }
 }

@@ -71,7 +71,8 @@ record ChaosReport(ChaosRun.Settings settings, List<Op> history, List<Nemesis.Ev
                 .append(", ").append(seconds(settings.duration()))
                 .append(", ").append(settings.clients()).append(" HTTP and ").append(settings.respClients())
                 .append(" Redis-protocol clients on ").append(settings.keys()).append(" keys, ")
-                .append(settings.casClients()).append(" compare-and-swap clients, faults ").append(settings.faults()).append(", seed ").append(settings.seed())
+                .append(settings.casClients()).append(" compare-and-swap clients, faults ").append(settings.faults())
+                .append(", seed ").append(settings.seed())
                 .append('\n');
         for (Op.Kind kind : Op.Kind.values()) {
             Map<Op.Outcome, Long> counts = new EnumMap<>(Op.Outcome.class);

@@ -101,7 +101,8 @@ public final class LinearizabilityChecker {
 
     private static KeyVerdict checkKey(String key, List<Op> ops, long maxSteps, long originNanos) {
         requireUniqueWrites(key, ops);
-        boolean withRevisions = ops.stream().anyMatch(op -> op.kind() == Op.Kind.CAS || op.revision() != Op.NO_REVISION);
+        boolean withRevisions = ops.stream()
+                .anyMatch(op -> op.kind() == Op.Kind.CAS || op.revision() != Op.NO_REVISION);
         RegisterSearch.Outcome outcome = withRevisions ? CasRegister.check(ops, maxSteps)
                 : RegisterSearch.run(RegisterHistory.of(ops), maxSteps);
         return switch (outcome.verdict()) {

@@ -21,9 +21,9 @@ import java.util.function.IntFunction;
  * any order within it, which a pipeline (answered in order) only narrows.
  *
  * <p>Outcomes, as {@link RecordingClient} records the same answers over HTTP: {@code OK} and the value read are
- * {@code OK}; any error reply ({@code -TRYAGAIN no leader} is HTTP's 503) leaves a {@code SET} {@code UNKNOWN}, since it
- * may come after the write was proposed, and a {@code GET} {@code FAILED}; a connection refused before anything was
- * sent fails the batch; any other I/O error or a timeout leaves every command of the batch {@code UNKNOWN}.
+ * {@code OK}; any error reply ({@code -TRYAGAIN no leader} is HTTP's 503) leaves a {@code SET} {@code UNKNOWN}, since
+ * it may come after the write was proposed, and a {@code GET} {@code FAILED}; a connection refused before anything
+ * was sent fails the batch; any other I/O error or a timeout leaves every command of the batch {@code UNKNOWN}.
  */
 final class RespRecordingClient implements AutoCloseable {
     /** Longer than the server's own 5 s wait for a leader, as for {@link RecordingClient}. */
