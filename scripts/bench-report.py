@@ -9,11 +9,13 @@
   GOODPUT round=R system=S case=goodput key=value...  and of the goodput case
   RSS round=R system=S node=N role=... kb=K           a node's VmRSS after the writes
   RESTART round=R system=S node=N how=H secs=T kb=K   a follower restarted (BENCH=engines), RSS after it
+  REDIS round=R system=metcd|redis case=C key=value... a redis-benchmark run (scripts/bench-redis.sh)
   NOTE free text                                      anything the reader must know
 
 Rows are cases, columns each system's median ops/s, p50 and p99 over the rounds and the most leader
 changes in a round, then the ratio of the medians metcd/etcd and metcd's longest Raft-thread stall; the
-fault cases follow in a table of their own. With META bench=engines, rows are the systems (metcd:ENGINE,
+fault cases follow in a table of their own, then the redis-benchmark cases, with the ratios of metcd's
+throughput to etcd's PUT and linearizable GET at 64 connections. With META bench=engines, rows are the systems (metcd:ENGINE,
 etcd) instead. Runs with errors (connect/read/write/timeout, or any non-2xx status, which includes a 404
 for a key the fill should have written) are listed under the tables.
 """
@@ -53,8 +55,9 @@ class Raw:
     def __init__(self, path):
         self.meta, self.notes = {}, []
         self.runs, self.rss, self.restarts, self.leaders, self.stalls, self.faults = [], [], [], [], [], []
+        self.redis = []
         tagged = {"RSS": self.rss, "RESTART": self.restarts, "LEADERS": self.leaders, "STALL": self.stalls,
-                  "FAILOVER": self.faults, "GOODPUT": self.faults}
+                  "FAILOVER": self.faults, "GOODPUT": self.faults, "REDIS": self.redis}
         with open(path) as f:
             for line in f:
                 line = line.rstrip("\n")
@@ -207,6 +210,46 @@ def fault_table(raw, systems):
     print()
 
 
+# The redis-benchmark cases, and the etcd wrk case each is compared with.
+REDIS_LABELS = {
+    "redis-set-50": ("SET  50c", "put-64-leader"),
+    "redis-set-50-p16": ("SET  50c -P 16", "put-64-leader"),
+    "redis-get-50": ("GET  50c", "get-lin-64-leader"),
+    "redis-get-50-p16": ("GET  50c -P 16", "get-lin-64-leader"),
+}
+
+
+def redis_table(raw):
+    """The redis-benchmark cases: metcd's leader and the reference redis-server, median ops/s, p50 and p99; metcd's
+    ops/s over etcd's in the case named beside it, and p99 against etcd's there."""
+    if not raw.redis:
+        return
+    print(f"redis-benchmark: {raw.meta.get('redis', '')}")
+    head = f"{'case':16}"
+    for s in ("metcd", "redis"):
+        head += f" | {s + ' ops/s':>11} {'p50 ms':>7} {'p99 ms':>8}"
+    head += f" | {'metcd/etcd':>10} {'etcd case':>17} {'etcd p99':>8}"
+    print(head)
+    print("-" * len(head))
+    for case, (label, etcd_case) in REDIS_LABELS.items():
+        rows = {s: [r for r in raw.redis if r["system"] == s and r["case"] == case] for s in ("metcd", "redis")}
+        if not any(rows.values()):
+            continue
+        line = f"{label:16}"
+        for s, rs in rows.items():
+            line += (f" | {fmt(median_of(rs, 'ops_s'), 0):>11} {fmt(median_of(rs, 'p50_ms'), 2):>7}"
+                     f" {fmt(median_of(rs, 'p99_ms'), 2):>8}")
+        etcd = [r for r in raw.runs if r["system"] == "etcd" and r["case"] == etcd_case]
+        m, e = median_of(rows["metcd"], "ops_s"), median_of(etcd, "ops_s")
+        line += f" | {f'{m / e:.2f}x' if m is not None and e else '-':>10} {etcd_case:>17} {fmt(median_of(etcd, 'p99_ms'), 2):>8}"
+        print(line)
+    print()
+    print("metcd: the leader's Redis port (GET reads at the default level, the leader's lease); redis: one")
+    print("redis-server, appendfsync always, no replica; metcd/etcd: metcd's ops/s over etcd's in the etcd case")
+    print("(PUT or linearizable GET, 64 connections, same round); with -P 16 a latency is a whole batch's")
+    print()
+
+
 def main(path):
     raw = Raw(path)
     meta, runs = raw.meta, raw.runs
@@ -230,6 +273,7 @@ def main(path):
 
     case_table(raw, systems)
     fault_table(raw, systems)
+    redis_table(raw)
     # RSS after the writes: per node, the largest over the rounds (the leader moves between rounds).
     for s in systems:
         per_node = defaultdict(int)

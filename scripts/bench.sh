@@ -51,9 +51,11 @@
 #   KEYSPACE, VALUE_SIZE, ... workload settings, passed to bench/workload.lua and bench/write-load.py
 #   SYSTEMS="metcd etcd"      what to measure; metcd:ENGINE names an engine (BENCH=engines: "metcd:map
 #                             metcd:mapdb metcd:leveldb etcd")
-#   BENCH_INSTALL=1|0         install what is missing (wrk, etcd) with apt-get when root (default 1)
+#   BENCH_INSTALL=1|0         install what is missing (wrk, etcd, redis) with apt-get when root (default 1)
+#   REDIS_BENCH=1|0, REDIS_*  the redis-benchmark cases (scripts/bench-redis.sh: what they measure)
 #
-# Everything stays on 127.0.0.1, on the ports of `make cluster` and etcd's 2379/2380, 22379/22380,
+# Everything stays on 127.0.0.1, on the ports of `make cluster` (Redis ports included), the reference
+# redis-server's REDIS_REFERENCE_PORT and etcd's 2379/2380, 22379/22380,
 # 32379/32380: the bench refuses to start if one is in use. Every load is bounded in time and count. The
 # script stops only the processes it started, by their recorded PIDs, also on error or Ctrl-C.
 set -euo pipefail
@@ -158,6 +160,7 @@ check_prerequisites() {
     install_packages etcd-server etcd-client && etcd_available ||
       say "etcd/etcdctl not installed: etcd skipped, metcd measured alone (for the comparison: apt-get install etcd-server etcd-client)"
   fi
+  redis_check_prerequisites
   [[ -f target/metcd.jar ]] || die "target/metcd.jar is missing: run make bench (it builds first)"
 }
 
@@ -175,6 +178,7 @@ check_ports() {
       ss -Hltn "sport = :$port" | grep -q . && busy+=("$port (metcd node $n)")
     done
   done
+  while read -r port what; do ss -Hltn "sport = :$port" | grep -q . && busy+=("$port $what"); done < <(redis_ports)
   if [[ " ${systems[*]} " == *" etcd "* ]]; then
     for port in 2379 2380 22379 22380 32379 32380; do ss -Hltn "sport = :$port" | grep -q . && busy+=("$port (etcd)"); done
   fi
@@ -189,6 +193,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [[ -n $load_pid ]]; then kill -TERM "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; fi
+  redis_reference_stop || true
   if ((metcd_up)); then metcd_stop || true; fi
   if ((etcd_up)); then etcd_stop || true; fi
   rm -f "$out"
@@ -427,7 +432,7 @@ record_restarts() {
 
 source scripts/bench-faults.sh # failover_case, goodput_case
 source scripts/bench-watch.sh  # watch_cases
-
+source scripts/bench-redis.sh  # redis-benchmark on the metcd leader and on a local redis-server
 
 # True while every node's process is alive: after a crash the rest of the round would mean nothing.
 all_alive() {
@@ -487,6 +492,7 @@ bench_round() {
   if [[ $BENCH == compare ]] && ((WATCHERS > 0)) && all_alive "${pids[@]}"; then
     watch_cases "$system" "$round" "$kind" "$api" "$leader" "$follower"
   fi
+  if [[ $kind == metcd ]] && all_alive "${pids[@]}"; then redis_metcd_cases "$round"; fi
   n=$("${kind}_leader") || n='none'
   [[ $n == "$leader" ]] || note "$system round $round: leader changed from node $leader to $n during the cases"
   if [[ $BENCH == engines && -n $follower ]]; then
@@ -550,6 +556,7 @@ main() {
     order=("${systems[@]}")
     if ((round % 2 == 0)); then order=(); for ((i = ${#systems[@]} - 1; i >= 0; i--)); do order+=("${systems[i]}"); done; fi
     for system in "${order[@]}"; do bench_round "$system" "$round"; done
+    redis_reference_round "$round"
   done
 
   python3 scripts/bench-report.py "$raw" >"$results.table"

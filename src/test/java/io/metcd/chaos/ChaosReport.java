@@ -3,6 +3,7 @@ package io.metcd.chaos;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -37,6 +38,11 @@ record ChaosReport(ChaosRun.Settings settings, List<Op> history, List<Nemesis.Ev
         if (acknowledged < MIN_ACKNOWLEDGED) {
             problems.add("only " + acknowledged + " operations succeeded");
         }
+        byClients().forEach((clients, ops) -> {
+            if (ops.stream().noneMatch(op -> op.outcome() == Op.Outcome.OK)) {
+                problems.add("the " + clients + " clients had no operation acknowledged");
+            }
+        });
         if (events.isEmpty()) {
             problems.add("the nemesis injected no fault");
         }
@@ -45,22 +51,48 @@ record ChaosReport(ChaosRun.Settings settings, List<Op> history, List<Nemesis.Ev
         return problems;
     }
 
+    /** The operations of each kind of client the run had (HTTP, Redis protocol, compare-and-swap), by its name. */
+    private Map<String, List<Op>> byClients() {
+        int http = settings.clients();
+        int resp = http + settings.respClients();
+        Map<String, List<Op>> groups = new LinkedHashMap<>();
+        addClients(groups, "HTTP", 1, http);
+        addClients(groups, "Redis-protocol", http + 1, resp);
+        addClients(groups, "compare-and-swap", resp + 1, resp + settings.casClients());
+        return groups;
+    }
+
+    /** The operations of clients {@code first} to {@code last}, if there are any such clients. */
+    private void addClients(Map<String, List<Op>> groups, String name, int first, int last) {
+        if (last >= first) {
+            groups.put(name, history.stream().filter(op -> op.client() >= first && op.client() <= last).toList());
+        }
+    }
+
     @Override
     public String toString() {
         StringBuilder out = new StringBuilder();
         out.append("chaos run: engine ").append(settings.engine()).append(", network ").append(settings.network())
                 .append(", ").append(seconds(settings.duration()))
-                .append(", ").append(settings.clients()).append(" clients on ").append(settings.keys())
-                .append(" keys, faults ").append(settings.faults()).append(", seed ").append(settings.seed())
+                .append(", ").append(settings.clients()).append(" HTTP and ").append(settings.respClients())
+                .append(" Redis-protocol clients on ").append(settings.keys()).append(" keys, ")
+                .append(settings.casClients()).append(" compare-and-swap clients, faults ").append(settings.faults())
+                .append(", seed ").append(settings.seed())
                 .append('\n');
         for (Op.Kind kind : Op.Kind.values()) {
             Map<Op.Outcome, Long> counts = new EnumMap<>(Op.Outcome.class);
             history.stream().filter(op -> op.kind() == kind)
                     .forEach(op -> counts.merge(op.outcome(), 1L, Long::sum));
-            out.append("  %-6s ok %d, failed %d, unknown %d%n".formatted(kind.name().toLowerCase() + "s",
+            String kinds = kind == Op.Kind.CAS ? "cas" : kind.name().toLowerCase() + "s";
+            out.append("  %-6s ok %d, failed %d, unknown %d%n".formatted(kinds,
                     counts.getOrDefault(Op.Outcome.OK, 0L), counts.getOrDefault(Op.Outcome.FAILED, 0L),
                     counts.getOrDefault(Op.Outcome.UNKNOWN, 0L)));
         }
+        out.append("  by clients:");
+        byClients().forEach((clients, ops) -> out.append(" ").append(clients).append(" ok ")
+                .append(ops.stream().filter(op -> op.outcome() == Op.Outcome.OK).count()).append(" of ")
+                .append(ops.size()).append(';'));
+        out.append('\n');
         out.append("  faults injected: ").append(events.stream()
                 .collect(Collectors.groupingBy(Nemesis.Event::fault, () -> new EnumMap<>(Nemesis.Fault.class),
                         Collectors.counting()))).append('\n');

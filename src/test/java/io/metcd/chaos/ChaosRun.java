@@ -20,6 +20,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 
 import static org.awaitility.Awaitility.await;
 
@@ -40,15 +41,18 @@ final class ChaosRun {
     static final String[] NODE_FLAGS = {"--test-faults", "--snapshot-count", String.valueOf(SNAPSHOT_COUNT)};
 
     /**
-     * @param network  where the nodes run and how their links are cut: their own switch on loopback, or the kernel
-     *                 between network namespaces
-     * @param duration how long the clients and the nemesis run
-     * @param clients  concurrent clients, each with one request in flight
-     * @param keys     registers the clients share: few, so that operations on one key overlap
-     * @param seed     drives every random choice of the clients and the nemesis (the timing still varies)
+     * @param network     where the nodes run and how their links are cut: their own switch on loopback, or the
+     *                    kernel between network namespaces
+     * @param duration    how long the clients and the nemesis run
+     * @param clients     concurrent HTTP clients of reads and writes, each with one request in flight
+     * @param respClients concurrent Redis-protocol clients of the same registers, each with one pipelined batch of
+     *                    reads and writes in flight
+     * @param keys        registers those clients share: few, so that operations on one key overlap
+     * @param casClients  concurrent HTTP clients of read-then-compare-and-swap, on registers of their own
+     * @param seed        drives every random choice of the clients and the nemesis (the timing still varies)
      */
-    record Settings(String engine, String network, Duration duration, int clients, int keys,
-            List<Nemesis.Fault> faults, long seed) {
+    record Settings(String engine, String network, Duration duration, int clients, int respClients, int keys,
+            int casClients, List<Nemesis.Fault> faults, long seed) {
         /**
          * Settings from {@code -Dchaos.seconds}, {@code -Dchaos.seed} and {@code -Dchaos.faults}, else defaults; only
          * the faults {@code possible} on this network.
@@ -60,11 +64,13 @@ final class ChaosRun {
             String faults = System.getProperty("chaos.faults", "");
             List<Nemesis.Fault> chosen = faults.isBlank() ? List.of(Nemesis.Fault.values())
                     : Arrays.stream(faults.split(",")).map(f -> Nemesis.Fault.valueOf(f.strip().toUpperCase())).toList();
-            return new Settings(engine, network, duration, 6, 3, chosen.stream().filter(possible::contains).toList(),
-                    seed);
+            return new Settings(engine, network, duration, 6, 2, 3, 3,
+                    chosen.stream().filter(possible::contains).toList(), seed);
         }
     }
 
+    /** The registers of the compare-and-swap clients: fewer than the clients, so that some CASes are refused. */
+    private static final int CAS_KEYS = 2;
     /** The final readers' client ids, after those of the workload. */
     static final int FINAL_READER = 1000;
     /** Enough for any run on this hardware, so that a run is bounded in count as well as in time. */
@@ -79,7 +85,9 @@ final class ChaosRun {
 
     /** Runs the workload and the nemesis on {@code cluster}, started, whose links {@code network} cuts. */
     ChaosReport run(ProcessCluster cluster, Network network) throws InterruptedException {
-        List<String> keys = IntStream.rangeClosed(1, settings.keys()).mapToObj(i -> "register" + i).toList();
+        List<String> registers = IntStream.rangeClosed(1, settings.keys()).mapToObj(i -> "register" + i).toList();
+        List<String> casKeys = IntStream.rangeClosed(1, CAS_KEYS).mapToObj(i -> "cas" + i).toList();
+        List<String> keys = Stream.concat(registers.stream(), casKeys.stream()).toList();
         ConcurrentLinkedQueue<Op> history = new ConcurrentLinkedQueue<>();
         long start = System.nanoTime();
         long deadline = start + settings.duration().toNanos();
@@ -87,13 +95,13 @@ final class ChaosRun {
         List<WatchRecorder> watches = IntStream.rangeClosed(1, cluster.size())
                 .mapToObj(node -> new WatchRecorder(node, cluster.clientUrl(node))).toList();
         List<Thread> clients = new ArrayList<>();
-        for (int c = 1; c <= settings.clients(); c++) {
-            RecordingClient client = new RecordingClient(c, keys, cluster.size(), cluster::clientUrl,
-                    settings.seed() + c);
-            clients.add(Thread.ofVirtual().name("chaos-client-" + c).start(() -> {
-                try {
+        List<WorkloadClient> workload = WorkloadClient.all(settings, cluster, registers, casKeys);
+        for (int c = 0; c < workload.size(); c++) {
+            WorkloadClient client = workload.get(c);
+            clients.add(Thread.ofVirtual().name("chaos-client-" + (c + 1)).start(() -> {
+                try (client) {
                     for (long n = 0; n < maxOps && System.nanoTime() < deadline; n++) {
-                        history.add(client.next());
+                        history.addAll(client.next());
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();

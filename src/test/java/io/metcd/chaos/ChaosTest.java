@@ -36,6 +36,7 @@ class ChaosTest {
     /** Where every node listens on its own host, as etcd does. */
     private static final int CLIENT_PORT = 2379;
     private static final int PEER_PORT = 2380;
+    private static final int REDIS_PORT = 6379;
 
     @TempDir
     Path dir;
@@ -61,7 +62,7 @@ class ChaosTest {
         ChaosRun.Settings settings = settings(engine, "namespaces", SHORT_RUN_ON_HOSTS, KernelNetwork.FAULTS);
         try (NetworkNamespaces hosts = NetworkNamespaces.create(NODES);
                 ProcessCluster cluster = new ProcessCluster(dir, IntStream.rangeClosed(1, NODES)
-                        .mapToObj(n -> new ProcessCluster.Host(hosts.address(n), CLIENT_PORT, PEER_PORT,
+                        .mapToObj(n -> new ProcessCluster.Host(hosts.address(n), CLIENT_PORT, PEER_PORT, REDIS_PORT,
                                 hosts.launcher(n)))
                         .toList(), engine, ChaosRun.NODE_FLAGS)) {
             check(settings, () -> new ChaosRun(settings).run(cluster.start(), new KernelNetwork(hosts, NODES)));

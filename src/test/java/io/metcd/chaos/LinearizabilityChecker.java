@@ -11,7 +11,9 @@ import java.util.stream.Collectors;
 /**
  * Checks that a recorded history of reads and writes is linearizable, each key being one register that starts
  * absent. Keys are checked one by one: linearizability is local, so a history is linearizable exactly when the
- * history of every key is.
+ * history of every key is. A key with compare-and-swaps or revisions in its history is checked as a register with
+ * revisions and compare-and-swap ({@link CasRegister}); the others as plain registers ({@link RegisterSearch},
+ * faster).
  *
  * <p>Every write of a key must write a value no other write of that key writes; the checker relies on it.
  * A search that exceeds its budget gives the distinct verdict {@link Verdict#UNKNOWN_BUDGET_EXCEEDED} instead of
@@ -24,6 +26,8 @@ public final class LinearizabilityChecker {
      * per operation.
      */
     public static final long DEFAULT_MAX_STEPS_PER_KEY = 1_000_000;
+    /** How many operations the report of a compare-and-swap key's violation shows, up to where it fails. */
+    private static final int CAS_WINDOW = 12;
 
     private LinearizabilityChecker() {
     }
@@ -97,7 +101,10 @@ public final class LinearizabilityChecker {
 
     private static KeyVerdict checkKey(String key, List<Op> ops, long maxSteps, long originNanos) {
         requireUniqueWrites(key, ops);
-        RegisterSearch.Outcome outcome = RegisterSearch.run(RegisterHistory.of(ops), maxSteps);
+        boolean withRevisions = ops.stream()
+                .anyMatch(op -> op.kind() == Op.Kind.CAS || op.revision() != Op.NO_REVISION);
+        RegisterSearch.Outcome outcome = withRevisions ? CasRegister.check(ops, maxSteps)
+                : RegisterSearch.run(RegisterHistory.of(ops), maxSteps);
         return switch (outcome.verdict()) {
             case LINEARIZABLE -> new KeyVerdict(key, outcome.verdict(), ops.size(), outcome.steps(), List.of(),
                     "key \"" + key + "\": linearizable (" + ops.size() + " operations, " + outcome.steps()
@@ -106,6 +113,11 @@ public final class LinearizabilityChecker {
                     List.of(), "key \"" + key + "\": unknown (budget exceeded): no verdict within " + maxSteps
                             + " search steps over " + ops.size() + " operations");
             case NOT_LINEARIZABLE -> {
+                if (withRevisions) {
+                    List<Op> window = CasRegister.window(ops, maxSteps, CAS_WINDOW);
+                    yield new KeyVerdict(key, outcome.verdict(), ops.size(), outcome.steps(), window,
+                            CasRegister.describe(key, window, ops.size(), originNanos));
+                }
                 ViolationWindow window = ViolationWindow.find(ops, maxSteps);
                 yield new KeyVerdict(key, outcome.verdict(), ops.size(), outcome.steps(), window.ops(),
                         window.describe(key, ops.size(), originNanos));
@@ -116,7 +128,7 @@ public final class LinearizabilityChecker {
     private static void requireUniqueWrites(String key, List<Op> ops) {
         Set<String> written = new HashSet<>();
         for (Op op : ops) {
-            if (op.kind() == Op.Kind.WRITE && !written.add(op.value())) {
+            if (op.writes() && !written.add(op.value())) {
                 throw new IllegalArgumentException("key \"" + key + "\": the value \"" + op.value()
                         + "\" is written twice; the checker needs every write of a key to write a new value");
             }

@@ -16,14 +16,14 @@ final class LostWrites {
 
     /** @param history every operation of a run, the final reads (clients from {@link ChaosRun#FINAL_READER}) included */
     static List<Op> of(List<Op> history) {
-        Map<String, Op> writesByValue = history.stream().filter(op -> op.kind() == Op.Kind.WRITE)
+        Map<String, Op> writesByValue = history.stream().filter(Op::writes)
                 .collect(Collectors.toMap(Op::value, Function.identity()));
         Map<String, Op> finalReads = history.stream()
                 .filter(op -> op.client() >= ChaosRun.FINAL_READER && op.kind() == Op.Kind.READ
                         && op.outcome() == Op.Outcome.OK)
                 .collect(Collectors.toMap(Op::key, Function.identity(), (a, b) -> b));
         return history.stream()
-                .filter(op -> op.kind() == Op.Kind.WRITE && op.outcome() == Op.Outcome.OK)
+                .filter(op -> op.writes() && op.outcome() == Op.Outcome.OK)
                 .filter(op -> finalReads.containsKey(op.key()))
                 .filter(op -> {
                     String finalValue = finalReads.get(op.key()).value();

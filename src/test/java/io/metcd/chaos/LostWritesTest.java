@@ -44,4 +44,14 @@ class LostWritesTest {
                 Op.read(FINAL, "k", "a", 40, 50, Op.Outcome.OK));
         assertThat(LostWrites.of(history)).isEmpty();
     }
+
+    @Test
+    void anAcknowledgedCasCountsAsAWrite() {
+        Op lost = Op.cas(2, "k", 7, "b", 9, 20, 30, Op.Outcome.OK);
+        List<Op> history = List.of(
+                Op.write(1, "k", "a", 7, 0, 10, Op.Outcome.OK),
+                lost,
+                Op.read(FINAL, "k", "a", 40, 50, Op.Outcome.OK));
+        assertThat(LostWrites.of(history)).containsExactly(lost);
+    }
 }

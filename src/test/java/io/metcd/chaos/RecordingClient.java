@@ -21,16 +21,16 @@ import java.util.function.IntFunction;
  */
 final class RecordingClient {
     /** Longer than the server's own 5 s request timeout, so that a live node answers before the client gives up. */
-    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(7);
-    private static final Duration BACK_OFF = Duration.ofMillis(100);
+    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(7);
+    /** How long a client waits after an operation that was not acknowledged before it sends another. */
+    static final Duration BACK_OFF = Duration.ofMillis(100);
 
     private final int id;
     private final List<String> keys;
     private final IntFunction<String> urlOfNode;
     private final int nodes;
     private final Random random;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(1)).build();
+    private final HttpClient http = newHttpClient();
     private long written;
 
     /** @param urlOfNode where node N serves clients, {@code http://address:port} */
@@ -92,8 +92,14 @@ final class RecordingClient {
         }
     }
 
+    /** An HTTP/1.1 client that gives up connecting after 1 s, as every HTTP client of the workload is. */
+    static HttpClient newHttpClient() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(1))
+                .build();
+    }
+
     /** A refused or timed-out connection: the request never reached the node. */
-    private static boolean neverSent(IOException e) {
+    static boolean neverSent(IOException e) {
         return e instanceof ConnectException || e instanceof HttpConnectTimeoutException
                 || (!(e instanceof HttpTimeoutException) && e.getCause() instanceof ConnectException);
     }

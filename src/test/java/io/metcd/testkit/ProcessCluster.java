@@ -1,5 +1,7 @@
 package io.metcd.testkit;
 
+import redis.clients.jedis.HostAndPort;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -25,13 +27,14 @@ public final class ProcessCluster implements AutoCloseable {
     private static final Pattern LEADER_ID = Pattern.compile("\"leaderId\":(\\d+)");
 
     /**
-     * Where a node runs: the address it listens on and connects from, its ports, and the command prefix that runs a
-     * program there (none for this machine, {@code ip netns exec NS} for a network namespace).
+     * Where a node runs: the address it listens on and connects from, its ports (its Redis protocol on
+     * {@code redisPort}), and the command prefix that runs a program there (none for this machine, {@code ip netns
+     * exec NS} for a network namespace).
      */
-    public record Host(String address, int clientPort, int peerPort, List<String> launcher) {
+    public record Host(String address, int clientPort, int peerPort, int redisPort, List<String> launcher) {
         /** A node on loopback, on free ports. */
         static Host loopback() {
-            return new Host("127.0.0.1", Ports.free(), Ports.free(), List.of());
+            return new Host("127.0.0.1", Ports.free(), Ports.free(), Ports.free(), List.of());
         }
     }
 
@@ -85,7 +88,8 @@ public final class ProcessCluster implements AutoCloseable {
         Host host = hosts.get(id - 1);
         List<String> command = new ArrayList<>(host.launcher());
         command.addAll(List.of(LAUNCHER.toString(), "--id", String.valueOf(id), "--cluster", clusterFlag, "--port",
-                String.valueOf(host.clientPort()), "--engine", engine, "--data-dir", dataDir(id).toString()));
+                String.valueOf(host.clientPort()), "--redis-port", String.valueOf(host.redisPort()), "--engine", engine,
+                "--data-dir", dataDir(id).toString()));
         command.addAll(extraFlags);
         processes[id - 1] = run(log(id), command);
     }
@@ -218,6 +222,12 @@ public final class ProcessCluster implements AutoCloseable {
 
     public int clientPort(int id) {
         return hosts.get(id - 1).clientPort();
+    }
+
+    /** Where node {@code id} serves the Redis protocol. */
+    public HostAndPort redisAddress(int id) {
+        Host host = hosts.get(id - 1);
+        return new HostAndPort(host.address(), host.redisPort());
     }
 
     /** Node {@code id}'s peer (Raft) port, for tests that talk raw bytes to it. */
