@@ -155,8 +155,9 @@ final class ChaosRun {
             }
             w.close();
         }
-        Set<String> written = ops.stream().filter(op -> op.kind() == Op.Kind.WRITE).map(Op::value)
-                .collect(Collectors.toSet());
+        // A compare-and-swap that was applied wrote its value too.
+        Set<String> written = ops.stream().filter(op -> op.kind() == Op.Kind.WRITE || op.kind() == Op.Kind.CAS)
+                .map(Op::value).collect(Collectors.toSet());
         return new ChaosReport.Watches(WatchRecorder.WatchChecks.summary(watches),
                 WatchRecorder.WatchChecks.problems(watches, Set.copyOf(keys), written, revisions));
     }
