@@ -31,12 +31,13 @@ test: build
 # that the network can make), CHAOS_ENGINES (map,mapdb,leveldb; default all), CHAOS_NETWORKS (loopback: the
 # nodes' own switch; namespaces: three hosts in network namespaces, the kernel cutting links, root only; default
 # both), CHAOS_SEED to replay a run's choices. Reports: target/chaos/ENGINE[-namespaces].txt. Then CHAOS_STARTS
-# fresh starts and restarts of bin/local-cluster, each followed at once by a write and a read on every node.
+# fresh starts and restarts of bin/local-cluster, each followed at once by a write and a read on every node, and a
+# kill -9 at every step of a snapshot's life (SnapshotCrashTest; make test runs three of its eleven points).
 CHAOS_SECONDS ?= 60
 CHAOS_STARTS ?= 10
 chaos: build
-	$(MVN) test -Dtest='ChaosTest,LocalClusterTest' -Dsurefire.failIfNoSpecifiedTests=false \
-	  -Dchaos.seconds=$(CHAOS_SECONDS) -Dchaos.namespace-engines=map,mapdb,leveldb \
+	$(MVN) test -Dtest='ChaosTest,LocalClusterTest,SnapshotCrashTest' -Dsurefire.failIfNoSpecifiedTests=false \
+	  -Dchaos.seconds=$(CHAOS_SECONDS) -Dchaos.namespace-engines=map,mapdb,leveldb -Dsnapshot-crash.all-points=true \
 	  -Dlocal-cluster.rounds=$(CHAOS_STARTS) \
 	  $(if $(CHAOS_FAULTS),-Dchaos.faults=$(CHAOS_FAULTS)) $(if $(CHAOS_SEED),-Dchaos.seed=$(CHAOS_SEED)) \
 	  $(if $(CHAOS_ENGINES),-Dchaos.engines=$(CHAOS_ENGINES)) $(if $(CHAOS_NETWORKS),-Dchaos.networks=$(CHAOS_NETWORKS))
