@@ -15,6 +15,10 @@ import java.util.Random;
 import static io.metcd.chaos.Op.Outcome.FAILED;
 import static io.metcd.chaos.Op.Outcome.OK;
 import static io.metcd.chaos.Op.Outcome.UNKNOWN;
+import static io.metcd.chaos.CheckerAssertions.assertLinearizable;
+import static io.metcd.chaos.CheckerAssertions.assertNotLinearizable;
+import static io.metcd.chaos.CheckerAssertions.check;
+import static io.metcd.chaos.CheckerAssertions.ms;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -395,20 +399,6 @@ class CasLinearizabilityTest {
         }
     }
 
-    private static void assertLinearizable(Op... history) {
-        Result result = check(history);
-        assertThat(result.linearizable()).as("%s", result).isTrue();
-    }
-
-    private static void assertNotLinearizable(Op... history) {
-        Result result = check(history);
-        assertThat(result.verdict()).as("%s", result).isEqualTo(Verdict.NOT_LINEARIZABLE);
-    }
-
-    private static Result check(Op... history) {
-        return LinearizabilityChecker.check(List.of(history));
-    }
-
     private static Op write(int client, String value, long revision, long startMs, long endMs, Op.Outcome outcome) {
         return Op.write(client, "k", value, revision, ms(startMs), ms(endMs), outcome);
     }
@@ -424,9 +414,5 @@ class CasLinearizabilityTest {
     private static Op cas(int client, long expected, String value, long revision, long startMs, long endMs,
             Op.Outcome outcome) {
         return Op.cas(client, "k", expected, value, revision, ms(startMs), ms(endMs), outcome);
-    }
-
-    private static long ms(long millis) {
-        return millis * 1_000_000;
     }
 }

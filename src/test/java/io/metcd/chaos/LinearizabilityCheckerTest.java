@@ -14,6 +14,10 @@ import java.util.stream.Stream;
 import static io.metcd.chaos.Op.Outcome.FAILED;
 import static io.metcd.chaos.Op.Outcome.OK;
 import static io.metcd.chaos.Op.Outcome.UNKNOWN;
+import static io.metcd.chaos.CheckerAssertions.assertLinearizable;
+import static io.metcd.chaos.CheckerAssertions.assertNotLinearizable;
+import static io.metcd.chaos.CheckerAssertions.check;
+import static io.metcd.chaos.CheckerAssertions.ms;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
@@ -404,20 +408,6 @@ class LinearizabilityCheckerTest {
                 .toList();
     }
 
-    private static void assertLinearizable(Op... history) {
-        Result result = check(history);
-        assertThat(result.linearizable()).as("%s", result).isTrue();
-    }
-
-    private static void assertNotLinearizable(Op... history) {
-        Result result = check(history);
-        assertThat(result.verdict()).as("%s", result).isEqualTo(Verdict.NOT_LINEARIZABLE);
-    }
-
-    private static Result check(Op... history) {
-        return LinearizabilityChecker.check(List.of(history));
-    }
-
     private static Op write(int client, String value, long startMs, long endMs) {
         return write(client, value, startMs, endMs, OK);
     }
@@ -432,9 +422,5 @@ class LinearizabilityCheckerTest {
 
     private static Op read(int client, String value, long startMs, long endMs, Op.Outcome outcome) {
         return Op.read(client, "k", value, ms(startMs), ms(endMs), outcome);
-    }
-
-    private static long ms(long millis) {
-        return millis * 1_000_000;
     }
 }
