@@ -8,10 +8,9 @@ import io.javalin.router.Endpoint;
 import io.metcd.kv.KVStore;
 import io.metcd.metrics.HttpMetrics;
 import io.metcd.model.Command;
-import io.metcd.model.Member;
 import io.metcd.model.Unavailable;
 import io.metcd.raft.ClusterAdmin;
-import io.metcd.raft.MembershipException;
+import io.metcd.raft.MembershipRequests;
 import io.metcd.transport.NetworkFaults;
 import io.metcd.watch.Watches;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -19,10 +18,6 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,9 +27,9 @@ import java.util.Optional;
 
 /**
  * The client API (raftexample's httpapi.go): keys under {@code /} ({@link KeyRequests}), watches
- * ({@link WatchRequests}) and the cluster API under {@code /-/}. It parses requests and turns outcomes into status codes; the waiting, retrying and forwarding happen below it, in the
- * {@link KVStore} and the {@link ClusterAdmin}. Every node answers every request: a follower passes cluster changes
- * on to the leader over HTTP.
+ * ({@link WatchRequests}) and the cluster API under {@code /-/}. It parses requests and turns outcomes into status
+ * codes; the waiting, retrying and forwarding happen below it, in the {@link KVStore}, the {@link ClusterAdmin} and
+ * its {@link MembershipRequests}. Every node answers every request.
  */
 public final class HttpApi implements AutoCloseable {
     public static final int MAX_KEY_BYTES = 4096;
@@ -55,10 +50,10 @@ public final class HttpApi implements AutoCloseable {
     static final int ACCEPT_QUEUE = 1024;
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
     private static final String RETRY_AFTER_SECONDS = "1";
-    private static final HttpClient PROXY = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final KVStore store;
     private final ClusterAdmin cluster;
+    private final MembershipRequests membership;
     private final HttpMetrics metrics;
     private final WatchRequests watchRequests;
     private final Javalin app;
@@ -70,6 +65,7 @@ public final class HttpApi implements AutoCloseable {
             HttpMetrics metrics) {
         this.store = store;
         this.cluster = cluster;
+        this.membership = new MembershipRequests(cluster);
         this.metrics = metrics;
         this.watchRequests = new WatchRequests(watches);
         KeyRequests keys = new KeyRequests(store);
@@ -125,22 +121,7 @@ public final class HttpApi implements AutoCloseable {
             // Javalin answers HEAD with an empty 200 wherever a GET route exists, even for an absent key.
             cfg.routes.head("/<path>", HttpApi::methodNotAllowed);
             cfg.routes.head("/", HttpApi::methodNotAllowed);
-            cfg.routes.exception(Unavailable.class, (e, ctx) -> {
-                ctx.header("Retry-After", RETRY_AFTER_SECONDS);
-                plain(ctx, HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
-            });
-            cfg.routes.exception(MembershipException.class, (e, ctx) -> {
-                HttpStatus status = switch (e.reason()) {
-                    case BAD_REQUEST -> HttpStatus.BAD_REQUEST;
-                    case NOT_FOUND -> HttpStatus.NOT_FOUND;
-                    case CONFLICT -> HttpStatus.CONFLICT;
-                    case NOT_LEADER, UNAVAILABLE -> HttpStatus.SERVICE_UNAVAILABLE;
-                };
-                if (status == HttpStatus.SERVICE_UNAVAILABLE) {
-                    ctx.header("Retry-After", RETRY_AFTER_SECONDS);
-                }
-                plain(ctx, status, e.getMessage());
-            });
+            cfg.routes.exception(Unavailable.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
             cfg.routes.exception(HttpResponseException.class,
                     (e, ctx) -> plain(ctx, HttpStatus.forStatus(e.getStatus()), e.getMessage()));
             // Only reading the body throws these: the client broke its chunked encoding or closed the connection
@@ -214,66 +195,32 @@ public final class HttpApi implements AutoCloseable {
     }
 
     private void addMember(Context ctx) throws InterruptedException {
-        int id = memberId(ctx);
-        Member member;
-        try {
-            member = Member.parse(id, ctx.body());
-        } catch (IllegalArgumentException e) {
-            throw new MembershipException(MembershipException.Reason.BAD_REQUEST, e.getMessage());
+        switch (membership.add(ctx.pathParam("id"), ctx.body())) {
+            case MembershipRequests.Done added -> plain(ctx, HttpStatus.CREATED,
+                    "member " + added.id() + " added as a learner; start it with --join");
+            case MembershipRequests.NotDone notDone -> notDone(ctx, notDone);
         }
-        if (!cluster.isLeader()) {
-            proxyToLeader(ctx);
-            return;
-        }
-        cluster.addMember(member);
-        plain(ctx, HttpStatus.CREATED, "member " + id + " added as a learner; start it with --join");
     }
 
     private void removeMember(Context ctx) throws InterruptedException {
-        int id = memberId(ctx);
-        if (cluster.isLeader() && id == cluster.localId()) {
-            cluster.handOverLeadership();
+        switch (membership.remove(ctx.pathParam("id"))) {
+            case MembershipRequests.Done done -> ctx.status(HttpStatus.NO_CONTENT);
+            case MembershipRequests.NotDone notDone -> notDone(ctx, notDone);
         }
-        if (!cluster.isLeader()) {
-            proxyToLeader(ctx);
-            return;
+    }
+
+    /** The status of a membership change not made: 503 when it may be tried again. */
+    private static void notDone(Context ctx, MembershipRequests.NotDone notDone) {
+        switch (notDone.reason()) {
+            case BAD_REQUEST -> plain(ctx, HttpStatus.BAD_REQUEST, notDone.message());
+            case NOT_FOUND -> plain(ctx, HttpStatus.NOT_FOUND, notDone.message());
+            case CONFLICT -> plain(ctx, HttpStatus.CONFLICT, notDone.message());
+            case NOT_LEADER, UNAVAILABLE -> unavailable(ctx, notDone.message());
         }
-        cluster.removeMember(id);
-        ctx.status(HttpStatus.NO_CONTENT);
     }
 
     private void snapshot(Context ctx) {
         ctx.json(Map.of("index", cluster.takeSnapshot()));
-    }
-
-    private static int memberId(Context ctx) {
-        try {
-            int id = Integer.parseInt(ctx.pathParam("id"));
-            if (id > 0) {
-                return id;
-            }
-        } catch (NumberFormatException e) {
-            // falls through to the one message for every bad id
-        }
-        throw new MembershipException(MembershipException.Reason.BAD_REQUEST,
-                "member id must be a positive integer, not '" + ctx.pathParam("id") + "'");
-    }
-
-    /** Cluster changes happen on the leader: a follower passes the request on and relays the answer. */
-    private void proxyToLeader(Context ctx) throws InterruptedException {
-        String base = cluster.leaderClientUrl(KVStore.REQUEST_TIMEOUT)
-                .orElseThrow(() -> new Unavailable("no leader whose client URL is known"));
-        HttpRequest request = HttpRequest.newBuilder(URI.create(base + ctx.path()))
-                .timeout(KVStore.REQUEST_TIMEOUT.multipliedBy(4))
-                .method(ctx.method().name(), HttpRequest.BodyPublishers.ofByteArray(ctx.bodyAsBytes())).build();
-        try {
-            HttpResponse<byte[]> answer = PROXY.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            ctx.status(answer.statusCode()).result(answer.body());
-            answer.headers().firstValue("Content-Type").ifPresent(ctx::contentType);
-            answer.headers().firstValue("Retry-After").ifPresent(v -> ctx.header("Retry-After", v));
-        } catch (IOException e) {
-            throw new Unavailable("the leader at " + base + " did not answer: " + e.getMessage());
-        }
     }
 
     private void health(Context ctx) {
@@ -295,6 +242,12 @@ public final class HttpApi implements AutoCloseable {
 
     static void fail(HttpStatus status, String reason) {
         throw new HttpResponseException(status.getCode(), reason);
+    }
+
+    /** 503, with the second after which to try again. */
+    private static void unavailable(Context ctx, String reason) {
+        ctx.header("Retry-After", RETRY_AFTER_SECONDS);
+        plain(ctx, HttpStatus.SERVICE_UNAVAILABLE, reason);
     }
 
     private static void plain(Context ctx, HttpStatus status, String reason) {

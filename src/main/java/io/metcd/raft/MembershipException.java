@@ -2,7 +2,10 @@ package io.metcd.raft;
 
 /** A membership change refused before it reached the log; {@link #reason()} says what the caller did wrong. */
 public class MembershipException extends RuntimeException {
-    /** Why a change was refused; the HTTP API turns each into a status code. */
+    /**
+     * Why a change was not made; {@link MembershipRequests.NotDone} carries it to the client APIs, which answer each
+     * in their own terms.
+     */
     public enum Reason {
         /** Malformed id or URL. */
         BAD_REQUEST,

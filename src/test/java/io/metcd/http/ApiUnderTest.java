@@ -1,6 +1,7 @@
 package io.metcd.http;
 
 import io.metcd.metrics.Metrics;
+import io.metcd.testkit.FakeCluster;
 import io.metcd.testkit.KvClient;
 import io.metcd.testkit.Ports;
 import io.metcd.transport.NetworkFaults;

@@ -7,6 +7,8 @@ import io.metcd.raft.MembershipException;
 import io.metcd.testkit.KvClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Optional;
 
@@ -177,6 +179,18 @@ class HttpApiTest {
                 .returns(201, KvClient.Response::status);
         assertThat(other.cluster.members).contains(new Member(4, "http://127.0.0.1:13382"));
         assertThat(api.cluster.members).hasSize(1);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"NOT_FOUND, 404", "CONFLICT, 409", "NOT_LEADER, 503", "UNAVAILABLE, 503"})
+    void aFollowerAnswersTheLeadersRefusalWithItsStatusAndReason(MembershipException.Reason reason, int status) {
+        api.cluster.leader = 2;
+        api.cluster.leaderClientUrl = "http://127.0.0.1:" + other.port;
+        other.cluster.failure = new MembershipException(reason, "the leader's reason");
+        KvClient.Response answer = client.send("POST", "-/members/4", "http://127.0.0.1:13382");
+        assertThat(answer).returns(status, KvClient.Response::status);
+        assertThat(answer.body()).isEqualTo("the leader's reason\n");
+        assertThat(answer.header("Retry-After")).isEqualTo(status == 503 ? "1" : null);
     }
 
     @Test

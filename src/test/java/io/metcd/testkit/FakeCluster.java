@@ -1,4 +1,4 @@
-package io.metcd.http;
+package io.metcd.testkit;
 
 import io.metcd.model.Member;
 import io.metcd.raft.ClusterAdmin;
@@ -13,29 +13,29 @@ import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Consensus as the HTTP API's tests want it: this node leads, unless a test names another leader, whose client URL it
- * then gives. Membership changes apply at once, or fail as a test says; snapshots too.
+ * Consensus as the cluster API's tests want it: this node leads, unless a test names another leader, whose client URL
+ * it then gives. Membership changes apply at once, or fail as a test says; snapshots too.
  */
-final class FakeCluster implements ClusterAdmin {
+public final class FakeCluster implements ClusterAdmin {
     private final int local;
-    final List<Member> members = new CopyOnWriteArrayList<>();
+    public final List<Member> members = new CopyOnWriteArrayList<>();
     /** The leader's id, 0 for none. */
-    volatile int leader;
+    public volatile int leader;
     /** Where the leader serves clients when it is not this node. */
-    volatile String leaderClientUrl;
-    /** What the next membership change or snapshot throws, if anything. */
-    volatile RuntimeException failure;
+    public volatile String leaderClientUrl;
+    /** What the next membership change, hand-over or snapshot throws, if anything. */
+    public volatile RuntimeException failure;
     /** Who leads once this node has handed its leadership over, 0 for none yet. */
-    volatile int nextLeader;
+    public volatile int nextLeader;
 
     /** Member {@code local}, alone and leading. */
-    FakeCluster(int local) {
+    public FakeCluster(int local) {
         this.local = local;
         reset();
     }
 
     /** Back to a one-member cluster that this node leads. */
-    void reset() {
+    public void reset() {
         members.clear();
         members.add(new Member(local, "http://127.0.0.1:" + local));
         leader = local;
@@ -92,6 +92,7 @@ final class FakeCluster implements ClusterAdmin {
 
     @Override
     public void handOverLeadership() {
+        failIfAsked();
         leader = nextLeader;
     }
 
