@@ -142,7 +142,7 @@ public final class Node implements AutoCloseable {
             Optional<RespServer> redis;
             try {
                 redis = settings.redisPort() == 0 ? Optional.empty() : Optional.of(new RespServer(
-                        new RedisKeyspace(store), new RedisCluster(raft, store, settings.clientUrl()), metrics)
+                        new RedisKeyspace(store), new RedisCluster(raft, store), metrics)
                         .start(settings.local().host(), settings.redisPort()));
             } catch (RuntimeException e) {
                 http.close();

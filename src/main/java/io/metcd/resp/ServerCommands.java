@@ -184,6 +184,10 @@ final class ServerCommands {
         return Call.now(new Reply.MapReply(List.of()));
     }
 
+    /**
+     * The member id argument, a positive integer as Redis reads integers: no '+', no leading zero. Stricter than the
+     * HTTP API's path (which reads "04" as 4), as JOIN and LEAVE have always been; the cluster checks the change.
+     */
     private static int memberId(Args args) {
         Long id = Decimal.parse(args.bytes(1));
         if (id == null || id <= 0 || id > Integer.MAX_VALUE) {
