@@ -55,7 +55,12 @@ public interface ClusterAdmin {
      */
     long removeMember(int id) throws InterruptedException;
 
-    /** Hands this leader's leadership to a follower, and returns once another node leads. */
+    /**
+     * Hands this leader's leadership to a follower before its own removal, and returns once another node leads.
+     *
+     * @throws MembershipException if that removal would be refused: it would leave the voters without a reachable
+     *                             quorum, or without a voter at all
+     */
     void handOverLeadership() throws InterruptedException;
 
     /** Takes a snapshot at the commit index now; returns the index of the latest snapshot once persisted. */

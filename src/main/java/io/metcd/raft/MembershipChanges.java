@@ -178,10 +178,7 @@ final class MembershipChanges {
         return member;
     }
 
-    /**
-     * Member {@code id}, unless its removal would leave no voter, or fewer reachable voters than a quorum of those
-     * that remain; the leader itself must hand leadership over before it is removed.
-     */
+    /** Member {@code id}, unless it is this leader (which hands leadership over first) or a voter it cannot lose. */
     private Member checkRemovable(RaftGroupMembers members, int id) {
         Member member = find(members, id);
         if (member == null) {
@@ -190,16 +187,25 @@ final class MembershipChanges {
         if (member.equals(local)) {
             throw new MembershipException(Reason.NOT_LEADER, "the leader hands leadership over before its removal");
         }
+        checkQuorumWithout(members, member);
+        return member;
+    }
+
+    /**
+     * Refuses removing {@code member} if it is a voter whose removal would leave no voter, or fewer reachable voters
+     * than a quorum of those that remain. The leader asks it of its own removal before handing leadership over for
+     * it: the new leader would refuse it, and with no voter to hand over to, no new leader would come.
+     */
+    void checkQuorumWithout(RaftGroupMembers members, Member member) {
         if (members.getVotingMembers().contains(member)) {
             int remaining = members.getVotingMembers().size() - 1;
             long reachable = members.getVotingMembers().stream().filter(v -> !v.equals(member)).filter(this::isUp)
                     .count();
             if (remaining == 0 || reachable < remaining / 2 + 1) {
-                throw new MembershipException(Reason.CONFLICT, "removing member " + id + " would leave " + reachable
-                        + " of " + remaining + " voters reachable: not a quorum");
+                throw new MembershipException(Reason.CONFLICT, "removing member " + member.id() + " would leave "
+                        + reachable + " of " + remaining + " voters reachable: not a quorum");
             }
         }
-        return member;
     }
 
     private boolean isUp(RaftEndpoint voter) {

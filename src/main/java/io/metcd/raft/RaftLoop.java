@@ -385,6 +385,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
 
     @Override
     public void handOverLeadership() throws InterruptedException {
+        membership.checkQuorumWithout(raftNode.getEffectiveMembers(), local);
         // The leader steps down first, so that its removal costs no election timeout; the new leader then removes it.
         awaitChange(transferLeadership().thenApply(v -> 0L));
         long deadline = System.nanoTime() + KVStore.REQUEST_TIMEOUT.toNanos();

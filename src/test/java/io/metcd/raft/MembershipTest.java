@@ -117,6 +117,16 @@ class MembershipTest {
     }
 
     @Test
+    void removingTheLastMemberIsRefusedAndItKeepsLeading() {
+        try (TestCluster cluster = new TestCluster(dir, 1, 1000).start()) {
+            KvClient.Response refused = cluster.client(1).send("DELETE", "-/members/1", null);
+            assertThat(refused).returns(409, KvClient.Response::status);
+            assertThat(refused.body()).contains("not a quorum");
+            assertThat(cluster.node(1).raft().isLeader()).isTrue();
+        }
+    }
+
+    @Test
     void aSecondChangeWhileOneIsInFlightGets409() {
         try (TestCluster cluster = new TestCluster(dir, 3, 1000).start()) {
             int leaderId = cluster.awaitLeader();
