@@ -36,7 +36,7 @@ import java.util.function.Supplier;
 final class MembershipChanges {
     private static final Logger LOG = LoggerFactory.getLogger(MembershipChanges.class);
     /** How often the leader looks for a learner that has caught up. */
-    private static final Duration PROMOTION_CHECK = Duration.ofMillis(250);
+    static final Duration PROMOTION_CHECK = Duration.ofMillis(250);
     private static final Duration COMMIT_TIMEOUT = Duration.ofSeconds(10);
     /**
      * A learner within this many entries of the commit index has caught up: under a steady write load the
@@ -262,7 +262,9 @@ final class MembershipChanges {
         Map<RaftEndpoint, Long> matchIndices = now.getLog().getFollowerMatchIndices();
         for (RaftEndpoint e : committed.getMembers()) {
             Long match = matchIndices.get(e);
-            if (!committed.getVotingMembers().contains(e) && match != null
+            // MicroRaft starts a learner's match index at 0 until it acknowledges entries: within CAUGHT_UP_WITHIN
+            // of a young log's commit index, but it is the index of a node that may not even run yet.
+            if (!committed.getVotingMembers().contains(e) && match != null && match > 0
                     && match >= now.getLog().getCommitIndex() - CAUGHT_UP_WITHIN) {
                 return (Member) e;
             }

@@ -45,6 +45,19 @@ class MembershipTest {
     }
 
     @Test
+    void aMemberAddedButNotStartedStaysALearner() {
+        try (TestCluster cluster = new TestCluster(dir, 3, 1000).start()) {
+            KvClient leader = cluster.client(cluster.awaitLeader());
+            String url = cluster.declareMember();
+            assertThat(leader.send("POST", "-/members/4", url)).returns(201, KvClient.Response::status);
+            String learner = "{\"id\":4,\"peerURL\":\"" + url + "\",\"clientURL\":null,\"role\":\"learner\"}";
+            await().during(MembershipChanges.PROMOTION_CHECK.multipliedBy(8))
+                    .atMost(MembershipChanges.PROMOTION_CHECK.multipliedBy(12))
+                    .until(() -> members(leader).contains(learner));
+        }
+    }
+
+    @Test
     void aRemovedFollowerStopsAndTheOthersCarryOn() {
         try (TestCluster cluster = new TestCluster(dir, 3, 1000).start()) {
             int follower = cluster.aFollower();
