@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * {@link #head()}, none missing: the oldest revisions go first when the bytes pass the bound, but the newest revision
  * stays whatever its size, so that a watcher always gets it whole.
  * <p>
- * One writer (the store's applier: {@link #append} and {@link #reset}, each call happening before the next) and any
+ * One writer at a time ({@link #append} and {@link #reset}, each call happening before the next) and any
  * number of readers ({@link #after}, {@link #head}, {@link #base}), which take no lock: the writer never waits for a
  * reader, however many read or however slowly. The revisions sit in a ring indexed by revision number, which a reader
  * checks against the number it asked for: a slot the writer has cleared or reused since tells the reader that the

@@ -35,6 +35,11 @@ public final class WatchHub implements ChangeListener, Watches {
     private static final ThreadFactory WAKERS = Thread.ofVirtual().name("watch-waker").factory();
 
     private final History history;
+    /**
+     * Makes the store's calls the history's one writer at a time: the applier's passes, and the {@link #restored}
+     * that attaching the hub to a running store makes on another thread. No watcher takes it.
+     */
+    private final ReentrantLock writing = new ReentrantLock();
     /** Guards {@link #waiting} and the positions of the watchers in it; the store's thread never takes it. */
     private final ReentrantLock lock = new ReentrantLock();
     /** The watchers waiting for a revision after the head. */
@@ -49,17 +54,28 @@ public final class WatchHub implements ChangeListener, Watches {
 
     @Override
     public void applied(List<Event> events) {
-        long before = history.head();
-        history.append(events);
-        if (history.head() != before) {
-            wakeWatchers();
+        writing.lock();
+        try {
+            long before = history.head();
+            history.append(events);
+            if (history.head() == before) {
+                return;
+            }
+        } finally {
+            writing.unlock();
         }
+        wakeWatchers();
     }
 
     /** The events between the last revision told and {@code revision} will never come: the history starts over. */
     @Override
     public void restored(long revision) {
-        history.reset(revision);
+        writing.lock();
+        try {
+            history.reset(revision);
+        } finally {
+            writing.unlock();
+        }
         // Those that waited before the snapshot's revision missed what it covers; the others wait on.
         wakeWatchers();
     }
