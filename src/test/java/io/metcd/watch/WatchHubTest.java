@@ -260,11 +260,14 @@ class WatchHubTest {
     }
 
     @Test
-    void watchersReadingWhileTheStoreAppendsGetEveryRevisionWholeInOrderOrAreToldWhereTheyStopped() throws Exception {
+    void watchersReadingWhileTheStoreAppendsAndRestoresGetEveryRevisionWholeInOrderOrAreToldWhereTheyStopped()
+            throws Exception {
         // Room for about 2,000 revisions of three events: the history trims all along, and its ring grows once.
         WatchHub small = new WatchHub(2000 * 3 * History.bytes(put(1, "a", "1")));
         small.restored(0);
         int last = 100_000;
+        // A snapshot at 60,000 installed once 50,000 was applied: the revisions between never come.
+        long snapshot = 60_000;
         try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<List<String>>> readers = new ArrayList<>();
             for (long maxBytes : List.of(1L, 1L, 1L << 10, ANY_SIZE)) {
@@ -272,6 +275,10 @@ class WatchHubTest {
             }
             // Passes of one to five revisions.
             for (long first = 1, end; first <= last; first = end + 1) {
+                if (first > 50_000 && first <= snapshot) {
+                    small.restored(snapshot);
+                    first = snapshot + 1;
+                }
                 end = Math.min(last, first + first % 5);
                 List<Event> pass = new ArrayList<>();
                 for (long r = first; r <= end; r++) {
