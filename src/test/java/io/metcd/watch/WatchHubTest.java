@@ -341,8 +341,8 @@ class WatchHubTest {
     }
 
     /**
-     * The lock the hub's watchers share (to wait, and to scan where they scan under it). No watcher can be stopped while
-     * it holds it, so the test takes it as a busy one would.
+     * The lock the hub's watchers share (to wait, and to scan where they scan under it). No watcher can be stopped
+     * while it holds it, so the test takes it as a busy one would.
      */
     private ReentrantLock watchersLock() throws ReflectiveOperationException {
         Field lock = WatchHub.class.getDeclaredField("lock");
