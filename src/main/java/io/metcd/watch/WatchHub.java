@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -21,19 +23,28 @@ import java.util.concurrent.locks.ReentrantLock;
  * one that does not match is moved past the pass where it waits. A watcher that falls more than the history behind
  * learns it ({@link Watcher.Behind}) instead of missing revisions; the history, not the watchers, bounds the memory.
  * <p>
- * The store's thread calls {@link #applied} and {@link #restored}: they only append and wake, under a lock that a
- * watcher holds for at most {@link #SCAN_STEP} revisions at a time.
+ * The store's thread never waits for a watcher: {@link #applied} and {@link #restored} write the history, which
+ * watchers read without a lock, and ask for a wake-up round, which a thread of the hub's own runs under the lock the
+ * waiting watchers share. What the store's thread does is the same however many watchers there are.
  */
 public final class WatchHub implements ChangeListener, Watches {
     /** What the history holds by default: with small values, hundreds of thousands of revisions. */
     public static final long DEFAULT_HISTORY_BYTES = 64L << 20;
-    /** How many revisions a watcher scans before letting the store's thread in. */
-    static final int SCAN_STEP = 1024;
+    /** No waker runs; one is running, and no round was asked for since its round began; one more round is asked. */
+    private static final int IDLE = 0, WAKING = 1, AGAIN = 2;
+    private static final ThreadFactory WAKERS = Thread.ofVirtual().name("watch-waker").factory();
 
-    private final ReentrantLock lock = new ReentrantLock();
     private final History history;
+    /**
+     * Makes the store's calls the history's one writer at a time: the applier's passes, and the {@link #restored}
+     * that attaching the hub to a running store makes on another thread. No watcher takes it.
+     */
+    private final ReentrantLock writing = new ReentrantLock();
+    /** Guards {@link #waiting} and the positions of the watchers in it; the store's thread never takes it. */
+    private final ReentrantLock lock = new ReentrantLock();
     /** The watchers waiting for a revision after the head. */
     private final Set<Stream> waiting = new LinkedHashSet<>();
+    private final AtomicInteger waker = new AtomicInteger(IDLE);
 
     public WatchHub(long historyBytes) {
         this.history = new History(historyBytes);
@@ -43,28 +54,77 @@ public final class WatchHub implements ChangeListener, Watches {
 
     @Override
     public void applied(List<Event> events) {
-        lock.lock();
+        writing.lock();
         try {
             long before = history.head();
             history.append(events);
-            if (history.head() != before) {
-                wake(events, before);
+            if (history.head() == before) {
+                return;
             }
         } finally {
-            lock.unlock();
+            writing.unlock();
         }
+        wakeWatchers();
     }
 
     /** The events between the last revision told and {@code revision} will never come: the history starts over. */
     @Override
     public void restored(long revision) {
-        lock.lock();
+        writing.lock();
         try {
             history.reset(revision);
-            // Those that waited before the snapshot's revision missed what it covers; the others wait on.
-            for (Stream s : waiting) {
-                if (s.position < revision) {
+        } finally {
+            writing.unlock();
+        }
+        // Those that waited before the snapshot's revision missed what it covers; the others wait on.
+        wakeWatchers();
+    }
+
+    /**
+     * Asks for a round of {@link #wake}, which starts a waker if none runs: rounds come one at a time, and one begins
+     * after every ask. Never blocks: the store's thread asks.
+     */
+    private void wakeWatchers() {
+        if (waker.getAndSet(AGAIN) == IDLE) {
+            WAKERS.newThread(this::runWaker).start();
+        }
+    }
+
+    private void runWaker() {
+        try {
+            do {
+                // An ask from now on comes after this round read the history: it needs a round of its own.
+                waker.set(WAKING);
+                wake();
+            } while (!waker.compareAndSet(WAKING, IDLE));
+        } catch (RuntimeException | Error e) {
+            // Let the next ask start a waker rather than leave every watcher waiting for ever.
+            waker.set(IDLE);
+            throw e;
+        }
+    }
+
+    /**
+     * Wakes the waiting watchers that the history's new revisions concern (or that it left behind), and moves the
+     * others past them. A waiting watcher has read everything up to its position (it waits for nothing else), so
+     * moving it to the head past revisions it does not match loses nothing. Watchers of one filter at one position (as
+     * a round leaves all those of a filter it did not wake, typically) are tested once for all of them.
+     */
+    private void wake() {
+        lock.lock();
+        try {
+            long base = history.base();
+            long head = history.head();
+            Map<Scan, Boolean> matched = new HashMap<>();
+            for (var it = waiting.iterator(); it.hasNext(); ) {
+                Stream s = it.next();
+                boolean concerned = s.position < base || (s.position < head
+                        && matched.computeIfAbsent(new Scan(s.filter, s.position), scan -> matches(scan, head)));
+                if (concerned) {
+                    it.remove();
                     s.arrived.signal();
+                } else {
+                    s.position = Math.max(s.position, head);
                 }
             }
         } finally {
@@ -72,61 +132,50 @@ public final class WatchHub implements ChangeListener, Watches {
         }
     }
 
-    /**
-     * Wakes the waiting watchers that the new events concern, and moves the others past them. A waiting watcher has
-     * read everything up to the head before these events, {@code before} (it waits for nothing else), so skipping them
-     * loses nothing. Watchers of one filter that wait at that head (all but those waiting for a revision to come) are
-     * tested once for all of them.
-     */
-    private void wake(List<Event> events, long before) {
-        long head = history.head();
-        Map<Filter, Boolean> matchedAtHead = new HashMap<>();
-        for (var it = waiting.iterator(); it.hasNext(); ) {
-            Stream s = it.next();
-            boolean concerned = s.position < history.base() || (s.position < head && (s.position == before
-                    ? matchedAtHead.computeIfAbsent(s.filter, f -> matches(f, events, before))
-                    : matches(s.filter, events, s.position)));
-            if (concerned) {
-                it.remove();
-                s.arrived.signal();
-            } else {
-                s.position = Math.max(s.position, head);
-            }
-        }
+    /** A filter, and the revision after which it is tested. */
+    private record Scan(Filter filter, long after) {
     }
 
-    /** Whether {@code filter} matches an event after {@code position}. */
-    private static boolean matches(Filter filter, List<Event> events, long position) {
-        for (Event e : events) {
-            if (e.revision() > position && filter.matches(e.key())) {
-                return true;
+    /** Whether {@code scan}'s filter matches an event after its revision up to {@code head}, or the history left it. */
+    private boolean matches(Scan scan, long head) {
+        try {
+            for (long r = scan.after(); r < head; r++) {
+                History.Revision revision = history.after(r);
+                if (revision == null) {
+                    return false;
+                }
+                for (Event e : revision.events()) {
+                    if (scan.filter().matches(e.key())) {
+                        return true;
+                    }
+                }
             }
+            return false;
+        } catch (Watcher.Behind e) {
+            return true;
         }
-        return false;
     }
 
     // -------------------------------------------------------------------------------------- the clients
 
     @Override
     public Watcher watch(Filter filter, OptionalLong after) throws Gone {
-        lock.lock();
-        try {
-            long position = after.orElse(history.head());
-            if (position < history.base()) {
-                throw new Gone(position, history.base() + 1);
-            }
-            return new Stream(filter, position);
-        } finally {
-            lock.unlock();
+        // The head, written before the store answers a pass's writes: a watch opened once a write is answered starts
+        // after it.
+        long position = after.orElse(history.head());
+        long base = history.base();
+        if (after.isPresent() && position < base) {
+            throw new Gone(position, base + 1);
         }
+        return new Stream(filter, position);
     }
 
     private final class Stream implements Watcher {
         final Filter filter;
         final Condition arrived = lock.newCondition();
-        /** Guarded by the hub's lock, as everything below. */
-        long position;
-        boolean closed;
+        /** Moved by this watcher's reader, and by the waker while it waits (under the hub's lock). */
+        volatile long position;
+        volatile boolean closed;
 
         Stream(Filter filter, long position) {
             this.filter = filter;
@@ -137,76 +186,83 @@ public final class WatchHub implements ChangeListener, Watches {
         public List<Event> next(Duration wait, long maxBytes) throws InterruptedException, Behind, Closed {
             long nanos = wait.toNanos();
             List<Event> batch = new ArrayList<>();
-            lock.lockInterruptibly();
-            try {
-                while (true) {
-                    if (closed) {
-                        throw new Closed();
-                    } else if (position < history.base()) {
-                        throw new Behind(position, history.base() + 1);
-                    }
-                    boolean more = collect(batch, maxBytes);
-                    if (!batch.isEmpty()) {
-                        return batch;
-                    } else if (more) {
-                        // Let the store's thread append before scanning on.
-                        lock.unlock();
-                        lock.lockInterruptibly();
-                    } else if (nanos <= 0) {
-                        return batch;
-                    } else {
-                        waiting.add(this);
-                        try {
-                            nanos = arrived.awaitNanos(nanos);
-                        } finally {
-                            waiting.remove(this);
-                        }
-                    }
+            while (true) {
+                if (closed) {
+                    throw new Closed();
                 }
-            } finally {
-                lock.unlock();
+                collect(batch, maxBytes);
+                if (!batch.isEmpty() || nanos <= 0) {
+                    return batch;
+                }
+                nanos = await(nanos);
             }
         }
 
         /**
          * Adds the matching events of whole revisions after the position to {@code batch} and moves past them, until
-         * the batch holds {@code maxBytes} or {@link #SCAN_STEP} revisions were scanned.
+         * the batch holds {@code maxBytes} or no revision is left.
          *
-         * @return whether revisions are left to scan
+         * @throws Behind only if the batch is empty: what it holds is the watcher's to send before it learns that
          */
-        private boolean collect(List<Event> batch, long maxBytes) {
+        private void collect(List<Event> batch, long maxBytes) throws Behind {
+            long at = position;
             long bytes = 0;
-            for (int scanned = 0; scanned < SCAN_STEP && bytes < maxBytes; scanned++) {
-                History.Revision r = history.after(position);
-                if (r == null) {
-                    return false;
-                }
-                for (Event e : r.events()) {
-                    if (filter.matches(e.key())) {
-                        batch.add(e);
-                        bytes += History.bytes(e);
+            try {
+                while (bytes < maxBytes) {
+                    History.Revision r = history.after(at);
+                    if (r == null) {
+                        return;
                     }
+                    for (Event e : r.events()) {
+                        if (filter.matches(e.key())) {
+                            batch.add(e);
+                            bytes += History.bytes(e);
+                        }
+                    }
+                    at = r.revision();
                 }
-                position = r.revision();
+            } catch (Behind e) {
+                if (batch.isEmpty()) {
+                    throw e;
+                }
+            } finally {
+                position = at;
             }
-            return history.after(position) != null;
         }
 
-        @Override
-        public long position() {
-            lock.lock();
+        /**
+         * Waits up to {@code nanos} for the waker, unless there is something to read (or the watcher was closed): the
+         * history moved on since it was read, or left this watcher behind.
+         *
+         * @return the nanoseconds left to wait
+         */
+        private long await(long nanos) throws InterruptedException {
+            lock.lockInterruptibly();
             try {
-                return position;
+                if (closed || position < history.head() || position < history.base()) {
+                    return nanos;
+                }
+                waiting.add(this);
+                try {
+                    return arrived.awaitNanos(nanos);
+                } finally {
+                    waiting.remove(this);
+                }
             } finally {
                 lock.unlock();
             }
         }
 
         @Override
+        public long position() {
+            return position;
+        }
+
+        @Override
         public void close() {
+            closed = true;
             lock.lock();
             try {
-                closed = true;
                 arrived.signal();
             } finally {
                 lock.unlock();

@@ -3,14 +3,20 @@ package io.metcd.watch;
 import io.metcd.kv.Event;
 import org.junit.jupiter.api.Test;
 
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -209,6 +215,139 @@ class WatchHubTest {
             assertThat(next).failsWithin(Duration.ofSeconds(10)).withThrowableThat()
                     .havingRootCause().isInstanceOf(Watcher.Closed.class);
         }
+    }
+
+    @Test
+    void theStoreTellsTheHubWithoutWaitingForWatchersAndAWaitingWatcherIsToldOnceTheyLetGo() throws Exception {
+        hub.restored(0);
+        Watcher w = watchAll(0);
+        CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch letGo = new CountDownLatch(1);
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            CompletableFuture<Thread> watcherThread = new CompletableFuture<>();
+            CompletableFuture<List<Event>> next = CompletableFuture.supplyAsync(() -> {
+                watcherThread.complete(Thread.currentThread());
+                try {
+                    return w.next(Duration.ofMinutes(1), ANY_SIZE);
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            }, threads);
+            await().until(() -> watcherThread.get().getState() == Thread.State.TIMED_WAITING);
+            // A watcher scanning a long history, or the wake-up of many, holds the lock the watchers share that long.
+            ReentrantLock watchersLock = watchersLock();
+            threads.submit(() -> {
+                watchersLock.lock();
+                try {
+                    held.countDown();
+                    letGo.await();
+                } finally {
+                    watchersLock.unlock();
+                }
+                return null;
+            });
+            held.await();
+            try {
+                CompletableFuture<Void> told = CompletableFuture.runAsync(() -> hub.applied(List.of(put(1, "a", "1"))),
+                        threads);
+                assertThat(told).as("the store telling the hub while watchers hold it")
+                        .succeedsWithin(Duration.ofSeconds(10));
+            } finally {
+                letGo.countDown();
+            }
+            assertThat(revisions(next.get())).containsExactly(1L);
+        }
+    }
+
+    @Test
+    void watchersReadingWhileTheStoreAppendsAndRestoresGetEveryRevisionWholeInOrderOrAreToldWhereTheyStopped()
+            throws Exception {
+        // Room for about 2,000 revisions of three events: the history trims all along, and its ring grows once.
+        WatchHub small = new WatchHub(2000 * 3 * History.bytes(put(1, "a", "1")));
+        small.restored(0);
+        int last = 100_000;
+        // A snapshot at 60,000 installed once 50,000 was applied: the revisions between never come.
+        long snapshot = 60_000;
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<List<String>>> readers = new ArrayList<>();
+            for (long maxBytes : List.of(1L, 1L, 1L << 10, ANY_SIZE)) {
+                readers.add(threads.submit(() -> readAll(small, last, maxBytes)));
+            }
+            // Passes of one to five revisions.
+            for (long first = 1, end; first <= last; first = end + 1) {
+                if (first > 50_000 && first <= snapshot) {
+                    small.restored(snapshot);
+                    first = snapshot + 1;
+                }
+                end = Math.min(last, first + first % 5);
+                List<Event> pass = new ArrayList<>();
+                for (long r = first; r <= end; r++) {
+                    pass.addAll(List.of(put(r, "a", "1"), put(r, "b", "1"), put(r, "c", "1")));
+                }
+                small.applied(pass);
+            }
+            for (Future<List<String>> reader : readers) {
+                assertThat(reader.get(1, TimeUnit.MINUTES)).isEmpty();
+            }
+        }
+    }
+
+    /**
+     * Reads every revision up to {@code last} as a client does, watching again after the oldest revision the hub can
+     * serve when it is told it fell behind; checks each batch on the way.
+     *
+     * @return what broke the hub's promises, if anything did
+     */
+    private static List<String> readAll(WatchHub hub, long last, long maxBytes) throws InterruptedException {
+        List<String> broken = new ArrayList<>();
+        long after = 0;
+        while (after < last && broken.isEmpty()) {
+            Watcher w;
+            try {
+                w = hub.watch(new Filter.Prefix(""), OptionalLong.of(after));
+            } catch (Watches.Gone e) {
+                after = e.oldest() - 1;
+                continue;
+            }
+            try {
+                while (after < last && broken.isEmpty()) {
+                    List<Event> batch = w.next(Duration.ofSeconds(10), maxBytes);
+                    if (batch.isEmpty()) {
+                        broken.add("nothing after " + after + " within 10 s");
+                    }
+                    for (int i = 0; i < batch.size(); i += 3) {
+                        List<Event> revision = batch.subList(i, Math.min(batch.size(), i + 3));
+                        if (revision.stream().map(e -> e.revision() + " " + e.key()).toList()
+                                .equals(List.of(after + 1 + " a", after + 1 + " b", after + 1 + " c"))) {
+                            after++;
+                        } else {
+                            broken.add("after " + after + ", " + described(revision));
+                        }
+                    }
+                    if (w.position() != after) {
+                        broken.add("read up to " + after + ", position " + w.position());
+                    }
+                }
+            } catch (Watcher.Behind e) {
+                if (e.position() != after) {
+                    broken.add("behind at " + e.position() + ", having read up to " + after);
+                }
+                after = e.oldest() - 1;
+            } catch (Watcher.Closed e) {
+                broken.add("closed");
+            }
+        }
+        return broken;
+    }
+
+    /**
+     * The lock the hub's watchers share (to wait, and to scan where they scan under it). No watcher can be stopped
+     * while it holds it, so the test takes it as a busy one would.
+     */
+    private ReentrantLock watchersLock() throws ReflectiveOperationException {
+        Field lock = WatchHub.class.getDeclaredField("lock");
+        lock.setAccessible(true);
+        return (ReentrantLock) lock.get(hub);
     }
 
     /** {@link Watcher#next} waiting on {@code thread}: what it throws is the cause of the future's failure. */
