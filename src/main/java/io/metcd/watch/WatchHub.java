@@ -28,8 +28,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * waiting watchers share. What the store's thread does is the same however many watchers there are.
  */
 public final class WatchHub implements ChangeListener, Watches {
-    /** What the history holds by default: with small values, hundreds of thousands of revisions. */
-    public static final long DEFAULT_HISTORY_BYTES = 64L << 20;
+    /**
+     * What the history holds by default: with small values, about a hundred thousand revisions. It lives as long as
+     * it is held, so every byte of it is copied into the old generation and kept there: at 64 MiB it was the largest
+     * part of a node's heap after the 100k-key benchmark (195,000 events and their values).
+     */
+    public static final long DEFAULT_HISTORY_BYTES = 16L << 20;
     /** No waker runs; one is running, and no round was asked for since its round began; one more round is asked. */
     private static final int IDLE = 0, WAKING = 1, AGAIN = 2;
     private static final ThreadFactory WAKERS = Thread.ofVirtual().name("watch-waker").factory();
