@@ -50,8 +50,12 @@ import java.util.function.LongConsumer;
  * executor orders the two).
  */
 public final class ChronicleRaftStore implements RaftStore, RaftNodeLifecycleAware, AutoCloseable {
-    /** How big a roll-cycle file grows before writes move on to a new one, unless {@link #open} is told otherwise. */
-    public static final long DEFAULT_CYCLE_BYTES = 64L << 20;
+    /**
+     * How big a roll-cycle file grows before writes move on to a new one, unless {@link #open} is told otherwise. The
+     * cycle being written stays mapped, and every page of it written so far stays resident in the node's memory: 64 MiB
+     * cycles held 57 MB of a node's resident memory after the 100k-key benchmark.
+     */
+    public static final long DEFAULT_CYCLE_BYTES = 16L << 20;
 
     private static final Logger LOG = LoggerFactory.getLogger(ChronicleRaftStore.class);
 
