@@ -375,11 +375,20 @@ now() { date +%s.%N; }
 # Seconds since $1 (a `now` reading), to the millisecond.
 since() { awk -v t0="$1" -v t1="$(now)" 'BEGIN { printf "%.3f", t1 - t0 }'; }
 
-# Waits up to 15 s for process $1 to be gone.
+# Whether process $1 runs: it exists and is no zombie. A killed node's process stays a zombie until the
+# process that adopted it reaps it (1-2 s under this machine's init), though its ports are free at once.
+process_runs() {
+  local stat
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != [ZX] ]]
+}
+
+# Waits up to 15 s for process $1 to end.
 await_exit() {
   local deadline=$((SECONDS + 15))
-  while [[ -d /proc/$1 ]] && ((SECONDS < deadline)); do sleep 0.02; done
-  [[ ! -d /proc/$1 ]]
+  while process_runs "$1" && ((SECONDS < deadline)); do sleep 0.02; done
+  ! process_runs "$1"
 }
 
 # The key the fill wrote first: a restarted node must serve it.
