@@ -20,6 +20,8 @@
 #   goodput   GOODPUT_S seconds of writes, with a kill -9 of the leader every KILL_EVERY_S (5-7: drawn
 #             at random, the same draws for both systems), each killed node started again at once.
 #             Reported: the acknowledged writes, and their ratio metcd/etcd.
+#   In both, any node found down (one killed while it was still starting, one whose start failed) is started
+#   again, in the background and never twice at once, so that the kills stay on time.
 #
 # The watch cases (BENCH=compare, unless WATCHERS=0; bench/WatchBench.java, run by the JDK's source launcher):
 #   watch     WATCHERS watchers of one prefix on a follower while WATCH_RATE PUT/s of keys under it go to the
@@ -193,6 +195,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [[ -n $load_pid ]]; then kill -TERM "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; fi
+  await_starts || true # a node start in flight, which would leave a node behind the stops below
   redis_reference_stop || true
   if ((metcd_up)); then metcd_stop || true; fi
   if ((etcd_up)); then etcd_stop || true; fi
