@@ -3,7 +3,8 @@
 #
 #   bench/etcd-cluster.sh start DIR             members m1..m3, data in DIR/mN, logs DIR/mN.log, and one
 #                                               "mN PID" line each in DIR/etcd.pids; waits until healthy
-#   bench/etcd-cluster.sh start-member N DIR    member N again, with the flags it had (after it was killed)
+#   bench/etcd-cluster.sh start-member N DIR    member N again, with the flags it had (after it was killed),
+#                                               its new "mN PID" line appended; may run beside another's
 #   bench/etcd-cluster.sh stop DIR              stops the PIDs recorded in DIR/etcd.pids
 #
 # Member N: client URL http://127.0.0.1:P (P = 2379, 22379, 32379), peer port P+1. etcd's defaults
@@ -70,8 +71,8 @@ start_member() {
   [[ $n =~ ^[123]$ ]] || usage
   [[ -f $dir/etcd.pids ]] || die "no cluster in $dir"
   if member_pid "$dir" "$n" >/dev/null; then die "member m$n is running"; fi
-  # No other member is being launched now, so the file can be rewritten without losing a line.
-  sed -i "/^m$n /d" "$dir/etcd.pids"
+  # Its line is appended after the older ones, which stay: a member's pid is its last line, and the file is
+  # never rewritten, since another member may be launched at the same time (scripts/bench-faults.sh).
   launch "$dir" "$n"
   local deadline=$((SECONDS + 10))
   until member_pid "$dir" "$n" >/dev/null; do

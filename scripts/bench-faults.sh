@@ -55,6 +55,82 @@ await_serving() {
   done
 }
 
+# Nodes a fault case found down are started again in the background, so that the case goes on (kills on
+# time, the load measured) while they start; whatever brought a node down (a kill, a kill while it was still
+# starting, a start that failed), it is started again while the case runs, and never twice at once.
+declare -A start_job=()     # node -> pid of its start in flight, or empty
+declare -A starts_failed=() # node -> starts in this case that ended in failure
+
+# True while node $2 of system kind $1 has a process that runs, by the pid its system recorded.
+node_alive() {
+  local pid
+  pid=$("${1}_pid" "$2" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && process_runs "$pid"
+}
+
+# Collects node $1's start job, which has ended or is about to, counting a failure.
+collect_start() {
+  wait "${start_job[$1]}" || starts_failed[$1]=$((${starts_failed[$1]:-0} + 1))
+  start_job[$1]=''
+}
+
+# Starts again, each in the background, the nodes of system kind $1 that are down and have no start in flight.
+revive_down_nodes() {
+  local kind=$1 n
+  for n in $("${kind}_nodes"); do
+    if [[ -n ${start_job[$n]:-} ]]; then
+      if kill -0 "${start_job[$n]}" 2>/dev/null; then continue; fi
+      collect_start "$n"
+    fi
+    if ! node_alive "$kind" "$n"; then
+      "${kind}_start_node" "$n" &
+      start_job[$n]=$!
+    fi
+  done
+}
+
+# Sleeps until time $2 (a `now` reading), starting again meanwhile every node of system kind $1 found down. The
+# last stretch is one sleep, so that what follows happens on time.
+revive_until() {
+  local kind=$1 until=$2 left
+  while :; do
+    left=$(awk -v t="$until" -v now="$(now)" 'BEGIN { printf "%.3f", (t > now ? t - now : 0) }')
+    if awk -v left="$left" 'BEGIN { exit !(left <= 0.25) }'; then
+      sleep "$left"
+      return 0
+    fi
+    revive_down_nodes "$kind"
+    sleep 0.2
+  done
+}
+
+# Waits until node $2 of system kind $1 serves, at most $3 seconds, starting again meanwhile every node found down.
+bring_back() {
+  local kind=$1 n=$2 deadline=$((SECONDS + $3))
+  until "${kind}_serves" "$n"; do
+    ((SECONDS < deadline)) || return 1
+    revive_down_nodes "$kind"
+    sleep 0.1
+  done
+}
+
+# Waits for every start still in flight; each is bounded by its system's start script.
+await_starts() {
+  local n
+  for n in "${!start_job[@]}"; do [[ -z ${start_job[$n]} ]] || collect_start "$n"; done
+}
+
+# Waits for every start still in flight, and notes the starts that failed in case $3 of system $1, round $2.
+finish_starts() {
+  local n
+  await_starts
+  for n in "${!starts_failed[@]}"; do
+    note "$1 round $2 $3: ${starts_failed[$n]} start(s) of node $n ended without it running" \
+      "(killed while starting, or failed); see $log"
+  done
+  starts_failed=()
+}
+
 # Appends what bench/write-load.py makes of a fault case's files to $raw and shows it.
 summarize_faults() {
   local system=$1 round=$2 id=$3 file=$4 line
@@ -71,9 +147,12 @@ summarize_faults() {
   rm -f "$file.writes" "$file.kills"
 }
 
+# The time $1 seconds from now, as `now` reads it.
+from_now() { awk -v t="$(now)" -v s="$1" 'BEGIN { printf "%.3f", t + s }'; }
+
 # KILLS times: kill -9 of the leader, wait until the load has an acknowledged write invoked after the
-# kill (a new leader serves), start the killed node again, wait until it serves, then SETTLE_S seconds
-# (also before the first kill).
+# kill (a new leader serves), then until the killed node, started again, serves, then SETTLE_S seconds
+# (also before the first kill). Outside the wait for that first write, a node found down is started again.
 failover_case() {
   local system=$1 round=$2 api=$3 kind file k
   kind=$(kind_of "$system")
@@ -81,24 +160,26 @@ failover_case() {
   : >"$file.kills"
   lc_begin "$kind"
   start_write_load "$kind" "$api" "$file.writes" $((KILLS * (SETTLE_S + FAILOVER_WAIT_S + RESTART_WAIT_S) + SETTLE_S))
-  sleep "$SETTLE_S"
+  revive_until "$kind" "$(from_now "$SETTLE_S")"
   for ((k = 1; k <= KILLS; k++)); do
     kill_leader "$kind" 10 "$file.kills" || { note "$system round $round failover: no leader to kill (kill $k)"; break; }
     await_ack_after "$file.writes" "$killed_at" "$FAILOVER_WAIT_S" ||
       note "$system round $round failover: no write acknowledged within ${FAILOVER_WAIT_S}s of kill $k"
-    { "${kind}_start_node" "$killed" && await_serving "$kind" "$killed" "$RESTART_WAIT_S"; } ||
-      { note "$system round $round failover: node $killed did not serve within ${RESTART_WAIT_S}s of its restart"; break; }
-    sleep "$SETTLE_S"
+    bring_back "$kind" "$killed" "$RESTART_WAIT_S" ||
+      { note "$system round $round failover: node $killed did not serve again within ${RESTART_WAIT_S}s (kill $k)"; break; }
+    revive_until "$kind" "$(from_now "$SETTLE_S")"
   done
   end_write_load stop
+  finish_starts "$system" "$round" failover
   lc_end "$kind" "$round" "$system" failover
   summarize_faults "$system" "$round" failover "$file"
 }
 
 # GOODPUT_S seconds of writes; every KILL_EVERY_S (MIN-MAX, drawn from SEED and the round, so every system
-# of a round gets the same draws) kill -9 of the leader, and the killed node started again at once.
+# of a round gets the same draws) kill -9 of the leader. The killed node is started again at once, and any
+# node found down until the writes end (killed again while it was starting, a start that failed) as well.
 goodput_case() {
-  local system=$1 round=$2 api=$3 kind file lo=${KILL_EVERY_S%-*} hi=${KILL_EVERY_S#*-} start next gap_ms pause n
+  local system=$1 round=$2 api=$3 kind file lo=${KILL_EVERY_S%-*} hi=${KILL_EVERY_S#*-} start next gap_ms n
   kind=$(kind_of "$system")
   file=$DATA/goodput-$stamp
   : >"$file.kills"
@@ -111,22 +192,24 @@ goodput_case() {
     gap_ms=$((lo * 1000 + RANDOM % ((hi - lo) * 1000 + 1))) # drawn here: a subshell's draws are its own
     next=$(awk -v t="$next" -v ms="$gap_ms" 'BEGIN { printf "%.3f", t + ms / 1000 }')
     # No kill in the last second: its effect would not be measured.
-    pause=$(awk -v t="$next" -v now="$(now)" -v end="$start" -v len="$GOODPUT_S" \
-      'BEGIN { if (t > end + len - 1) print "end"; else printf "%.3f", (t > now ? t - now : 0) }')
-    [[ $pause != end ]] || break
-    sleep "$pause"
+    if awk -v t="$next" -v end="$start" -v len="$GOODPUT_S" 'BEGIN { exit !(t > end + len - 1) }'; then break; fi
+    revive_until "$kind" "$next"
     if kill_leader "$kind" 2 "$file.kills"; then
-      "${kind}_start_node" "$killed" || note "$system round $round goodput: node $killed did not start again"
+      revive_down_nodes "$kind"
     else
       note "$system round $round goodput: no leader to kill at $(since "$start") s"
     fi
   done
+  while kill -0 "$load_pid" 2>/dev/null; do
+    revive_down_nodes "$kind"
+    sleep 0.2
+  done
   end_write_load
   # Every node serving again, so that its leader-change count can be read.
   for n in $("${kind}_nodes"); do
-    [[ -d /proc/$("${kind}_pid" "$n") ]] || "${kind}_start_node" "$n" || true
-    await_serving "$kind" "$n" 30 || note "$system round $round goodput: node $n not serving 30 s after the case"
+    bring_back "$kind" "$n" 30 || note "$system round $round goodput: node $n not serving 30 s after the case"
   done
+  finish_starts "$system" "$round" goodput
   lc_end "$kind" "$round" "$system" goodput
   summarize_faults "$system" "$round" goodput "$file"
 }

@@ -20,6 +20,8 @@
 #   goodput   GOODPUT_S seconds of writes, with a kill -9 of the leader every KILL_EVERY_S (5-7: drawn
 #             at random, the same draws for both systems), each killed node started again at once.
 #             Reported: the acknowledged writes, and their ratio metcd/etcd.
+#   In both, any node found down (one killed while it was still starting, one whose start failed) is started
+#   again, in the background and never twice at once, so that the kills stay on time.
 #
 # The watch cases (BENCH=compare, unless WATCHERS=0; bench/WatchBench.java, run by the JDK's source launcher):
 #   watch     WATCHERS watchers of one prefix on a follower while WATCH_RATE PUT/s of keys under it go to the
@@ -193,6 +195,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [[ -n $load_pid ]]; then kill -TERM "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; fi
+  await_starts || true # a node start in flight, which would leave a node behind the stops below
   redis_reference_stop || true
   if ((metcd_up)); then metcd_stop || true; fi
   if ((etcd_up)); then etcd_stop || true; fi
@@ -375,11 +378,20 @@ now() { date +%s.%N; }
 # Seconds since $1 (a `now` reading), to the millisecond.
 since() { awk -v t0="$1" -v t1="$(now)" 'BEGIN { printf "%.3f", t1 - t0 }'; }
 
-# Waits up to 15 s for process $1 to be gone.
+# Whether process $1 runs: it exists and is no zombie. A killed node's process stays a zombie until the
+# process that adopted it reaps it (1-2 s under this machine's init), though its ports are free at once.
+process_runs() {
+  local stat
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != [ZX] ]]
+}
+
+# Waits up to 15 s for process $1 to end.
 await_exit() {
   local deadline=$((SECONDS + 15))
-  while [[ -d /proc/$1 ]] && ((SECONDS < deadline)); do sleep 0.02; done
-  [[ ! -d /proc/$1 ]]
+  while process_runs "$1" && ((SECONDS < deadline)); do sleep 0.02; done
+  ! process_runs "$1"
 }
 
 # The key the fill wrote first: a restarted node must serve it.

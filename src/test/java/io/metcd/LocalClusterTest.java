@@ -15,6 +15,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -30,7 +31,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * {@code bin/local-cluster}, which {@code make cluster} runs, on ports and a data directory of its own (through the
  * environment, as a developer's cluster may be running): when {@code start} returns, every node takes a write and a
- * read at once, after a fresh start and after a restart; and a start on ports another cluster holds fails, saying so.
+ * read at once, after a fresh start and after a restart; a start on ports another cluster holds fails, saying so;
+ * and start-node waits for a node through the moments its command line does not name it.
  */
 class LocalClusterTest {
     private static final Path SCRIPT = Path.of("bin", "local-cluster").toAbsolutePath();
@@ -41,6 +43,26 @@ class LocalClusterTest {
     /** Written before a restart, so that the nodes have a log to replay before they serve. */
     private static final int KEYS_BEFORE_RESTART = 300;
     private static final Pattern PID = Pattern.compile("\"pid\":(\\d+)");
+    /**
+     * A node's stand-in for start-node: for its first second its process shows a command line that does not name the
+     * node, as the kernel shows an empty or unreadable one in the middle of an exec (sh, bin/metcd, java; in 6 of 40
+     * starts here for longer than the 0.1 s the script read it again), then it answers /-/status with its pid on its
+     * client port: the JDK's jwebserver serving a file written before the execs, which keep the pid.
+     */
+    private static final String NODE_SLOW_TO_SHOW_ITS_NAME = """
+            #!/usr/bin/env bash
+            set -euo pipefail
+            while (($#)); do
+              case $1 in --id) id=$2 ;; --port) port=$2 ;; --data-dir) data=$2 ;; esac
+              shift
+            done
+            mkdir -p "$data/www/-"
+            echo "{\\"pid\\":$$,\\"leaderId\\":1}" >"$data/www/-/status"
+            # Out of the command line until the last exec, which takes it as its name.
+            export NODE_NAME="metcd --id $id "
+            exec bash -c 'sleep 1; exec -a "$NODE_NAME" "$0" -b 127.0.0.1 -p "$1" -d "$2"' \\
+              "$JWEBSERVER" "$port" "$data/www"
+            """;
 
     @TempDir
     Path dir;
@@ -108,6 +130,34 @@ class LocalClusterTest {
         }
     }
 
+    @Test
+    void startNodeWaitsForANodeWhoseCommandLineDoesNotNameItForAMomentAndLeavesItServing() throws Exception {
+        Path script = copyOfScriptWithNode(NODE_SLOW_TO_SHOW_ITS_NAME);
+        Path data = dataDir("slow-name");
+        Result started = run(script, data, List.of("start-node", "1"),
+                "JWEBSERVER", Path.of(System.getProperty("java.home"), "bin", "jwebserver").toString());
+        long pid = pidIn(Files.readString(data.resolve("node1/www/-/status")));
+        try {
+            assertThat(started.status()).as(started.output()).isZero();
+            assertThat(started.output()).contains("node 1 started: pid " + pid);
+            assertThat(pidAnswering(1)).isEqualTo(pid);
+        } finally {
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly); // also when start-node left it behind
+        }
+    }
+
+    /** bin/local-cluster and its config in a directory of this test's, beside a bin/metcd with the text given. */
+    private Path copyOfScriptWithNode(String node) throws IOException {
+        Path root = dir.resolve("repo");
+        Files.createDirectories(root.resolve("bin"));
+        Files.createDirectories(root.resolve("config"));
+        Path script = Files.copy(SCRIPT, root.resolve("bin/local-cluster"), StandardCopyOption.COPY_ATTRIBUTES);
+        Files.copy(SCRIPT.resolveSibling("../config/cluster.env").normalize(), root.resolve("config/cluster.env"));
+        Path metcd = Files.writeString(root.resolve("bin/metcd"), node);
+        assertThat(metcd.toFile().setExecutable(true)).isTrue();
+        return script;
+    }
+
     /** A PUT to every node, then a consistent GET on every node of every key written; the failures, described. */
     private List<String> writeAndReadOnEveryNode(String when, String prefix) {
         List<String> failures = new ArrayList<>();
@@ -173,14 +223,17 @@ class LocalClusterTest {
 
     private long pidAnswering(int node) {
         try (HttpClient http = client()) {
-            String status = http.send(request(node, "-/status").GET().build(), HttpResponse.BodyHandlers.ofString())
-                    .body();
-            Matcher m = PID.matcher(status);
-            assertThat(m.find()).as(status).isTrue();
-            return Long.parseLong(m.group(1));
+            return pidIn(http.send(request(node, "-/status").GET().build(), HttpResponse.BodyHandlers.ofString())
+                    .body());
         } catch (IOException | InterruptedException e) {
             throw new AssertionError("node " + node + " does not answer", e);
         }
+    }
+
+    private static long pidIn(String status) {
+        Matcher m = PID.matcher(status);
+        assertThat(m.find()).as(status).isTrue();
+        return Long.parseLong(m.group(1));
     }
 
     private static HttpClient client() {
@@ -204,7 +257,13 @@ class LocalClusterTest {
 
     /** {@code bin/local-cluster command} on this test's ports and data directory, with more environment pairs. */
     private Result run(Path data, String command, String... environment) throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(SCRIPT.toString(), command).redirectErrorStream(true)
+        return run(SCRIPT, data, List.of(command), environment);
+    }
+
+    private Result run(Path script, Path data, List<String> arguments, String... environment) throws Exception {
+        List<String> command = new ArrayList<>(List.of(script.toString()));
+        command.addAll(arguments);
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("local-cluster.out").toFile());
         Map<String, String> env = builder.environment();
         env.put("DATA", data.toString());
@@ -218,7 +277,7 @@ class LocalClusterTest {
         Process p = builder.start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
-            throw new AssertionError("bin/local-cluster " + command + " did not finish in 120 s");
+            throw new AssertionError(String.join(" ", command) + " did not finish in 120 s");
         }
         return new Result(p.exitValue(), Files.readString(dir.resolve("local-cluster.out"), StandardCharsets.UTF_8));
     }
