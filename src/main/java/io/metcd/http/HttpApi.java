@@ -90,6 +90,8 @@ public final class HttpApi implements AutoCloseable {
             // removed, still answers what it was asked before its port closes.
             cfg.jetty.modifyServer(server -> {
                 server.insertHandler(new GracefulHandler());
+                // Outside the graceful one: a stop does not wait for a client to finish sending a refused body.
+                server.insertHandler(new UnreadBodyDrain());
                 server.setStopTimeout(STOP_TIMEOUT.toMillis());
                 server.setErrorHandler(new PlainTextErrorHandler());
             });

@@ -142,6 +142,7 @@ final class KeyRequests {
     /**
      * The body, refused on its declared length before a byte of it is read, so that a client is not left sending a
      * value that can only be refused; a chunked body is refused by Javalin once it passes {@code maxRequestSize}.
+     * What the client still sends of a refused body is read and dropped once it is answered ({@link UnreadBodyDrain}).
      */
     private static byte[] value(Context ctx) throws IOException {
         long length = ctx.req().getContentLengthLong();

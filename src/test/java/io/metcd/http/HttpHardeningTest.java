@@ -11,6 +11,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.net.SocketException;
@@ -20,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -37,6 +39,8 @@ class HttpHardeningTest {
     private static final Duration PATIENCE = Duration.ofSeconds(10);
     private static final Pattern OPEN_CONNECTIONS = Pattern.compile("(?m)^metcd_http_open_connections (\\S+)$");
     private static final AtomicInteger WRITES = new AtomicInteger();
+    private static final int SLOW_PIECE_BYTES = 64 * 1024;
+    private static final Duration SLOW_PIECE_GAP = Duration.ofMillis(2);
 
     static ApiUnderTest api;
     static KvClient client;
@@ -79,6 +83,24 @@ class HttpHardeningTest {
 
     private static void send(Socket socket, String bytes) throws IOException {
         socket.getOutputStream().write(bytes.getBytes(StandardCharsets.ISO_8859_1));
+    }
+
+    /** Waits until the node's answer has arrived on {@code socket}, leaving it unread. */
+    private static void awaitTheAnswer(Socket socket) {
+        await().atMost(PATIENCE).until(() -> socket.getInputStream().available() > 0);
+    }
+
+    /**
+     * Sends {@code bytes} 64 KiB at a time, 2 ms apart, as over a link slower than loopback, reading nothing meanwhile:
+     * as simple HTTP/1.1 clients do, which read the answer once they have sent the whole body.
+     */
+    private static void sendSlowly(Socket socket, String bytes) throws IOException {
+        byte[] all = bytes.getBytes(StandardCharsets.ISO_8859_1);
+        OutputStream out = socket.getOutputStream();
+        for (int at = 0; at < all.length; at += SLOW_PIECE_BYTES) {
+            out.write(all, at, Math.min(SLOW_PIECE_BYTES, all.length - at));
+            LockSupport.parkNanos(SLOW_PIECE_GAP.toNanos());
+        }
     }
 
     /** A refusal as the contract wants it: this status and one line of plain text, no page and no stack trace. */
@@ -199,6 +221,44 @@ class HttpHardeningTest {
         String body = chunk(HttpApi.MAX_VALUE_BYTES) + chunk(1) + "0\r\n\r\n";
         assertRefused(exchange(putHead("/big-chunked", header("Transfer-Encoding", "chunked")) + body), 413);
         assertThat(client.get("big-chunked").status()).isEqualTo(404);
+    }
+
+    @Test
+    void aValueOver1MiBAnswers413ToAClientStillSendingItWhenAnswered() throws IOException {
+        int size = 2 * HttpApi.MAX_VALUE_BYTES;
+        try (Socket socket = connect()) {
+            send(socket, putHead("/big", header("Content-Length", size)));
+            awaitTheAnswer(socket);
+            sendSlowly(socket, "v".repeat(size));
+            assertRefused(HttpAnswer.read(socket.getInputStream()), 413);
+        }
+        assertThat(client.get("big").status()).isEqualTo(404);
+    }
+
+    @Test
+    void aChunkedValueOver1MiBAnswers413ToAClientStillSendingItWhenAnswered() throws IOException {
+        try (Socket socket = connect()) {
+            send(socket, putHead("/big-chunked", header("Transfer-Encoding", "chunked"))
+                    + chunk(HttpApi.MAX_VALUE_BYTES) + chunk(1));
+            awaitTheAnswer(socket);
+            sendSlowly(socket, chunk(HttpApi.MAX_VALUE_BYTES) + "0\r\n\r\n");
+            assertRefused(HttpAnswer.read(socket.getInputStream()), 413);
+        }
+        assertThat(client.get("big-chunked").status()).isEqualTo(404);
+    }
+
+    @Test
+    void aValueOver1MiBOfAClientWaitingFor100ContinueAnswers413AndClosesWithoutWaitingForTheBody() throws IOException {
+        int baseline = openConnections();
+        try (Socket socket = connect()) {
+            send(socket, putHead("/big", header("Content-Length", 2 * HttpApi.MAX_VALUE_BYTES),
+                    header("Expect", "100-continue")));
+            InputStream in = socket.getInputStream();
+            assertRefused(HttpAnswer.read(in), 413);
+            assertThat(in.readAllBytes()).as("what follows the answer").isEmpty();
+            // Closed by the node while this client keeps its end open, not held until the idle timeout.
+            awaitOpenConnectionsBackTo(baseline, HttpApi.IDLE_TIMEOUT.dividedBy(2));
+        }
     }
 
     @Test
