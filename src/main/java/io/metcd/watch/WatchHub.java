@@ -48,6 +48,13 @@ public final class WatchHub implements ChangeListener, Watches {
     private final ReentrantLock lock = new ReentrantLock();
     /** The watchers waiting for a revision after the head. */
     private final Set<Stream> waiting = new LinkedHashSet<>();
+    /**
+     * How many watchers are about to wait or waiting: each counts itself before it reads the history's head to decide
+     * whether to wait, and the store's thread reads it only after writing the head, so a watcher that missed a new head
+     * is counted when the store looks (both are volatile). With none, a pass asks for no wake-up round: no thread is
+     * started on a PUT's path when nobody watches.
+     */
+    private final AtomicInteger waiters = new AtomicInteger();
     private final AtomicInteger waker = new AtomicInteger(IDLE);
 
     public WatchHub(long historyBytes) {
@@ -68,7 +75,9 @@ public final class WatchHub implements ChangeListener, Watches {
         } finally {
             writing.unlock();
         }
-        wakeWatchers();
+        if (waiters.get() > 0) {
+            wakeWatchers();
+        }
     }
 
     /** The events between the last revision told and {@code revision} will never come: the history starts over. */
@@ -241,19 +250,24 @@ public final class WatchHub implements ChangeListener, Watches {
          * @return the nanoseconds left to wait
          */
         private long await(long nanos) throws InterruptedException {
-            lock.lockInterruptibly();
+            waiters.incrementAndGet();
             try {
-                if (closed || position < history.head() || position < history.base()) {
-                    return nanos;
-                }
-                waiting.add(this);
+                lock.lockInterruptibly();
                 try {
-                    return arrived.awaitNanos(nanos);
+                    if (closed || position < history.head() || position < history.base()) {
+                        return nanos;
+                    }
+                    waiting.add(this);
+                    try {
+                        return arrived.awaitNanos(nanos);
+                    } finally {
+                        waiting.remove(this);
+                    }
                 } finally {
-                    waiting.remove(this);
+                    lock.unlock();
                 }
             } finally {
-                lock.unlock();
+                waiters.decrementAndGet();
             }
         }
 
