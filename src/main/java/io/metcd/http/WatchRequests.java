@@ -1,7 +1,5 @@
 package io.metcd.http;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.http.HttpStatus;
@@ -13,12 +11,9 @@ import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,11 +23,12 @@ import static io.metcd.http.HttpApi.fail;
 /**
  * {@code GET /-/watch?prefix=P} or {@code ?key=K}, from {@code from=REV} or after {@code Last-Event-ID: REV}: the
  * events of the node's {@link Watches} as Server-Sent Events, one per changed key ({@code id:} its revision,
- * {@code event: put} or {@code delete}, {@code data:} the key, value and revision in JSON), each revision's events
- * written and flushed together. The stream opens with a comment naming the revision it starts after, carries a comment
- * every {@link #KEEP_ALIVE} it has nothing to send, and, when it ends from this side (the watcher fell more than the
- * history behind, or the node stops), a last comment saying why and an {@code id:} line with the last revision it
- * read, so that a client (an EventSource) resumes after it without missing a revision it was not told of.
+ * {@code event: put} or {@code delete}, {@code data:} the key, value and revision in JSON: {@link EventFrames}, encoded
+ * once for all the streams), the events a watcher reads at once written and flushed together. The stream opens with a
+ * comment naming the revision it starts after, carries a comment every {@link #KEEP_ALIVE} it has nothing to send,
+ * and, when it ends from this side (the watcher fell more than the history behind, or the node stops), a last comment
+ * saying why and an {@code id:} line with the last revision it read, so that a client (an EventSource) resumes after
+ * it without missing a revision it was not told of.
  * <p>
  * Each stream holds a virtual thread, parked while there is nothing to send.
  */
@@ -43,10 +39,10 @@ final class WatchRequests implements AutoCloseable {
     /** About how much one write to a stream holds (one revision at least, however large). */
     static final long MAX_BATCH_BYTES = 256 << 10;
     static final int RESPONSE_BUFFER_BYTES = 2048;
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final byte[] KEEP_ALIVE_COMMENT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private final Watches watches;
+    private final EventFrames frames = new EventFrames();
     private final Set<Watcher> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
 
@@ -84,12 +80,18 @@ final class WatchRequests implements AutoCloseable {
         }
     }
 
-    private static void stream(Watcher watcher, OutputStream out) throws IOException, InterruptedException {
+    private void stream(Watcher watcher, OutputStream out) throws IOException, InterruptedException {
         write(out, comment("watching after revision " + watcher.position()));
         try {
             while (true) {
                 List<Event> events = watcher.next(KEEP_ALIVE, MAX_BATCH_BYTES);
-                write(out, events.isEmpty() ? KEEP_ALIVE_COMMENT : events(events));
+                if (events.isEmpty()) {
+                    out.write(KEEP_ALIVE_COMMENT);
+                }
+                for (Event e : events) {
+                    out.write(frames.frame(e));
+                }
+                out.flush();
             }
         } catch (Watcher.Behind e) {
             write(out, last(e.getMessage(), e.position()));
@@ -101,30 +103,6 @@ final class WatchRequests implements AutoCloseable {
     private static void write(OutputStream out, byte[] bytes) throws IOException {
         out.write(bytes);
         out.flush();
-    }
-
-    private static byte[] events(List<Event> events) {
-        StringBuilder sse = new StringBuilder();
-        for (Event e : events) {
-            Map<String, Object> data = new LinkedHashMap<>();
-            data.put("key", e.key());
-            if (!e.isDelete()) {
-                KeyRequests.putValue(data, e.value());
-            }
-            data.put("revision", e.revision());
-            sse.append("id: ").append(e.revision()).append('\n')
-                    .append("event: ").append(e.isDelete() ? "delete" : "put").append('\n')
-                    .append("data: ").append(json(data)).append("\n\n");
-        }
-        return sse.toString().getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String json(Map<String, Object> data) {
-        try {
-            return JSON.writeValueAsString(data);
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private static byte[] comment(String text) {
