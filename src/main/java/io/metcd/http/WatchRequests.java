@@ -7,10 +7,14 @@ import io.metcd.kv.Event;
 import io.metcd.watch.Filter;
 import io.metcd.watch.Watcher;
 import io.metcd.watch.Watches;
+import org.eclipse.jetty.ee10.servlet.HttpOutput;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.eclipse.jetty.io.ByteBufferPool;
+import org.eclipse.jetty.io.RetainableByteBuffer;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -39,6 +43,10 @@ final class WatchRequests implements AutoCloseable {
     /** About how much one write to a stream holds (one revision at least, however large). */
     static final long MAX_BATCH_BYTES = 256 << 10;
     static final int RESPONSE_BUFFER_BYTES = 2048;
+    /** The most one write of events holds: a buffer taken from the server's pool for that write alone. */
+    static final int MAX_WRITE_BYTES = 32 << 10;
+    /** About what an event's frame holds besides its key and value, to size the buffer it is written through. */
+    static final int FRAME_OVERHEAD_BYTES = 96;
     private static final byte[] KEEP_ALIVE_COMMENT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private final Watches watches;
@@ -67,12 +75,14 @@ final class WatchRequests implements AutoCloseable {
         try (watcher) {
             ctx.status(HttpStatus.OK).contentType("text/event-stream");
             ctx.header("Cache-Control", "no-cache");
-            ServletContextRequest.getServletContextRequest(ctx.req()).getConnectionMetaData().getConnection()
-                    .getEndPoint().setIdleTimeout(STALLED.toMillis());
-            // Jetty's 32 KiB response buffer, held by each idle stream, would be most of what a watcher costs: a
-            // batch larger than this small one is written through it.
+            ServletContextRequest request = ServletContextRequest.getServletContextRequest(ctx.req());
+            request.getConnectionMetaData().getConnection().getEndPoint().setIdleTimeout(STALLED.toMillis());
+            // Jetty's 32 KiB response buffer, held by each idle stream, would be most of what a watcher costs: the
+            // events are written through a buffer of the server's pool, taken for each write, and this small one
+            // holds the comments.
             ctx.res().setBufferSize(RESPONSE_BUFFER_BYTES);
-            stream(watcher, ctx.res().getOutputStream());
+            stream(watcher, request.getHttpOutput(), request.getComponents().getByteBufferPool(),
+                    request.getConnectionMetaData().getHttpConfiguration().isUseOutputDirectByteBuffers());
         } catch (IOException e) {
             // The client went away.
         } finally {
@@ -80,24 +90,58 @@ final class WatchRequests implements AutoCloseable {
         }
     }
 
-    private void stream(Watcher watcher, OutputStream out) throws IOException, InterruptedException {
+    private void stream(Watcher watcher, HttpOutput out, ByteBufferPool pool, boolean direct)
+            throws IOException, InterruptedException {
         write(out, comment("watching after revision " + watcher.position()));
         try {
             while (true) {
                 List<Event> events = watcher.next(KEEP_ALIVE, MAX_BATCH_BYTES);
                 if (events.isEmpty()) {
-                    out.write(KEEP_ALIVE_COMMENT);
+                    write(out, KEEP_ALIVE_COMMENT);
+                } else {
+                    send(events, out, pool.acquire(bufferBytes(events), direct));
                 }
-                for (Event e : events) {
-                    out.write(frames.frame(e));
-                }
-                out.flush();
             }
         } catch (Watcher.Behind e) {
             write(out, last(e.getMessage(), e.position()));
         } catch (Watcher.Closed e) {
             write(out, last("the node is stopping: resume on another", watcher.position()));
         }
+    }
+
+    /**
+     * Writes the frames of {@code events} through {@code pooled}, which it releases: one write of them all, unless
+     * they pass its size. Through the response's own buffer it took a write every {@link #RESPONSE_BUFFER_BYTES}, each
+     * of them most of a stream's work once the frames were no longer encoded for each stream.
+     */
+    private void send(List<Event> events, HttpOutput out, RetainableByteBuffer pooled) throws IOException {
+        try {
+            ByteBuffer buffer = pooled.getByteBuffer().clear();
+            for (Event e : events) {
+                byte[] frame = frames.frame(e);
+                for (int at = 0; at < frame.length; ) {
+                    if (!buffer.hasRemaining()) {
+                        out.write(buffer.flip());
+                        buffer.clear();
+                    }
+                    int n = Math.min(buffer.remaining(), frame.length - at);
+                    buffer.put(frame, at, n);
+                    at += n;
+                }
+            }
+            out.write(buffer.flip());
+        } finally {
+            pooled.release();
+        }
+    }
+
+    /** What to write {@code events} through: about their frames' size, within bounds the server's pool keeps. */
+    private static int bufferBytes(List<Event> events) {
+        long bytes = 0;
+        for (Event e : events) {
+            bytes += FRAME_OVERHEAD_BYTES + e.key().length() + (e.isDelete() ? 0 : e.value().length);
+        }
+        return (int) Math.clamp(bytes, RESPONSE_BUFFER_BYTES, MAX_WRITE_BYTES);
     }
 
     private static void write(OutputStream out, byte[] bytes) throws IOException {
