@@ -1,7 +1,5 @@
 package io.metcd.http;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.http.HttpStatus;
@@ -9,16 +7,17 @@ import io.metcd.kv.Event;
 import io.metcd.watch.Filter;
 import io.metcd.watch.Watcher;
 import io.metcd.watch.Watches;
+import org.eclipse.jetty.ee10.servlet.HttpOutput;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.eclipse.jetty.io.ByteBufferPool;
+import org.eclipse.jetty.io.RetainableByteBuffer;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,11 +27,12 @@ import static io.metcd.http.HttpApi.fail;
 /**
  * {@code GET /-/watch?prefix=P} or {@code ?key=K}, from {@code from=REV} or after {@code Last-Event-ID: REV}: the
  * events of the node's {@link Watches} as Server-Sent Events, one per changed key ({@code id:} its revision,
- * {@code event: put} or {@code delete}, {@code data:} the key, value and revision in JSON), each revision's events
- * written and flushed together. The stream opens with a comment naming the revision it starts after, carries a comment
- * every {@link #KEEP_ALIVE} it has nothing to send, and, when it ends from this side (the watcher fell more than the
- * history behind, or the node stops), a last comment saying why and an {@code id:} line with the last revision it
- * read, so that a client (an EventSource) resumes after it without missing a revision it was not told of.
+ * {@code event: put} or {@code delete}, {@code data:} the key, value and revision in JSON: {@link EventFrames}, encoded
+ * once for all the streams), the events a watcher reads at once written and flushed together. The stream opens with a
+ * comment naming the revision it starts after, carries a comment every {@link #KEEP_ALIVE} it has nothing to send,
+ * and, when it ends from this side (the watcher fell more than the history behind, or the node stops), a last comment
+ * saying why and an {@code id:} line with the last revision it read, so that a client (an EventSource) resumes after
+ * it without missing a revision it was not told of.
  * <p>
  * Each stream holds a virtual thread, parked while there is nothing to send.
  */
@@ -43,10 +43,14 @@ final class WatchRequests implements AutoCloseable {
     /** About how much one write to a stream holds (one revision at least, however large). */
     static final long MAX_BATCH_BYTES = 256 << 10;
     static final int RESPONSE_BUFFER_BYTES = 2048;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** The most one write of events holds: a buffer taken from the server's pool for that write alone. */
+    static final int MAX_WRITE_BYTES = 32 << 10;
+    /** About what an event's frame holds besides its key and value, to size the buffer it is written through. */
+    static final int FRAME_OVERHEAD_BYTES = 96;
     private static final byte[] KEEP_ALIVE_COMMENT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private final Watches watches;
+    private final EventFrames frames = new EventFrames();
     private final Set<Watcher> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
 
@@ -71,12 +75,14 @@ final class WatchRequests implements AutoCloseable {
         try (watcher) {
             ctx.status(HttpStatus.OK).contentType("text/event-stream");
             ctx.header("Cache-Control", "no-cache");
-            ServletContextRequest.getServletContextRequest(ctx.req()).getConnectionMetaData().getConnection()
-                    .getEndPoint().setIdleTimeout(STALLED.toMillis());
-            // Jetty's 32 KiB response buffer, held by each idle stream, would be most of what a watcher costs: a
-            // batch larger than this small one is written through it.
+            ServletContextRequest request = ServletContextRequest.getServletContextRequest(ctx.req());
+            request.getConnectionMetaData().getConnection().getEndPoint().setIdleTimeout(STALLED.toMillis());
+            // Jetty's 32 KiB response buffer, held by each idle stream, would be most of what a watcher costs: the
+            // events are written through a buffer of the server's pool, taken for each write, and this small one
+            // holds the comments.
             ctx.res().setBufferSize(RESPONSE_BUFFER_BYTES);
-            stream(watcher, ctx.res().getOutputStream());
+            stream(watcher, request.getHttpOutput(), request.getComponents().getByteBufferPool(),
+                    request.getConnectionMetaData().getHttpConfiguration().isUseOutputDirectByteBuffers());
         } catch (IOException e) {
             // The client went away.
         } finally {
@@ -84,12 +90,17 @@ final class WatchRequests implements AutoCloseable {
         }
     }
 
-    private static void stream(Watcher watcher, OutputStream out) throws IOException, InterruptedException {
+    private void stream(Watcher watcher, HttpOutput out, ByteBufferPool pool, boolean direct)
+            throws IOException, InterruptedException {
         write(out, comment("watching after revision " + watcher.position()));
         try {
             while (true) {
                 List<Event> events = watcher.next(KEEP_ALIVE, MAX_BATCH_BYTES);
-                write(out, events.isEmpty() ? KEEP_ALIVE_COMMENT : events(events));
+                if (events.isEmpty()) {
+                    write(out, KEEP_ALIVE_COMMENT);
+                } else {
+                    send(events, out, pool.acquire(bufferBytes(events), direct));
+                }
             }
         } catch (Watcher.Behind e) {
             write(out, last(e.getMessage(), e.position()));
@@ -98,33 +109,44 @@ final class WatchRequests implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes the frames of {@code events} through {@code pooled}, which it releases: one write of them all, unless
+     * they pass its size. Through the response's own buffer it took a write every {@link #RESPONSE_BUFFER_BYTES}, each
+     * of them most of a stream's work once the frames were no longer encoded for each stream.
+     */
+    private void send(List<Event> events, HttpOutput out, RetainableByteBuffer pooled) throws IOException {
+        try {
+            ByteBuffer buffer = pooled.getByteBuffer().clear();
+            for (Event e : events) {
+                byte[] frame = frames.frame(e);
+                for (int at = 0; at < frame.length; ) {
+                    if (!buffer.hasRemaining()) {
+                        out.write(buffer.flip());
+                        buffer.clear();
+                    }
+                    int n = Math.min(buffer.remaining(), frame.length - at);
+                    buffer.put(frame, at, n);
+                    at += n;
+                }
+            }
+            out.write(buffer.flip());
+        } finally {
+            pooled.release();
+        }
+    }
+
+    /** What to write {@code events} through: about their frames' size, within bounds the server's pool keeps. */
+    private static int bufferBytes(List<Event> events) {
+        long bytes = 0;
+        for (Event e : events) {
+            bytes += FRAME_OVERHEAD_BYTES + e.key().length() + (e.isDelete() ? 0 : e.value().length);
+        }
+        return (int) Math.clamp(bytes, RESPONSE_BUFFER_BYTES, MAX_WRITE_BYTES);
+    }
+
     private static void write(OutputStream out, byte[] bytes) throws IOException {
         out.write(bytes);
         out.flush();
-    }
-
-    private static byte[] events(List<Event> events) {
-        StringBuilder sse = new StringBuilder();
-        for (Event e : events) {
-            Map<String, Object> data = new LinkedHashMap<>();
-            data.put("key", e.key());
-            if (!e.isDelete()) {
-                KeyRequests.putValue(data, e.value());
-            }
-            data.put("revision", e.revision());
-            sse.append("id: ").append(e.revision()).append('\n')
-                    .append("event: ").append(e.isDelete() ? "delete" : "put").append('\n')
-                    .append("data: ").append(json(data)).append("\n\n");
-        }
-        return sse.toString().getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String json(Map<String, Object> data) {
-        try {
-            return JSON.writeValueAsString(data);
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private static byte[] comment(String text) {

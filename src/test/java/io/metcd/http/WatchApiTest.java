@@ -90,6 +90,20 @@ class WatchApiTest {
     }
 
     @Test
+    void eventsOfMoreBytesThanOneWriteComeWholeAndInOrder() {
+        // Read at once from the history: small events around ones larger than a write, and more of them than one holds.
+        List<String> written = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            String value = (i % 10 == 3 ? "large" : "v").repeat(i % 10 == 3 ? WatchRequests.MAX_WRITE_BYTES : 100) + i;
+            client.put("k" + i, value);
+            written.add((i + 1) + " put k" + i + "=" + value);
+        }
+        WatchStream stream = watch("prefix=&from=1");
+        await().until(() -> stream.changes().size() == written.size());
+        assertThat(described(stream)).containsExactlyElementsOf(written);
+    }
+
+    @Test
     void fromStartsAtThatRevisionAndLastEventIdResumesAfterItsOwn() {
         for (int i = 1; i <= 3; i++) {
             client.put("k", "v" + i);
