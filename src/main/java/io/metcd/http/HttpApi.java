@@ -60,7 +60,10 @@ public final class HttpApi implements AutoCloseable {
     /** The one connector, made when the server starts. */
     private volatile ServerConnector connector;
 
-    /** @param faults the faults to let clients inject ({@code --test-faults}: {@link FaultInjectionApi}), if any */
+    /**
+     * @param faults the link faults to let clients inject if {@code --test-faults} was given, and with them the rest of
+     *               {@link FaultInjectionApi}
+     */
     public HttpApi(KVStore store, ClusterAdmin cluster, Watches watches, Optional<NetworkFaults> faults,
             HttpMetrics metrics) {
         this.store = store;
@@ -106,10 +109,12 @@ public final class HttpApi implements AutoCloseable {
             cfg.routes.get("/-/metrics", ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
             cfg.routes.get("/-/keys", keys::range);
             cfg.routes.get("/-/watch", watchRequests::watch);
-            faults.map(f -> new FaultInjectionApi(f, cluster)).ifPresent(api -> {
+            faults.map(f -> new FaultInjectionApi(f, store, cluster)).ifPresent(api -> {
                 cfg.routes.get(FaultInjectionApi.PATH, api::list);
                 cfg.routes.put(FaultInjectionApi.PATH + "/{peer}", api::set);
                 cfg.routes.delete(FaultInjectionApi.PATH, api::healAll);
+                cfg.routes.put(FaultInjectionApi.REQUEST_TIMEOUT_PATH, api::shortenRequestTimeout);
+                cfg.routes.delete(FaultInjectionApi.REQUEST_TIMEOUT_PATH, api::restoreRequestTimeout);
                 cfg.routes.put(FaultInjectionApi.CRASH_PATH + "/{point}", api::armCrash);
                 cfg.routes.get(FaultInjectionApi.SNAPSHOT_PATH, api::snapshot);
             });

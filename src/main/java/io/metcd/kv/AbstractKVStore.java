@@ -241,6 +241,15 @@ public abstract class AbstractKVStore implements KVStore {
     }
 
     @Override
+    public void requestTimeout(Duration timeout) {
+        if (!timeout.isPositive() || timeout.compareTo(REQUEST_TIMEOUT) > 0) {
+            throw new IllegalArgumentException("the request timeout must be positive and at most "
+                    + REQUEST_TIMEOUT.toMillis() + " ms, not " + timeout.toMillis() + " ms");
+        }
+        deadlines.timeout(timeout);
+    }
+
+    @Override
     public CompletableFuture<Long> whenApplied(long index) {
         return applied.when(index);
     }

@@ -24,7 +24,7 @@ final class Deadlines implements AutoCloseable {
     private record Wait(CompletableFuture<?> result, long deadline) {
     }
 
-    private final Duration timeout;
+    private volatile Duration timeout;
     private final Set<Wait> waits = ConcurrentHashMap.newKeySet();
     private final Thread sweeper;
 
@@ -33,6 +33,11 @@ final class Deadlines implements AutoCloseable {
         this.timeout = timeout;
         // A platform thread: its sleep is the kernel's, not a task of the virtual threads' scheduler.
         sweeper = Thread.ofPlatform().daemon().name(name).start(this::sweep);
+    }
+
+    /** How long the requests that start from now on have; those under way keep their deadlines. */
+    void timeout(Duration timeout) {
+        this.timeout = timeout;
     }
 
     /** The deadline of a request that starts now, in {@link System#nanoTime()}. */

@@ -88,6 +88,15 @@ public interface KVStore extends AutoCloseable {
     /** The engine's name, as given to {@code --engine}. */
     String engine();
 
+    /**
+     * Gives the client requests that reach this node from now on (and the writes other nodes forward to it, if it
+     * leads) {@code timeout} instead of {@link #REQUEST_TIMEOUT}: for tests ({@code --test-faults}) that need a write to
+     * time out before it can possibly commit.
+     *
+     * @throws IllegalArgumentException unless {@code timeout} is positive and at most {@link #REQUEST_TIMEOUT}
+     */
+    void requestTimeout(Duration timeout);
+
     /** Stops the applier, fails the writes still waiting, and closes the engine. */
     @Override
     void close();

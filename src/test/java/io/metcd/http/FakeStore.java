@@ -11,6 +11,7 @@ import io.metcd.model.Result;
 import io.metcd.model.Unavailable;
 import io.metcd.testkit.InstantStore;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -27,6 +28,8 @@ final class FakeStore implements KVStore {
     /** Why writes and reads are refused, or {@code null}. */
     volatile String unavailable;
     volatile boolean applying = true;
+    /** What the last {@link #requestTimeout} call set, or {@code null}. */
+    volatile Duration requestTimeout;
     private volatile ChangeListener listener = ChangeListener.NONE;
 
     /** Empty, available and applying again. */
@@ -37,6 +40,7 @@ final class FakeStore implements KVStore {
         readLevels.clear();
         unavailable = null;
         applying = true;
+        requestTimeout = null;
     }
 
     @Override
@@ -111,6 +115,12 @@ final class FakeStore implements KVStore {
     @Override
     public void start(Consensus consensus) {
         throw new UnsupportedOperationException("the HTTP API does not start the store");
+    }
+
+    @Override
+    public void requestTimeout(Duration timeout) {
+        instant.store.requestTimeout(timeout);
+        requestTimeout = timeout;
     }
 
     @Override

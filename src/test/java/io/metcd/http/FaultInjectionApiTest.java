@@ -1,5 +1,6 @@
 package io.metcd.http;
 
+import io.metcd.kv.KVStore;
 import io.metcd.testkit.KvClient;
 import io.metcd.transport.NetworkFaults;
 import org.junit.jupiter.api.Test;
@@ -11,7 +12,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The test-only admin requests of {@code --test-faults}, which the fault-injection suite drives: they set the faults
- * of the node's links (ClusterTest shows a cluster reacting to them).
+ * of the node's links (ClusterTest shows a cluster reacting to them) and its request timeout (OverloadTest).
  */
 class FaultInjectionApiTest {
     @Test
@@ -26,6 +27,31 @@ class FaultInjectionApiTest {
 
             assertThat(api.client.send("DELETE", "-/test/faults", null).status()).isEqualTo(204);
             assertThat(faults.links()).isEmpty();
+        }
+    }
+
+    @Test
+    void aShorterRequestTimeoutIsSetAndRestored() {
+        try (ApiUnderTest api = new ApiUnderTest(1, Optional.of(new NetworkFaults()))) {
+            assertThat(api.client.send("PUT", "-/test/request-timeout?ms=300", null).status()).isEqualTo(204);
+            assertThat(api.store.requestTimeout).isEqualTo(Duration.ofMillis(300));
+
+            assertThat(api.client.send("DELETE", "-/test/request-timeout", null).status()).isEqualTo(204);
+            assertThat(api.store.requestTimeout).isEqualTo(KVStore.REQUEST_TIMEOUT);
+        }
+    }
+
+    @Test
+    void aRequestTimeoutThatIsNotPositiveOrLongerThanTheDefaultAnswers400() {
+        try (ApiUnderTest api = new ApiUnderTest(1, Optional.of(new NetworkFaults()))) {
+            KvClient.Response zero = api.client.send("PUT", "-/test/request-timeout?ms=0", null);
+            assertThat(zero.status()).isEqualTo(400);
+            assertThat(zero.body()).contains("positive");
+            long tooLong = KVStore.REQUEST_TIMEOUT.toMillis() + 1;
+            assertThat(api.client.send("PUT", "-/test/request-timeout?ms=" + tooLong, null).status()).isEqualTo(400);
+            assertThat(api.client.send("PUT", "-/test/request-timeout", null).status()).isEqualTo(400);
+            assertThat(api.client.send("PUT", "-/test/request-timeout?ms=soon", null).status()).isEqualTo(400);
+            assertThat(api.store.requestTimeout).isNull();
         }
     }
 
@@ -45,6 +71,7 @@ class FaultInjectionApiTest {
         try (ApiUnderTest api = new ApiUnderTest()) {
             assertThat(api.client.send("PUT", "-/test/faults/2?loss=1", null).status()).isEqualTo(404);
             assertThat(api.client.get("-/test/faults").status()).isEqualTo(404);
+            assertThat(api.client.send("PUT", "-/test/request-timeout?ms=300", null).status()).isEqualTo(404);
             assertThat(api.client.get("-%2Ftest/faults?level=stale").status()).isEqualTo(404);
         }
     }
