@@ -10,8 +10,9 @@ or SIGTERM/SIGINT: a random key of the workload (KEYSPACE, KEY_PREFIX, VALUE_SIZ
 names and fills them), to a node picked at random for every write, on a fresh connection. A node that
 refuses a connection is left alone by every writer for DOWN_FOR_S, and the writer sends its next write
 to another node at once. Unlike wrk, every write's invocation and completion times are kept: FILE gets
-one line per write as it completes, "invoked completed outcome", times in seconds since the epoch (the
-clock `date +%s.%N` reads), outcome "ok", an HTTP status, or an error name. At the end, writes still in
+one line per write as it completes, "invoked completed outcome node", times in seconds since the epoch (the
+clock `date +%s.%N` reads), outcome "ok", an HTTP status, or an error name, node the 1-based position of
+the URL it was sent to. At the end, writes still in
 flight are left unrecorded: the period is over.
 
 summarize: with FILE and the kill times (one "TIME NODE" line per kill -9), prints one line:
@@ -105,11 +106,11 @@ def run(args):
             down_until[i] = max(down_until[i], now + DOWN_FOR_S)
             return any(until <= now for until in down_until)
 
-    def record(invoked, completed, outcome):
+    def record(invoked, completed, outcome, node):
         # Flushed line by line, so that scripts/bench-faults.sh sees the first write acknowledged after a kill.
         with lock:
             if not out.closed:
-                out.write(f"{invoked:.6f} {completed:.6f} {outcome}\n")
+                out.write(f"{invoked:.6f} {completed:.6f} {outcome} {node}\n")
                 out.flush()
 
     def client(n):
@@ -129,7 +130,7 @@ def run(args):
             finally:
                 connection.close()
             if not stop.is_set() and time.monotonic() < deadline:
-                record(invoked, time.time(), outcome)
+                record(invoked, time.time(), outcome, i + 1)
             if outcome == "ConnectionRefusedError" and not refused(i):
                 stop.wait(PAUSE_AFTER_CONNECT_ERROR_S)
 
@@ -146,7 +147,8 @@ def run(args):
 
 def read_records(path):
     with open(path) as f:
-        return [(float(a), float(b), o) for a, b, o in (line.split() for line in f if line.strip())]
+        return [(float(f[0]), float(f[1]), f[2], f[3] if len(f) > 3 else "-")
+                for f in (line.split() for line in f if line.strip())]
 
 
 def summarize(args):
@@ -167,13 +169,47 @@ def summarize(args):
     gaps, recovered = [], 0
     for i, kill in enumerate(kills):
         until = kills[i + 1] if i + 1 < len(kills) else end
-        first = min((c for inv, c, o in acked if inv >= kill and c <= until), default=None)
+        first = min((c for inv, c, o, _ in acked if inv >= kill and c <= until), default=None)
         recovered += first is not None
         gaps.append((first if first is not None else until) - kill)
     median = f"{statistics.median(gaps):.3f}" if gaps else "-"
     worst = f"{max(gaps):.3f}" if gaps else "-"
     each = ",".join(f"{g:.3f}" for g in gaps) or "-"
     print(f"FAILOVER {args.label} recovered={recovered} median_s={median} max_s={worst} each_s={each} {common}")
+
+
+def timeline(args):
+    """Per second from the first invocation: acknowledged writes, failed ones by outcome and node, kills."""
+    records = read_records(args.file)
+    kills = []
+    if args.kills:
+        with open(args.kills) as f:
+            kills = [(float(t), n) for t, n in (line.split()[:2] for line in f if line.strip())]
+    if not records:
+        return
+    start = min(r[0] for r in records)
+    seconds = int(max(r[1] for r in records) - start) + 1
+    acked = [0] * seconds
+    failed = [dict() for _ in range(seconds)]
+    for invoked, completed, outcome, node in records:
+        s = int(completed - start)
+        if outcome == "ok":
+            acked[s] += 1
+        else:
+            what = f"{outcome}@{node}"
+            failed[s][what] = failed[s].get(what, 0) + 1
+    for s in range(seconds):
+        marks = " ".join(f"KILL@{n}(+{t - start - s:.2f})" for t, n in kills if s <= t - start < s + 1)
+        fails = " ".join(f"{k}={v}" for k, v in sorted(failed[s].items()))
+        print(f"{s:4d} {acked[s]:5d} {marks} {fails}".rstrip())
+    totals = {}
+    for invoked, completed, outcome, node in records:
+        if outcome != "ok":
+            key = (outcome, node)
+            n, t = totals.get(key, (0, 0.0))
+            totals[key] = (n + 1, t + completed - invoked)
+    for (outcome, node), (n, t) in sorted(totals.items()):
+        print(f"failed {outcome}@{node}: {n} writes, {t:.1f} writer-seconds")
 
 
 def main():
@@ -194,9 +230,14 @@ def main():
     s.add_argument("--kills", required=True)
     s.add_argument("--case", choices=("failover", "goodput"), default="failover")
     s.add_argument("--label", default="-", help="free text copied into the line")
+    t = sub.add_parser("timeline")
+    t.add_argument("file")
+    t.add_argument("--kills")
     args = parser.parse_args()
     if args.command == "run":
         run(args)
+    elif args.command == "timeline":
+        timeline(args)
     else:
         summarize(args)
 
