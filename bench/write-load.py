@@ -4,6 +4,7 @@
     write-load.py run --api kv|etcd --urls URL,URL,URL --out FILE [--clients 8] [--seconds 60]
                       [--max-requests 500000] [--timeout 0.5]
     write-load.py summarize FILE --kills FILE [--case failover|goodput]
+    write-load.py timeline FILE [--kills FILE]
 
 run: CLIENTS threads, each writing in a loop until SECONDS have passed, MAX_REQUESTS writes were sent,
 or SIGTERM/SIGINT: a random key of the workload (KEYSPACE, KEY_PREFIX, VALUE_SIZE, as bench/workload.lua
@@ -24,6 +25,10 @@ not "recovered"); or
 (--case failover or goodput); refused counts the writes sent to a dead node, failed the other writes not
 acknowledged (an error status, a timeout, a connection closed), secs runs from the first invocation to the
 last completion.
+
+timeline: where a run's writes went (scripts/bench.sh puts it in its log after each fault case): one line
+per second from the first invocation, the writes acknowledged in it, the kills in it, and the failed ones
+by outcome and node; then each outcome's writes and the writer-seconds they cost.
 """
 import argparse
 import base64

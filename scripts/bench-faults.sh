@@ -144,6 +144,8 @@ summarize_faults() {
       else printf "  %s %s writes acknowledged in %s s (%s/s), %s failed, %s refused, %s kills\n",
         tag, v["acked"], v["secs"], v["ops_s"], v["failed"], v["refused"], v["kills"]
     }' <<<"$line" | tee -a "$log"
+  python3 bench/write-load.py timeline "$file.writes" --kills "$file.kills" >>"$log" 2>&1 ||
+    note "write-load.py timeline failed; see $log"
   rm -f "$file.writes" "$file.kills"
 }
 

@@ -28,7 +28,8 @@ import static io.metcd.http.HttpApi.fail;
  * {@code GET /-/watch?prefix=P} or {@code ?key=K}, from {@code from=REV} or after {@code Last-Event-ID: REV}: the
  * events of the node's {@link Watches} as Server-Sent Events, one per changed key ({@code id:} its revision,
  * {@code event: put} or {@code delete}, {@code data:} the key, value and revision in JSON: {@link EventFrames}, encoded
- * once for all the streams), the events a watcher reads at once written and flushed together. The stream opens with a
+ * once for all the streams), the events a watcher reads at once written together (in writes of up to
+ * {@link #MAX_WRITE_BYTES}) before it waits again. The stream opens with a
  * comment naming the revision it starts after, carries a comment every {@link #KEEP_ALIVE} it has nothing to send,
  * and, when it ends from this side (the watcher fell more than the history behind, or the node stops), a last comment
  * saying why and an {@code id:} line with the last revision it read, so that a client (an EventSource) resumes after
@@ -110,29 +111,29 @@ final class WatchRequests implements AutoCloseable {
     }
 
     /**
-     * Writes the frames of {@code events} through {@code pooled}, which it releases: one write of them all, unless
-     * they pass its size. Through the response's own buffer it took a write every {@link #RESPONSE_BUFFER_BYTES}, each
-     * of them most of a stream's work once the frames were no longer encoded for each stream.
+     * Writes the frames of {@code events} through {@code pooled}, a write each time it is full, and gives it back to
+     * the pool once every write has returned. Through the response's own buffer it took a write every
+     * {@link #RESPONSE_BUFFER_BYTES}, each of them most of a stream's work once the frames were no longer encoded for
+     * each stream. A write that failed may still hold the buffer (an interrupted blocking write returns before the
+     * endpoint lets go of it), so then the buffer is left to the garbage collector: back in the pool, another stream
+     * could fill it while it is being sent.
      */
     private void send(List<Event> events, HttpOutput out, RetainableByteBuffer pooled) throws IOException {
-        try {
-            ByteBuffer buffer = pooled.getByteBuffer().clear();
-            for (Event e : events) {
-                byte[] frame = frames.frame(e);
-                for (int at = 0; at < frame.length; ) {
-                    if (!buffer.hasRemaining()) {
-                        out.write(buffer.flip());
-                        buffer.clear();
-                    }
-                    int n = Math.min(buffer.remaining(), frame.length - at);
-                    buffer.put(frame, at, n);
-                    at += n;
+        ByteBuffer buffer = pooled.getByteBuffer().clear();
+        for (Event e : events) {
+            byte[] frame = frames.frame(e);
+            for (int at = 0; at < frame.length; ) {
+                if (!buffer.hasRemaining()) {
+                    out.write(buffer.flip());
+                    buffer.clear();
                 }
+                int n = Math.min(buffer.remaining(), frame.length - at);
+                buffer.put(frame, at, n);
+                at += n;
             }
-            out.write(buffer.flip());
-        } finally {
-            pooled.release();
         }
+        out.write(buffer.flip());
+        pooled.release();
     }
 
     /** What to write {@code events} through: about their frames' size, within bounds the server's pool keeps. */

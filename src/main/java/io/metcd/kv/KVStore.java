@@ -89,9 +89,9 @@ public interface KVStore extends AutoCloseable {
     String engine();
 
     /**
-     * Gives the client requests that reach this node from now on (and the writes other nodes forward to it, if it
-     * leads) {@code timeout} instead of {@link #REQUEST_TIMEOUT}: for tests ({@code --test-faults}) that need a write to
-     * time out before it can possibly commit.
+     * Gives the client requests that reach this node from now on {@code timeout} instead of {@link #REQUEST_TIMEOUT}
+     * (a write another node forwards here keeps the deadline of the node it reached): for tests ({@code --test-faults})
+     * that need a write to time out before it can possibly commit.
      *
      * @throws IllegalArgumentException unless {@code timeout} is positive and at most {@link #REQUEST_TIMEOUT}
      */
