@@ -97,7 +97,7 @@ final class MapDbTable implements Table {
         this.expiring = expiring;
         this.applied = db.atomicLong("applied-index").createOrOpen();
         this.meta = db.atomicVar("store-meta", Serializer.BYTE_ARRAY).createOrOpen();
-        this.views = new PreImages<>(map, key -> key, record -> record);
+        this.views = new PreImages<>(map, SnapshotFormat.Out::add);
     }
 
     /** Marks the directory open, durably, before MapDB may write a byte. */

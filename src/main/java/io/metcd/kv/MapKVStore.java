@@ -49,7 +49,7 @@ public final class MapKVStore extends AbstractKVStore {
      */
     private volatile ConcurrentSkipListMap<String, Record> map = new ConcurrentSkipListMap<>(UTF8_ORDER);
     /** The views of {@link #map}; the applier's only. */
-    private PreImages<String, Record> views = new PreImages<>(map, SnapshotFormat::keyBytes, Record::encode);
+    private PreImages<String, Record> views = new PreImages<>(map, SnapshotFormat.Out::add);
 
     /** @param fresh the node starts with no Raft state of its own */
     public MapKVStore(int localId, boolean fresh, Channel.Sender<Proposal> proposeC, Channel.Receiver<Commit> commitC,
@@ -102,7 +102,7 @@ public final class MapKVStore extends AbstractKVStore {
         entries.forEach((key, record) -> restored.put(new String(key, StandardCharsets.UTF_8), Record.decode(record)));
         exclusively(() -> {
             map = restored;
-            views = new PreImages<>(restored, SnapshotFormat::keyBytes, Record::encode);
+            views = new PreImages<>(restored, SnapshotFormat.Out::add);
         });
     }
 

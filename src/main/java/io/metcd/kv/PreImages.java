@@ -3,13 +3,13 @@ package io.metcd.kv;
 import io.metcd.model.StateView;
 
 import java.io.IOException;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.Function;
 
 /**
  * Views of a live sorted map at the index they were opened at, for the engines that keep no versions of their own
@@ -31,19 +31,23 @@ final class PreImages<K, V> {
     private static final Object ABSENT = new Object();
 
     private final ConcurrentNavigableMap<K, V> live;
-    private final Function<K, byte[]> keyBytes;
-    private final Function<V, byte[]> valueBytes;
+    private final EntryWriter<K, V> entries;
     private final List<View> open = new CopyOnWriteArrayList<>();
 
+    /** How a key and its value go into a snapshot ({@link SnapshotFormat.Out}). */
+    @FunctionalInterface
+    interface EntryWriter<K, V> {
+        void add(SnapshotFormat.Out out, K key, V value) throws IOException;
+    }
+
     /**
-     * @param live     the map the applier writes, sorted in the snapshot format's order (unsigned bytes of the key)
-     * @param keyBytes   a key as the snapshot format writes it
-     * @param valueBytes a value as the snapshot format writes it (an {@link Record#encode encoded} record)
+     * @param live    the map the applier writes, sorted in the snapshot format's order (unsigned bytes of the key)
+     * @param entries writes a key and its value as the snapshot format has them (the key's UTF-8, an
+     *                {@link Record#encode encoded} record)
      */
-    PreImages(ConcurrentNavigableMap<K, V> live, Function<K, byte[]> keyBytes, Function<V, byte[]> valueBytes) {
+    PreImages(ConcurrentNavigableMap<K, V> live, EntryWriter<K, V> entries) {
         this.live = live;
-        this.keyBytes = keyBytes;
-        this.valueBytes = valueBytes;
+        this.entries = entries;
     }
 
     /** Whether a view is open: only then does a change need its pre-image (and the applier the old value). */
@@ -89,29 +93,39 @@ final class PreImages<K, V> {
                     if (value == null) {
                         throw new IllegalStateException("key " + key + " vanished without a pre-image");
                     }
-                    out.add(keyBytes.apply(key), valueBytes.apply(value));
+                    entries.add(out, key, value);
                 } else if (before != ABSENT) {
-                    out.add(keyBytes.apply(key), encoded(before));
+                    addPreImage(out, key, before);
                 }
                 last = key;
             }
             writeDeletedBefore(out, last, null);
         }
 
-        /** The keys between {@code from} and {@code to} (exclusive, null: unbounded) that the view has and the map lost. */
+        /**
+         * The keys between {@code from} and {@code to} (exclusive, null: unbounded) that the view has and the map lost.
+         * Stepped key by key rather than through a sub-map, which would cost a view and an iterator for every key of
+         * the map, where there is mostly none between.
+         */
         private void writeDeletedBefore(SnapshotFormat.Out out, K from, K to) throws IOException {
-            Map<K, Object> between = from == null ? (to == null ? pre : pre.headMap(to))
-                    : to == null ? pre.tailMap(from, false) : pre.subMap(from, false, to, false);
-            for (Map.Entry<K, Object> e : between.entrySet()) {
-                if (e.getValue() != ABSENT) {
-                    out.add(keyBytes.apply(e.getKey()), encoded(e.getValue()));
+            Comparator<? super K> order = pre.comparator();
+            for (K k = from == null ? firstPreImage() : pre.higherKey(from);
+                 k != null && (to == null || order.compare(k, to) < 0); k = pre.higherKey(k)) {
+                Object before = pre.get(k);
+                if (before != ABSENT) {
+                    addPreImage(out, k, before);
                 }
             }
         }
 
+        private K firstPreImage() {
+            Map.Entry<K, Object> first = pre.firstEntry();
+            return first == null ? null : first.getKey();
+        }
+
         @SuppressWarnings("unchecked")
-        private byte[] encoded(Object preImage) {
-            return valueBytes.apply((V) preImage);
+        private void addPreImage(SnapshotFormat.Out out, K key, Object preImage) throws IOException {
+            entries.add(out, key, (V) preImage);
         }
 
         @Override

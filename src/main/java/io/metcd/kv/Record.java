@@ -1,5 +1,7 @@
 package io.metcd.kv;
 
+import java.io.DataOutput;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
@@ -30,6 +32,16 @@ public record Record(byte[] value, long createRevision, long modRevision, long v
     byte[] encode() {
         return ByteBuffer.allocate(HEADER_BYTES + value.length).putLong(createRevision).putLong(modRevision)
                 .putLong(version).putLong(expiresAt).put(value).array();
+    }
+
+    /** Writes what {@link #encode} returns, its length first as a big-endian int, without building it. */
+    void writeEncoded(DataOutput out) throws IOException {
+        out.writeInt(HEADER_BYTES + value.length);
+        out.writeLong(createRevision);
+        out.writeLong(modRevision);
+        out.writeLong(version);
+        out.writeLong(expiresAt);
+        out.write(value);
     }
 
     static Record decode(byte[] bytes) {

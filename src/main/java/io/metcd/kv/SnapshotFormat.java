@@ -91,6 +91,17 @@ public final class SnapshotFormat {
             out.write(record);
         }
 
+        /**
+         * The next entry, as {@link #add(byte[], byte[])} with the key's UTF-8 and the encoded record, written without
+         * encoding the record into an array of its own first: a snapshot of the in-memory engine writes every key.
+         */
+        void add(String key, Record record) throws IOException {
+            byte[] k = keyBytes(key);
+            out.writeInt(k.length);
+            out.write(k);
+            record.writeEncoded(out);
+        }
+
         void finish() throws IOException {
             out.writeInt(END);
             out.flush();

@@ -5,7 +5,6 @@ import io.microraft.executor.impl.DefaultRaftNodeExecutor;
 import io.microraft.impl.task.LeaderBackoffResetTask;
 import io.microraft.lifecycle.RaftNodeLifecycleAware;
 
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -45,8 +44,7 @@ final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAwar
     @Override
     public void schedule(Runnable task, long delay, TimeUnit timeUnit) {
         if (timeUnit == TimeUnit.SECONDS || task instanceof LeaderBackoffResetTask) {
-            Duration real = clock.toRealTime(Duration.of(delay, timeUnit.toChronoUnit()));
-            raftThread.schedule(task, real.toNanos(), TimeUnit.NANOSECONDS);
+            raftThread.schedule(task, clock.toRealNanos(timeUnit.toNanos(delay)), TimeUnit.NANOSECONDS);
         } else {
             raftThread.schedule(task, delay, timeUnit);
         }

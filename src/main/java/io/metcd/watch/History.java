@@ -86,10 +86,12 @@ final class History {
                     reset(revision - 1);
                 }
                 long bytes = bytesThroughHead;
-                for (Event e : events.subList(i, end)) {
-                    bytes += bytes(e);
+                for (int j = i; j < end; j++) {
+                    bytes += bytes(events.get(j));
                 }
-                add(new Revision(revision, List.copyOf(events.subList(i, end)), bytes));
+                // Most revisions change one key: that list straight, not a copy of a view of the pass's list.
+                add(new Revision(revision, end - i == 1 ? List.of(events.get(i)) : List.copyOf(events.subList(i, end)),
+                        bytes));
             }
             i = end;
         }
