@@ -18,8 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * committed, which LEADER_LEASE does not check: a newly elected leader's commit index may still lag behind writes its
  * predecessor acknowledged.
  * <p>
- * A query that joins a round already in flight is answered by heartbeats sent before it was asked, so only a query
- * asked while none of this node's queries was in flight dates the lease (all of them go through here).
+ * {@link HeartbeatRounds} runs one round at a time, so a round's answers are never ones sent before it was asked.
  * <p>
  * A leadership transfer breaks that promise: the target starts an election at once and the others vote for it without
  * waiting for this leader's heartbeats to time out, while this leader may hear of it late (a slow link). So the lease
@@ -35,17 +34,12 @@ final class LeaderLease {
      */
     static final double DRIFT_MARGIN = 0.1;
     private final long durationNanos;
-    private final AtomicInteger roundsInFlight = new AtomicInteger();
     /** The latest term in which a leadership transfer started; leaders' terms start at 1. */
     private final AtomicInteger handedOverIn = new AtomicInteger();
     private volatile Confirmed confirmed;
 
     /** Leadership in {@code term} confirmed by a round asked for at {@code atNanos}. */
     private record Confirmed(int term, long atNanos) {
-    }
-
-    /** One heartbeat round asked for; {@code dates} whether its answer may date the lease. */
-    record Round(int term, long askedNanos, boolean dates) {
     }
 
     LeaderLease(Duration duration) {
@@ -68,17 +62,11 @@ final class LeaderLease {
         handedOverIn.accumulateAndGet(term, Math::max);
     }
 
-    /** Call before asking MicroRaft for a heartbeat round, with the term and the time read before. */
-    Round begin(int term, long askedNanos) {
-        return new Round(term, askedNanos, roundsInFlight.getAndIncrement() == 0);
-    }
-
-    /** Call once the round is answered, or failed. */
-    void end(Round round, boolean leadershipConfirmed) {
-        roundsInFlight.decrementAndGet();
-        if (leadershipConfirmed && round.dates()) {
-            // Rounds may end out of order: an older one ending last only shortens the lease.
-            confirmed = new Confirmed(round.term(), round.askedNanos());
-        }
+    /**
+     * A heartbeat round confirmed this node's leadership: it was asked for at {@code askedNanos} (System.nanoTime, read
+     * before MicroRaft was asked), when this node knew {@code term} as its latest.
+     */
+    void confirmedBy(int term, long askedNanos) {
+        confirmed = new Confirmed(term, askedNanos);
     }
 }

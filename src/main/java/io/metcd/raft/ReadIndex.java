@@ -16,9 +16,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Raft's ReadIndex: the index a read must wait for to see every write acknowledged before it started. The leader
- * answers with its commit index once it has confirmed its leadership (a heartbeat round for a linearizable read, its
- * lease otherwise, renewed by a heartbeat round when it has run out: see {@link LeaderLease}); a follower asks the
- * leader.
+ * answers with its commit index once it has confirmed its leadership (a heartbeat round for a linearizable read, see
+ * {@link HeartbeatRounds}; its lease otherwise, renewed by a heartbeat round when it has run out, see
+ * {@link LeaderLease}); a follower asks the leader.
  * <p>
  * A follower keeps the requests it sent until answered or failed. An answer may never come (the request or the
  * answer lost with a connection, or the leader deposed before it answered), so a request also fails, with a
@@ -30,6 +30,7 @@ final class ReadIndex {
     private final RaftNode raftNode;
     private final PeerTransport transport;
     private final LeaderLease lease;
+    private final HeartbeatRounds rounds;
     private final Map<Long, Asked> asked = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
 
@@ -42,6 +43,7 @@ final class ReadIndex {
         this.raftNode = raftNode;
         this.transport = transport;
         this.lease = lease;
+        this.rounds = new HeartbeatRounds(raftNode, lease);
     }
 
     /** As {@link io.metcd.kv.Consensus#readIndex}. */
@@ -51,13 +53,8 @@ final class ReadIndex {
         if (leader == null) {
             return CompletableFuture.failedFuture(new ProposalRejectedException("no leader"));
         } else if (leader.equals(local)) {
-            int term = now.getTerm();
-            long askedAt = System.nanoTime();
-            if (!linearizable && lease.holds(term, askedAt)) {
-                return query(QueryPolicy.LEADER_LEASE);
-            }
-            LeaderLease.Round round = lease.begin(term, askedAt);
-            return query(QueryPolicy.LINEARIZABLE).whenComplete((index, failure) -> lease.end(round, failure == null));
+            return !linearizable && lease.holds(now.getTerm(), System.nanoTime()) ? query(raftNode, QueryPolicy.LEADER_LEASE)
+                    : rounds.confirm();
         }
         long id = nextId.incrementAndGet();
         CompletableFuture<Long> index = new CompletableFuture<>();
@@ -69,8 +66,11 @@ final class ReadIndex {
         return index;
     }
 
-    /** This leader's commit index once MicroRaft confirms, as {@code policy} says, that it still leads. */
-    private CompletableFuture<Long> query(QueryPolicy policy) {
+    /**
+     * The commit index of {@code raftNode} once MicroRaft confirms, as {@code policy} says, that it still leads; fails
+     * with a {@link ProposalRejectedException} otherwise.
+     */
+    static CompletableFuture<Long> query(RaftNode raftNode, QueryPolicy policy) {
         CompletableFuture<Long> index = new CompletableFuture<>();
         raftNode.query(KvStateMachine.READ_INDEX, policy, Optional.empty(), Optional.empty())
                 .whenComplete((ordered, failure) -> {

@@ -67,10 +67,8 @@ class LeaseHandOverTest {
     void aLeaseEndedByAHandOverStaysEndedForTheRestOfItsTermEvenIfARoundConfirmsLeadership() {
         LeaderLease lease = new LeaderLease(Duration.ofSeconds(2));
         long now = System.nanoTime();
-        LeaderLease.Round round = lease.begin(3, now);
         lease.endForHandOver(3);
-        lease.end(round, true);
-        lease.end(lease.begin(3, now), true);
+        lease.confirmedBy(3, now);
 
         assertThat(lease.holds(3, now)).isFalse();
     }
@@ -80,7 +78,7 @@ class LeaseHandOverTest {
         LeaderLease lease = new LeaderLease(Duration.ofSeconds(2));
         lease.endForHandOver(3);
         long now = System.nanoTime();
-        lease.end(lease.begin(5, now), true);
+        lease.confirmedBy(5, now);
 
         assertThat(lease.holds(5, now)).isTrue();
     }
@@ -91,7 +89,7 @@ class LeaseHandOverTest {
         Duration timeout = Duration.ofSeconds(1);
         LeaderLease lease = LeaderLease.following(timeout);
         long asked = System.nanoTime();
-        lease.end(lease.begin(1, asked), true);
+        lease.confirmedBy(1, asked);
         long marginNanos = (long) (timeout.toNanos() * LeaderLease.DRIFT_MARGIN);
 
         assertThat(lease.holds(1, asked + timeout.toNanos() - marginNanos - 1)).isTrue();

@@ -40,7 +40,7 @@ class RaftTimingTest {
         long leaseNanos = (long) (timeoutNanos * (1 - LeaderLease.DRIFT_MARGIN));
         LeaderLease lease = LeaderLease.following(clock.heartbeatTimeout(config));
         long asked = System.nanoTime();
-        lease.end(lease.begin(1, asked), true);
+        lease.confirmedBy(1, asked);
 
         assertThat(leaseNanos).isLessThan(timeoutNanos);
         assertThat(lease.holds(1, asked + leaseNanos - 1)).isTrue();

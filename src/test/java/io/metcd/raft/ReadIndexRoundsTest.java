@@ -1,0 +1,56 @@
+package io.metcd.raft;
+
+import io.metcd.model.Member;
+import io.microraft.model.message.AppendEntriesSuccessResponse;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A leader's read index stands only on answers to heartbeats it sent after the read was asked: those prove that no
+ * other leader had been elected by the time the read started. Answers that were already on their way say nothing of
+ * that moment: a leader stopped (SIGSTOP, a long pause) while a heartbeat round was in flight finds them waiting when
+ * it goes on, after the others may have elected a successor that committed writes since. MicroRaft 0.7 lets a query
+ * join the round in flight, and so answers it from them; {@link ReadIndex} must not.
+ */
+class ReadIndexRoundsTest {
+    private static final Duration PATIENCE = Duration.ofSeconds(20);
+
+    @Test
+    void aReadAskedWhileAHeartbeatRoundIsInFlightIsNotConfirmedByThatRoundsAnswers() {
+        try (SteeredRaftGroup group = new SteeredRaftGroup(3).start()) {
+            int leader = group.awaitLeader();
+            group.replicate(leader, "an entry of the leader's term");
+            // Every answer to a heartbeat round is kept from the leader until the test delivers it.
+            group.drop(e -> e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
+                    && r.getQuerySequenceNumber() > 0);
+            // The leader's own node never sends on this path: no transport.
+            ReadIndex readIndex = new ReadIndex((Member) group.node(leader).getLocalEndpoint(), group.node(leader),
+                    null, LeaderLease.following(RaftTiming.HEARTBEAT_TIMEOUT));
+
+            CompletableFuture<Long> first = readIndex.of(true);
+            SteeredRaftGroup.Envelope answerToFirstRound = awaitAnswer(group, leader, 1);
+            CompletableFuture<Long> second = readIndex.of(true);
+            group.release(answerToFirstRound);
+
+            first.orTimeout(PATIENCE.toMillis(), TimeUnit.MILLISECONDS).join();
+            assertThat(second).as("a read asked after the answer confirming the round in flight was sent").isNotDone();
+            group.release(awaitAnswer(group, leader, 2));
+            assertThat(second.orTimeout(PATIENCE.toMillis(), TimeUnit.MILLISECONDS).join())
+                    .isGreaterThanOrEqualTo(first.join());
+        }
+    }
+
+    /** A follower's answer to the leader's heartbeat round {@code round}, once one has been sent. */
+    private static SteeredRaftGroup.Envelope awaitAnswer(SteeredRaftGroup group, int leader, long round) {
+        return await().atMost(PATIENCE).until(() -> group.sent().stream()
+                .filter(e -> e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
+                        && r.getQuerySequenceNumber() == round)
+                .findFirst(), java.util.Optional::isPresent).orElseThrow();
+    }
+}
