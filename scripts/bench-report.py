@@ -7,7 +7,9 @@
   STALL round=R system=S case=C max_s=X|n/a           the longest Raft-thread stall a node reported after it
   FAILOVER round=R system=S case=failover key=value... bench/write-load.py's summary of the failover case
   GOODPUT round=R system=S case=goodput key=value...  and of the goodput case
-  RSS round=R system=S node=N role=... kb=K           a node's VmRSS after the writes
+  RSS round=R system=S node=N role=... kb=K [anon_kb=A file_kb=F]
+                                                    a node's VmRSS after the writes, and its private and
+                                                    mapped-file parts
   RESTART round=R system=S node=N how=H secs=T kb=K   a follower restarted (BENCH=engines), RSS after it
   REDIS round=R system=metcd|redis case=C key=value... a redis-benchmark run (scripts/bench-redis.sh)
   NOTE free text                                      anything the reader must know
@@ -276,15 +278,22 @@ def main(path):
     redis_table(raw)
     # RSS after the writes: per node, the largest over the rounds (the leader moves between rounds).
     for s in systems:
-        per_node = defaultdict(int)
+        per_node = {}
         for r in raw.rss:
-            if r["system"] == s:
-                per_node[int(r["node"])] = max(per_node[int(r["node"])], int(r["kb"]))
+            n = int(r["node"])
+            if r["system"] == s and (n not in per_node or int(r["kb"]) > int(per_node[n]["kb"])):
+                per_node[n] = r
         if per_node:
-            nodes = ", ".join(f"node {n} {kb / 1024:.0f}" for n, kb in sorted(per_node.items()))
+            nodes = ", ".join(f"node {n} {rss_parts(r)}" for n, r in sorted(per_node.items()))
             print(f"RSS after writes, MB (max over rounds) {s}: {nodes}")
     print()
     print_problems(raw)
+
+
+def rss_parts(r):
+    """'266 (anon 190, file 76)': a node's RSS in MB, with its private and mapped-file parts when recorded."""
+    mb = lambda key: f"{int(r[key]) / 1024:.0f}"
+    return mb("kb") + (f" (anon {mb('anon_kb')}, file {mb('file_kb')})" if "anon_kb" in r else "")
 
 
 def print_problems(raw):

@@ -361,6 +361,12 @@ run_case() {
 
 # VmRSS of a process in kB, or nothing if it is gone.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+# The two parts of it: "anon_kb=A file_kb=F", private memory (heap, malloc) and mapped files' pages (the
+# JVM's start-up cache, the WAL's and engines' memory maps, bbolt's for etcd), or nothing if it is gone.
+rss_parts() {
+  awk '/^RssAnon:/ { a = $2 } /^Rss(File|Shmem):/ { f += $2 } END { if (a != "") print "anon_kb=" a " file_kb=" f }' \
+    "/proc/$1/status" 2>/dev/null || true
+}
 
 # Appends an RSS line per node of the running cluster. Args: system round leader pid...(node order)
 record_rss() {
@@ -370,7 +376,7 @@ record_rss() {
     n=$((n + 1))
     kb=$(rss_kb "$pid")
     [[ -n $kb ]] || { note "$system round $round: node $n (pid $pid) is gone"; continue; }
-    echo "RSS round=$round system=$system node=$n role=$([[ $n == "$leader" ]] && echo leader || echo follower) kb=$kb" >>"$raw"
+    echo "RSS round=$round system=$system node=$n role=$([[ $n == "$leader" ]] && echo leader || echo follower) kb=$kb $(rss_parts "$pid")" >>"$raw"
   done
 }
 
