@@ -5,6 +5,7 @@ import io.microraft.model.message.AppendEntriesSuccessResponse;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -51,6 +52,6 @@ class ReadIndexRoundsTest {
         return await().atMost(PATIENCE).until(() -> group.sent().stream()
                 .filter(e -> e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
                         && r.getQuerySequenceNumber() == round)
-                .findFirst(), java.util.Optional::isPresent).orElseThrow();
+                .findFirst(), Optional::isPresent).orElseThrow();
     }
 }
