@@ -11,6 +11,7 @@ import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.ProtocolException;
 import java.net.Socket;
 import java.net.SocketAddress;
@@ -20,9 +21,11 @@ import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The inbound half of a link: one connection a peer dialed to this node, read on a virtual thread of its own until
- * it ends or breaks the protocol. The peer first introduces itself ({@link Handshake}); then every frame's message is
- * handed to {@link PeerTransport}, which delivers it.
+ * The inbound half of a link: one connection a peer dialed to this node, read until it ends or breaks the protocol.
+ * The peer first introduces itself ({@link Handshake}), read on the virtual thread the connection was accepted for;
+ * then every frame's message is handed to {@link PeerTransport}, which delivers it, read on a platform thread of the
+ * connection's own. So Raft's messages never wait for a virtual thread carrier busy with client work (see
+ * {@link PeerTransport}), while a stranger that connects and says nothing costs no more than a virtual thread.
  */
 final class InboundPeer {
     private static final Logger LOG = LoggerFactory.getLogger(InboundPeer.class);
@@ -54,7 +57,7 @@ final class InboundPeer {
             socket.setSoTimeout(0);
             AtomicLong heard = transport.connected(peer, socket);
             LOG.info("accepted connection from member {} at {}", peerId, remote);
-            readFrames(in, heard);
+            readFramesOnAPlatformThread(in, heard);
             LOG.info("member {} at {} closed its connection", peerId, remote);
         } catch (ProtocolException | CodecException | SocketTimeoutException e) {
             if (!transport.isClosed()) {
@@ -71,6 +74,30 @@ final class InboundPeer {
 
     private String member() {
         return peerId > 0 ? " (member " + peerId + ")" : "";
+    }
+
+    /**
+     * {@link #readFrames} on a platform thread started for it, which this thread waits for. Interrupted (the transport
+     * is closing, and closes the socket), it gives up at once: the platform thread ends as the socket closes.
+     */
+    private void readFramesOnAPlatformThread(DataInputStream in, AtomicLong heard) throws IOException {
+        IOException[] failure = new IOException[1];
+        Thread frames = Thread.ofPlatform().daemon().name(Thread.currentThread().getName() + "-frames").start(() -> {
+            try {
+                readFrames(in, heard);
+            } catch (IOException e) {
+                failure[0] = e;
+            }
+        });
+        try {
+            frames.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while reading frames");
+        }
+        if (failure[0] != null) {
+            throw failure[0];
+        }
     }
 
     /** Reads frames and hands their messages on; returns when the peer closes between frames. */

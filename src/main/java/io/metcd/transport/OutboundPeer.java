@@ -20,8 +20,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The outbound half of the link to one peer: a bounded queue that {@link PeerTransport} offers messages
- * to without ever blocking, and one virtual thread that dials the peer, writes the queue out as frames
- * and dials again when the connection breaks.
+ * to without ever blocking, and one platform thread that dials the peer, writes the queue out as frames
+ * and dials again when the connection breaks (why not a virtual one: {@link PeerTransport}).
  * <p>
  * Messages are lost rather than held without bound: a message that finds the queue full is dropped,
  * whatever was in flight when a connection breaks is lost, and the queue is emptied whenever the peer
@@ -69,7 +69,8 @@ final class OutboundPeer {
         this.transport = transport;
         this.id = member.id();
         this.member = member;
-        this.thread = Thread.ofVirtual().name("metcd-" + transport.localId() + "-to-" + id).unstarted(this::run);
+        this.thread = Thread.ofPlatform().daemon().name("metcd-" + transport.localId() + "-to-" + id)
+                .unstarted(this::run);
     }
 
     OutboundPeer start() {

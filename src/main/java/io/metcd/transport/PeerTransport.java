@@ -39,9 +39,15 @@ import java.util.function.IntConsumer;
  * metcd's {@link Transport}: raw TCP between the nodes of one Raft group, on the host and port of each
  * member's peer URL (the URL's scheme is only a label).
  * <p>
- * Connections are one-directional. A node dials every peer it sends to, on one virtual thread per peer
- * that drains a bounded queue, and accepts the connections its peers dial to it, reading each on a
- * virtual thread of its own. So no two nodes ever race to share a connection.
+ * Connections are one-directional. A node dials every peer it sends to, on one thread per peer that drains
+ * a bounded queue, and accepts the connections its peers dial to it, reading each on a thread of its own.
+ * So no two nodes ever race to share a connection.
+ * <p>
+ * Those threads are platform threads, as MicroRaft's own is, while client requests and watches run on virtual
+ * ones: virtual threads share a few carrier threads and are not preempted, so under a flood of client work
+ * (a thousand watchers woken by every write) a heartbeat would wait for a carrier behind it, and a follower
+ * that waits a heartbeat timeout for one gives its leader up. The kernel shares the cores among platform
+ * threads, so Raft's messages keep moving whatever the carriers are doing.
  * <p>
  * On the wire, the dialer first sends a handshake (magic, protocol version, group id and its member
  * id, see {@link Handshake}); then frames, each a big-endian {@code i32} payload length followed by one
@@ -149,7 +155,7 @@ public final class PeerTransport implements Transport, PeerCounters, AutoCloseab
         }
         ServerSocket s = bind();
         server = s;
-        acceptor = Thread.ofVirtual().name("metcd-" + local.id() + "-peer-accept").start(() -> acceptLoop(s));
+        acceptor = Thread.ofPlatform().daemon().name("metcd-" + local.id() + "-peer-accept").start(() -> acceptLoop(s));
         LOG.info("member {} listening for peers on {}", local.id(), s.getLocalSocketAddress());
     }
 
