@@ -20,7 +20,12 @@ import java.util.concurrent.TimeUnit;
  * <li>the election timeouts, which MicroRaft gives in milliseconds, stay real: a failed election is tried again after
  * that time, with up to 100 ms more at random to tell two candidates apart;</li>
  * <li>a task handed over without a delay (most of MicroRaft's, and {@link RaftThreadProbe}'s) is queued as on the
- * default executor, so how late it runs, the stall the probe reports, is real time.</li>
+ * default executor, so how late it runs, the stall the probe reports, is real time;</li>
+ * <li>a task given a delay is queued when the delay is over, behind what waits there then. The default executor
+ * orders a task by when it is due, so a timer that came due while the Raft thread was held (a full {@code commitC},
+ * a long collection) ran before the messages that arrived after that moment and waited with it: a follower's check
+ * of its leader found the last heartbeat it had read older than the heartbeat timeout, with newer ones waiting behind
+ * the check, and it gave a live leader up and pre-voted.</li>
  * </ul>
  */
 final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAware {
@@ -43,10 +48,11 @@ final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAwar
 
     @Override
     public void schedule(Runnable task, long delay, TimeUnit timeUnit) {
+        Runnable queueWhenDue = () -> raftThread.execute(task);
         if (timeUnit == TimeUnit.SECONDS || task instanceof LeaderBackoffResetTask) {
-            raftThread.schedule(task, clock.toRealNanos(timeUnit.toNanos(delay)), TimeUnit.NANOSECONDS);
+            raftThread.schedule(queueWhenDue, clock.toRealNanos(timeUnit.toNanos(delay)), TimeUnit.NANOSECONDS);
         } else {
-            raftThread.schedule(task, delay, timeUnit);
+            raftThread.schedule(queueWhenDue, delay, timeUnit);
         }
     }
 

@@ -59,8 +59,18 @@ final class SteeredRaftGroup implements AutoCloseable {
 
     /** @param heartbeatTimeoutSecs how long a follower waits for its leader's heartbeats (sent every second) */
     SteeredRaftGroup(int size, int heartbeatTimeoutSecs) {
-        RaftConfig config = RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(500).setLeaderHeartbeatPeriodSecs(1)
-                .setLeaderHeartbeatTimeoutSecs(heartbeatTimeoutSecs).setCommitCountToTakeSnapshot(1_000_000).build();
+        this(size, RaftConfig.newBuilder().setLeaderElectionTimeoutMillis(500).setLeaderHeartbeatPeriodSecs(1)
+                .setLeaderHeartbeatTimeoutSecs(heartbeatTimeoutSecs).setCommitCountToTakeSnapshot(1_000_000).build(),
+                false);
+    }
+
+    /** Nodes timed as {@link RaftLoop} times them ({@link RaftTiming}, {@link RaftClock}, {@link RaftClockExecutor}). */
+    static SteeredRaftGroup withMetcdTiming(int size) {
+        return new SteeredRaftGroup(size,
+                RaftTiming.configure(RaftConfig.newBuilder()).setCommitCountToTakeSnapshot(1_000_000).build(), true);
+    }
+
+    private SteeredRaftGroup(int size, RaftConfig config, boolean metcdClock) {
         List<RaftEndpoint> members = new ArrayList<>();
         for (int id = 1; id <= size; id++) {
             members.add(new Member(id, "http://127.0.0.1:" + (20000 + id)));
@@ -68,9 +78,14 @@ final class SteeredRaftGroup implements AutoCloseable {
         for (RaftEndpoint endpoint : members) {
             Member member = (Member) endpoint;
             SnapshotBoundaryFix fix = new SnapshotBoundaryFix(new SteeredTransport(member.id()));
-            RaftNodeImpl node = (RaftNodeImpl) RaftNode.newBuilder().setGroupId(RaftLoop.GROUP_ID).setConfig(config)
+            RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(RaftLoop.GROUP_ID).setConfig(config)
                     .setLocalEndpoint(member).setInitialGroupMembers(members).setTransport(fix)
-                    .setStateMachine(new Counter()).build();
+                    .setStateMachine(new Counter());
+            if (metcdClock) {
+                RaftClock clock = new RaftClock();
+                builder.setClock(clock).setExecutor(new RaftClockExecutor(clock));
+            }
+            RaftNodeImpl node = (RaftNodeImpl) builder.build();
             fix.attach(node);
             nodes.put(member.id(), node);
             fixes.put(member.id(), fix);
