@@ -24,8 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * The inbound half of a link: one connection a peer dialed to this node, read until it ends or breaks the protocol.
  * The peer first introduces itself ({@link Handshake}), read on the virtual thread the connection was accepted for;
  * then every frame's message is handed to {@link PeerTransport}, which delivers it, read on a platform thread of the
- * connection's own. So Raft's messages never wait for a virtual thread carrier busy with client work (see
- * {@link PeerTransport}), while a stranger that connects and says nothing costs no more than a virtual thread.
+ * connection's own. So once a peer is connected, its Raft messages never wait for a virtual thread carrier busy with
+ * client work (see {@link PeerTransport}), while a stranger that connects and says nothing costs no more than a virtual
+ * thread. A peer that connects again while the carriers are all busy waits for one to read its handshake.
  */
 final class InboundPeer {
     private static final Logger LOG = LoggerFactory.getLogger(InboundPeer.class);
@@ -77,15 +78,16 @@ final class InboundPeer {
     }
 
     /**
-     * {@link #readFrames} on a platform thread started for it, which this thread waits for. Interrupted (the transport
-     * is closing, and closes the socket), it gives up at once: the platform thread ends as the socket closes.
+     * {@link #readFrames} on a platform thread started for it, which this thread waits for; what it throws is thrown
+     * here, so that {@link #serve} reports it as it reports a broken handshake. The transport ends both by closing the
+     * socket; interrupted, this thread gives up waiting at once, and the other ends as the socket closes.
      */
     private void readFramesOnAPlatformThread(DataInputStream in, AtomicLong heard) throws IOException {
-        IOException[] failure = new IOException[1];
+        Throwable[] failure = new Throwable[1];
         Thread frames = Thread.ofPlatform().daemon().name(Thread.currentThread().getName() + "-frames").start(() -> {
             try {
                 readFrames(in, heard);
-            } catch (IOException e) {
+            } catch (Throwable e) {
                 failure[0] = e;
             }
         });
@@ -95,8 +97,12 @@ final class InboundPeer {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while reading frames");
         }
-        if (failure[0] != null) {
-            throw failure[0];
+        switch (failure[0]) {
+            case null -> { }
+            case IOException e -> throw e;
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            default -> throw new IllegalStateException(failure[0]);
         }
     }
 

@@ -54,6 +54,11 @@ final class OutboundPeer {
     private volatile Member member;
     /** The established connection, null while there is none. */
     private volatile Socket socket;
+    /**
+     * The connection being dialed, null while none is: {@link #stop} closes it, as a platform thread blocked in a dial
+     * (or in the handshake's write) does not end on an interrupt.
+     */
+    private volatile Socket dialing;
 
     // Confined to the sender thread.
     private OutputStream out;
@@ -104,6 +109,7 @@ final class OutboundPeer {
     /** Starts stopping the sender thread: it ends whatever it is blocked in. */
     void stop() {
         thread.interrupt();
+        PeerTransport.closeQuietly(dialing);
         PeerTransport.closeQuietly(socket);
     }
 
@@ -142,6 +148,7 @@ final class OutboundPeer {
         }
         Member target = member;
         Socket s = new Socket();
+        dialing = s;
         try {
             // Bursts are flushed whole, so Nagle's algorithm could only delay the last frame of each.
             s.setTcpNoDelay(true);
@@ -159,8 +166,15 @@ final class OutboundPeer {
             transport.connectionLost(id);
             failed("cannot reach " + target, e);
             return false;
+        } finally {
+            dialing = null;
         }
         socket = s;
+        if (transport.isClosed()) {
+            // stop() may have run before socket was set, and closed nothing: the connection is this thread's to close.
+            disconnect();
+            return false;
+        }
         connectedUrl = target.peerUrl();
         connectedAt = System.nanoTime();
         if (everConnected) {

@@ -47,7 +47,8 @@ import java.util.function.IntConsumer;
  * ones: virtual threads share a few carrier threads and are not preempted, so under a flood of client work
  * (a thousand watchers woken by every write) a heartbeat would wait for a carrier behind it, and a follower
  * that waits a heartbeat timeout for one gives its leader up. The kernel shares the cores among platform
- * threads, so Raft's messages keep moving whatever the carriers are doing.
+ * threads, so Raft's messages keep moving whatever the carriers are doing. Only the handshake of a connection
+ * a peer dials is read on a virtual thread ({@link InboundPeer}: a stranger must not cost a platform thread).
  * <p>
  * On the wire, the dialer first sends a handshake (magic, protocol version, group id and its member
  * id, see {@link Handshake}); then frames, each a big-endian {@code i32} payload length followed by one

@@ -38,9 +38,12 @@ class HeldRaftThreadTest {
             group.release(heartbeat);
             CountDownLatch release = new CountDownLatch(1);
             group.node(follower).getExecutor().execute(() -> awaitQuietly(release));
-            await().atMost(Duration.ofSeconds(20)).until(() -> appendsTo(group, follower, sentBefore)
-                    >= HEARTBEATS_WHILE_HELD);
-            release.countDown();
+            try {
+                await().atMost(Duration.ofSeconds(20)).until(() -> appendsTo(group, follower, sentBefore)
+                        >= HEARTBEATS_WHILE_HELD);
+            } finally {
+                release.countDown(); // else a failure here would leave the node held, and closing it would hang
+            }
             int sentAfterRelease = group.sent().size();
             // Once the follower has gone through its queue and heard a few heartbeats more, it has judged its leader.
             CompletableFuture<Void> queueRead = new CompletableFuture<>();
