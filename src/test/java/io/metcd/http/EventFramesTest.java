@@ -62,4 +62,33 @@ class EventFramesTest {
         assertThat(text(frames.frame(e))).contains(new String(big)).endsWith(",\"revision\":7}\n\n");
         assertThat(frames.frame(e)).isNotSameAs(frames.frame(e));
     }
+
+    @Test
+    void streamsSixteenThousandRevisionsApartShareTheirFrames() {
+        // 1,000 watchers of a busy follower spread over seconds of writes: at 2,000 a second, 16,000 revisions are 8 s.
+        Event oldest = put(1, "bench-1", "v");
+        byte[] first = frames.frame(oldest);
+        for (long revision = 2; revision <= 16_000; revision++) {
+            frames.frame(put(revision, "bench-" + revision, "v"));
+        }
+        assertThat(frames.frame(oldest)).isSameAs(first);
+    }
+
+    @Test
+    void theFramesHeldWeighNoMoreThanTheirBoundHoweverLargeTheValues() {
+        String small = "x".repeat(EventFrames.SMALL_EVENT_BYTES - 10);
+        String large = "x".repeat(EventFrames.MAX_HELD_BYTES - 200);
+        Event last = null;
+        for (long revision = 1; revision <= 2L * EventFrames.SMALL_SLOTS; revision++) {
+            // Two events a revision, of each size, so that every slot of both tables is taken.
+            frames.frame(put(revision, "a", small));
+            frames.frame(put(revision, "b", small));
+            frames.frame(put(revision, "c", large));
+            last = put(revision, "d", large);
+            frames.frame(last);
+        }
+        assertThat(frames.heldBytes()).isLessThanOrEqualTo(EventFrames.MAX_HELD_TOTAL_BYTES)
+                .isGreaterThan(EventFrames.MAX_HELD_TOTAL_BYTES * 3 / 4);
+        assertThat(frames.frame(last)).as("the latest frame, held").isSameAs(frames.frame(last));
+    }
 }
