@@ -5,6 +5,7 @@ import io.microraft.executor.impl.DefaultRaftNodeExecutor;
 import io.microraft.impl.task.LeaderBackoffResetTask;
 import io.microraft.lifecycle.RaftNodeLifecycleAware;
 
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,14 +22,26 @@ import java.util.concurrent.TimeUnit;
  * that time, with up to 100 ms more at random to tell two candidates apart;</li>
  * <li>a task handed over without a delay (most of MicroRaft's, and {@link RaftThreadProbe}'s) is queued as on the
  * default executor, so how late it runs, the stall the probe reports, is real time;</li>
- * <li>a task given a delay is queued when the delay is over, behind what waits there then. The default executor
- * orders a task by when it is due, so a timer that came due while the Raft thread was held (a full {@code commitC},
- * a long collection) ran before the messages that arrived after that moment and waited with it: a follower's check
- * of its leader found the last heartbeat it had read older than the heartbeat timeout, with newer ones waiting behind
- * the check, and it gave a live leader up and pre-voted.</li>
+ * <li>a task given a delay is queued when the delay is over, behind what waits there then; and if it then waited in
+ * the queue longer than {@link #STALL} (the thread was held: a full {@code commitC}, a long collection), it is queued
+ * again, behind what arrived meanwhile, up to {@link #MAX_REQUEUES} times. The default executor orders a task by when
+ * it is due, so a timer that came due while the Raft thread was held ran before the messages that arrived after that
+ * moment and waited with it; and one queued just before the thread was held ran before the messages that arrived
+ * during the hold. Either way a follower's check of its leader found the last heartbeat it had read older than the
+ * heartbeat timeout, with newer ones waiting behind the check, and it gave a live leader up and pre-voted. A timer
+ * run so is at most {@link #STALL} late on what the messages say, a tenth of the heartbeat timeout.</li>
  * </ul>
  */
 final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAware {
+    /** How long a due timer may wait in the queue before it is queued again, behind what arrived meanwhile. */
+    static final Duration STALL = RaftTiming.HEARTBEAT_PERIOD;
+    /**
+     * How many times a due timer is queued again at most: a thread that stalls at every turn still runs its timers,
+     * a heartbeat timeout late at most.
+     */
+    static final int MAX_REQUEUES = 10;
+    private static final long STALL_NANOS = STALL.toNanos();
+
     private final DefaultRaftNodeExecutor raftThread = new DefaultRaftNodeExecutor();
     private final RaftClock clock;
 
@@ -48,12 +61,24 @@ final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAwar
 
     @Override
     public void schedule(Runnable task, long delay, TimeUnit timeUnit) {
-        Runnable queueWhenDue = () -> raftThread.execute(task);
+        Runnable queueWhenDue = () -> queueBehindWaiting(task, 0);
         if (timeUnit == TimeUnit.SECONDS || task instanceof LeaderBackoffResetTask) {
             raftThread.schedule(queueWhenDue, clock.toRealNanos(timeUnit.toNanos(delay)), TimeUnit.NANOSECONDS);
         } else {
             raftThread.schedule(queueWhenDue, delay, timeUnit);
         }
+    }
+
+    /** Queues a due timer, again if it waited there through a stall of the thread: see the class's comment. */
+    private void queueBehindWaiting(Runnable task, int requeues) {
+        long queued = System.nanoTime();
+        raftThread.execute(() -> {
+            if (System.nanoTime() - queued > STALL_NANOS && requeues < MAX_REQUEUES) {
+                queueBehindWaiting(task, requeues + 1);
+            } else {
+                task.run();
+            }
+        });
     }
 
     @Override
