@@ -29,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * moment and waited with it; and one queued just before the thread was held ran before the messages that arrived
  * during the hold. Either way a follower's check of its leader found the last heartbeat it had read older than the
  * heartbeat timeout, with newer ones waiting behind the check, and it gave a live leader up and pre-voted. A timer
- * run so is at most {@link #STALL} late on what the messages say, a tenth of the heartbeat timeout.</li>
+ * run so is at most {@link #STALL} late on what the messages say, a tenth of the heartbeat timeout, unless the thread
+ * stalled at each of its {@link #MAX_REQUEUES} turns.</li>
  * </ul>
  */
 final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAware {
@@ -37,7 +38,7 @@ final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAwar
     static final Duration STALL = RaftTiming.HEARTBEAT_PERIOD;
     /**
      * How many times a due timer is queued again at most: a thread that stalls at every turn still runs its timers,
-     * a heartbeat timeout late at most.
+     * after that many turns (each one a stall of {@link #STALL} at least).
      */
     static final int MAX_REQUEUES = 10;
     private static final long STALL_NANOS = STALL.toNanos();

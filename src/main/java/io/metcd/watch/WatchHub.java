@@ -189,7 +189,10 @@ public final class WatchHub implements ChangeListener, Watches {
         /** Moved by this watcher's reader, and by the waker while it waits (under the hub's lock). */
         volatile long position;
         volatile boolean closed;
-        /** The thread that waits, and whether the waker took it out of {@link #waiting} (under the hub's lock). */
+        /**
+         * The thread that waits (set before it reads {@link #closed}), and whether the waker took it out of
+         * {@link #waiting} (set under the hub's lock).
+         */
         volatile Thread thread;
         volatile boolean woken;
 
