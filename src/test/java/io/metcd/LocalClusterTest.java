@@ -131,7 +131,7 @@ class LocalClusterTest {
     }
 
     @Test
-    void startNodeWaitsForANodeWhoseCommandLineDoesNotNameItForAMomentAndLeavesItServing() throws Exception {
+    void startNodeWaitsForANodeWhoseCommandLineDoesNotNameItForAMomentThenReportsItServingAndItsLeader() throws Exception {
         Path script = copyOfScriptWithNode(NODE_SLOW_TO_SHOW_ITS_NAME);
         Path data = dataDir("slow-name");
         Result started = run(script, data, List.of("start-node", "1"),
@@ -139,7 +139,8 @@ class LocalClusterTest {
         long pid = pidIn(Files.readString(data.resolve("node1/www/-/status")));
         try {
             assertThat(started.status()).as(started.output()).isZero();
-            assertThat(started.output()).contains("node 1 started: pid " + pid);
+            assertThat(started.output()).contains("node 1 started: pid " + pid + ", http://127.0.0.1:" + (clientPortBase + 1)
+                    + ", leader node 1, log ");
             assertThat(pidAnswering(1)).isEqualTo(pid);
         } finally {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly); // also when start-node left it behind
