@@ -95,6 +95,7 @@ public final class Node implements AutoCloseable {
         }
         wal.reportSyncTimes(metrics::walSynced);
         snapshots.reportWriteTimes(metrics::snapshotWritten);
+        snapshots.reportSyncTimes(metrics::snapshotSynced);
         Optional<RestoredRaftState> restored = wal.restore();
         if (restored.isPresent()) {
             Member persisted = (Member) restored.get().getLocalEndpointPersistentState().getLocalEndpoint();

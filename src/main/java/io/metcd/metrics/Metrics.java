@@ -71,6 +71,9 @@ public final class Metrics implements RaftMetrics, HttpMetrics, RespMetrics {
     private final Histogram snapshotWrite = Histogram.builder().name("metcd_snapshot_write_duration_seconds")
             .help("Time to write a snapshot taken here to disk, from the store's view of its state, until it is durable")
             .classicExponentialUpperBounds(0.01, 2, 15).withoutExemplars().register(registry); // 10 ms to 160 s
+    private final Histogram snapshotSync = Histogram.builder().name("metcd_snapshot_sync_duration_seconds")
+            .help("Time of one sync of a snapshot file while it is written, every few chunks")
+            .classicExponentialUpperBounds(0.0001, 2, 17).withoutExemplars().register(registry); // 100 us to 6.5 s
     private final AtomicLong raftThreadStallMax = new AtomicLong();
 
     private volatile Supplier<RaftNodeReport> reports;
@@ -134,6 +137,10 @@ public final class Metrics implements RaftMetrics, HttpMetrics, RespMetrics {
 
     public void snapshotWritten(long nanos) {
         snapshotWrite.observe(nanos / 1e9);
+    }
+
+    public void snapshotSynced(long nanos) {
+        snapshotSync.observe(nanos / 1e9);
     }
 
     // --------------------------------------------------------------------------------- read when scraped

@@ -237,6 +237,14 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
         writing.reportWriteTimes(observer);
     }
 
+    /**
+     * Tells {@code observer} how long each sync of a snapshot taken here took while it was being written, every few
+     * chunks, in nanoseconds (for the metrics).
+     */
+    public void reportSyncTimes(LongConsumer observer) {
+        writing.reportSyncTimes(observer);
+    }
+
     /** For the writer: waits for a snapshot whose view is open and marks it being written; null once closed. */
     SnapshotFile nextToWrite() throws InterruptedException {
         return awaitNext(() -> {

@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
@@ -161,6 +162,34 @@ class SnapshotFilesTest extends WalTest {
         assertThat(parts.get(1).whenReadable()).isNotDone();
         carryOn.countDown();
         assertThat(parts.get(1).whenReadable()).succeedsWithin(PATIENCE);
+    }
+
+    /**
+     * Its file is synced every few chunks as they are written, not only at its end: a large snapshot never leaves the disk
+     * all of its state to write at once, for the WAL's syncs to wait behind.
+     */
+    @Test
+    void aSnapshotBeingWrittenIsSyncedEveryFewChunksBeforeItsEnd() throws Exception {
+        ChronicleRaftStore store = openRestored();
+        persistIdentity(store);
+        AtomicInteger syncs = new AtomicInteger();
+        store.snapshots().reportSyncTimes(nanos -> syncs.incrementAndGet());
+        int chunks = 2 * SnapshotWriter.SYNC_EVERY_CHUNKS + 1;
+        take(store, 5, chunks);
+        CountDownLatch carryOn = new CountDownLatch(1);
+        byte[] state = state(chunks * 4096);
+        int untilSync = SnapshotWriter.SYNC_EVERY_CHUNKS * 4096 + 1; // a chunk is written once a byte after it comes
+        opened(store, 5).accept(new TestView(5, out -> {
+            out.write(state, 0, untilSync);
+            awaitQuietly(carryOn);
+            out.write(state, untilSync, state.length - untilSync);
+        }));
+
+        await().atMost(PATIENCE).until(() -> syncs.get() == 1);
+        assertThat(store.snapshots().whenDurable(5)).isNotDone();
+        carryOn.countDown();
+        assertThat(store.snapshots().whenDurable(5)).succeedsWithin(PATIENCE);
+        assertThat(syncs).hasValue(2);
     }
 
     @Test
