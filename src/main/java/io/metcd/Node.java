@@ -132,6 +132,7 @@ public final class Node implements AutoCloseable {
             metrics.watchRaft(raft::term, () -> raft.role() == RaftRole.LEADER, () -> raft.leader() != null,
                     raft::report);
             metrics.watchStore(store::appliedIndex);
+            store.reportStoreTimes(metrics::passStored);
             metrics.watchPeers(raft.transport());
             WatchHub watches = new WatchHub(WatchHub.DEFAULT_HISTORY_BYTES);
             store.listen(watches);

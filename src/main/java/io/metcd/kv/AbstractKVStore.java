@@ -24,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
 import java.util.function.BiPredicate;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -70,6 +71,7 @@ public abstract class AbstractKVStore implements KVStore {
     /** The applier's. */
     private final Pass pass;
     private volatile ChangeListener listener = ChangeListener.NONE;
+    private volatile LongConsumer storeTimes = nanos -> { };
 
     /**
      * @param fresh        the node starts with no Raft state of its own: a stale read need not wait for a catch-up
@@ -260,6 +262,11 @@ public abstract class AbstractKVStore implements KVStore {
     }
 
     @Override
+    public void reportStoreTimes(LongConsumer observer) {
+        storeTimes = observer;
+    }
+
+    @Override
     public void listen(ChangeListener listener) {
         // Under the view's lock, the revision told is that of a made-visible state whose events are not yet told, if
         // any: the listener ignores them (ChangeListener's contract).
@@ -435,11 +442,13 @@ public abstract class AbstractKVStore implements KVStore {
     private void makeVisible(long index) {
         Map<String, Record> changes = pass.takeChanges();
         StoreMeta meta = pass.meta();
+        long start = System.nanoTime();
         exclusively(() -> {
             store(index, meta, changes);
             visible = meta;
             changes.forEach((key, record) -> expiring.set(key, record == null ? 0 : record.expiresAt()));
         });
+        storeTimes.accept(System.nanoTime() - start);
     }
 
     /** Makes what this pass applied up to {@code index} visible, publishes it, then answers its clients. */

@@ -8,6 +8,7 @@ import io.metcd.model.Unavailable;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongConsumer;
 
 /**
  * The replicated key-value store, as raftexample's kvstore, and the one way into it: the HTTP API, the Raft loop,
@@ -118,6 +119,13 @@ public interface KVStore extends AutoCloseable {
      * taken earlier, an upper bound of the size of one taken later, known before the store reaches it.
      */
     long snapshotGrowthBound(List<Operation.Proposal> writes);
+
+    /**
+     * Has {@code observer} told, in nanoseconds, how long the engine took to store each pass of the applier (readers of
+     * several keys wait meanwhile, and so, once {@code commitC} is full, does the Raft thread); call before
+     * {@link #start}.
+     */
+    void reportStoreTimes(LongConsumer observer);
 
     /** Where the Raft loop reports what became of the writes it took from {@code proposeC}. */
     WriteOutcomes writeOutcomes();

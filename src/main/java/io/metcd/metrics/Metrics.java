@@ -74,6 +74,13 @@ public final class Metrics implements RaftMetrics, HttpMetrics, RespMetrics {
     private final Histogram snapshotSync = Histogram.builder().name("metcd_snapshot_sync_duration_seconds")
             .help("Time of one sync of a snapshot file while it is written, every few chunks")
             .classicExponentialUpperBounds(0.0001, 2, 17).withoutExemplars().register(registry); // 100 us to 6.5 s
+    private final Histogram commitWait = Histogram.builder().name("metcd_commit_wait_duration_seconds")
+            .help("Time the Raft thread waited for room on a full commitC, each time it had to: the store applying "
+                    + "more slowly than entries commit").classicExponentialUpperBounds(0.0001, 2, 17)
+            .withoutExemplars().register(registry); // 100 us to 6.5 s
+    private final Histogram applyStore = Histogram.builder().name("metcd_apply_store_duration_seconds")
+            .help("Time for the engine to store one pass of the applier, readers of several keys held off meanwhile")
+            .classicExponentialUpperBounds(0.0001, 2, 17).withoutExemplars().register(registry); // 100 us to 6.5 s
     private final AtomicLong raftThreadStallMax = new AtomicLong();
 
     private volatile Supplier<RaftNodeReport> reports;
@@ -128,6 +135,15 @@ public final class Metrics implements RaftMetrics, HttpMetrics, RespMetrics {
     @Override
     public void snapshotTaken(long nanos) {
         snapshotDuration.observe(nanos / 1e9);
+    }
+
+    @Override
+    public void commitWaited(long nanos) {
+        commitWait.observe(nanos / 1e9);
+    }
+
+    public void passStored(long nanos) {
+        applyStore.observe(nanos / 1e9);
     }
 
     @Override

@@ -230,7 +230,11 @@ final class KvStateMachine implements StateMachine, InternalCommitAware {
 
     private void publish(Commit commit) {
         try {
-            commitC.put(commit);
+            if (!commitC.offer(commit)) {
+                long start = System.nanoTime();
+                commitC.put(commit);
+                metrics.commitWaited(System.nanoTime() - start);
+            }
             if (commit instanceof Commit.Apply || commit instanceof Commit.TermStarted
                     || commit instanceof Commit.MembershipChanged) {
                 metrics.committed();

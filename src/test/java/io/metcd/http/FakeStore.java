@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 
 /**
  * A store for the HTTP API's tests: a real in-memory store committing every write at once ({@link InstantStore}),
@@ -141,6 +142,11 @@ final class FakeStore implements KVStore {
     @Override
     public WriteOutcomes writeOutcomes() {
         throw new UnsupportedOperationException("only consensus reports write outcomes");
+    }
+
+    @Override
+    public void reportStoreTimes(LongConsumer observer) {
+        throw new UnsupportedOperationException("the HTTP layer reports no store times");
     }
 
     /** Has the store under it tell {@code listener}, and the next one after each {@link #reset}. */

@@ -189,6 +189,23 @@ class MetricsTest {
         assertConsistent(durations);
     }
 
+    @Test
+    void timesEachPassTheEngineStoresOnEveryNode() {
+        Map<Integer, Long> before = new HashMap<>();
+        for (int id : List.of(leaderId, followerId)) {
+            before.put(id, scrape(cluster.client(id)).count("metcd_apply_store_duration_seconds", ""));
+        }
+
+        assertThat(leader.put("metrics/stored", "x").status()).isEqualTo(204);
+
+        for (int id : List.of(leaderId, followerId)) {
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(
+                    scrape(cluster.client(id)).count("metcd_apply_store_duration_seconds", ""))
+                    .isGreaterThan(before.get(id)));
+            assertConsistent(scrape(cluster.client(id)).histogram("metcd_apply_store_duration_seconds", ""));
+        }
+    }
+
     // ------------------------------------------------------------------------------------------ helpers
 
     private static Scrape scrape(KvClient client) {

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,12 +22,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /** The Raft thread's side of the store: what it publishes on commitC, and what taking a snapshot costs it. */
 class KvStateMachineTest {
     private final Channel<Commit> commitC = new Channel<>(100);
     private final AtomicInteger snapshotsAsked = new AtomicInteger();
+    private final Metrics metrics = new Metrics();
     private final FailStop noFailure = new FailStop(Path.of("."), failure -> {
         throw new AssertionError("the node was stopped", failure);
     });
@@ -41,7 +44,7 @@ class KvStateMachineTest {
     @BeforeEach
     void openSnapshots() {
         snapshots = SnapshotFiles.open(dir.resolve("snap"), SnapshotFiles.CHUNK_BYTES, noFailure);
-        machine = new KvStateMachine(commitC.sender(), store, snapshots, () -> 1, new Metrics(), 100,
+        machine = new KvStateMachine(commitC.sender(), store, snapshots, () -> 1, metrics, 100,
                 snapshotsAsked::incrementAndGet, noFailure);
     }
 
@@ -119,6 +122,31 @@ class KvStateMachineTest {
         machine.takeSnapshot(1, chunks::add);
 
         assertThat(chunks).hasSize(1);
+    }
+
+    /** A store applying more slowly than entries commit holds the Raft thread back: each such wait is timed. */
+    @Test
+    void aCommitThatWaitsForRoomOnCommitCIsTimedAndOnesThatFoundRoomAreNot() throws InterruptedException {
+        for (int index = 1; index <= 100; index++) {
+            machine.runOperation(index, batchOf(1));
+        }
+        assertThat(scraped("metcd_commit_wait_duration_seconds_count")).isZero();
+
+        Thread raftThread = Thread.ofPlatform().start(() -> machine.runOperation(101, batchOf(1)));
+        await().atMost(Duration.ofSeconds(5)).until(() -> raftThread.getState() == Thread.State.WAITING);
+        commitC.receiver().take();
+        raftThread.join(Duration.ofSeconds(5));
+
+        assertThat(raftThread.isAlive()).isFalse();
+        assertThat(scraped("metcd_commit_wait_duration_seconds_count")).isEqualTo(1);
+        assertThat(scraped("metcd_commit_wait_duration_seconds_sum")).isPositive();
+    }
+
+    /** The value of the sample named {@code name} in the metrics' text. */
+    private double scraped(String name) {
+        return new String(metrics.scrape(), StandardCharsets.UTF_8).lines().filter(l -> l.startsWith(name + " "))
+                .mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1))).findFirst()
+                .orElseThrow(() -> new AssertionError(name + " is not in the metrics"));
     }
 
     private List<Commit> published() {
