@@ -48,13 +48,14 @@ import java.util.stream.Stream;
  * <p>
  * <b>Deleting.</b> Once a snapshot is durable, older ones are deleted, but for those a store is still loading
  * ({@link #hold}): the WAL keeps its entries after the newest durable snapshot, so a restart never needs an older one.
+ * A file is renamed out of the way at once and deleted on a thread of its own ({@link FileDeleter}).
  * <p>
  * <b>Locking.</b> This class is the registry of snapshots and its monitor is the one lock: it guards which snapshots
  * exist and every field of each {@link SnapshotFile}. The writer and the receiver take no lock of their own; they
  * change a snapshot only through the package-private methods here, which take the monitor for the bookkeeping only
- * (never around file I/O, nor while completing futures whose callbacks send chunks on). Threads: the Raft thread begins, receives and syncs; the store's applier hands views
- * over; the writer writes; the syncer syncs received chunks ahead of time; any thread reads chunks
- * ({@link #readChunk}) and waits for them.
+ * (never around file I/O, nor while completing futures whose callbacks send chunks on). Threads: the Raft thread
+ * begins, receives and syncs; the store's applier hands views over; the writer writes; the syncer syncs received
+ * chunks ahead of time; the deleter deletes; any thread reads chunks ({@link #readChunk}) and waits for them.
  */
 public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable {
     /** The chunk size: large enough to amortise a chunk's round trip, small enough for one peer frame. */
@@ -63,6 +64,7 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotFiles.class);
 
     private final Path dir;
+    private final FileDeleter deleter;
     private final int chunkBytes;
     private final SnapshotWriter writing;
     private final SnapshotReceiver receiving;
@@ -83,8 +85,9 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
     private record DurableWaiter(long index, CompletableFuture<Long> future) {
     }
 
-    private SnapshotFiles(Path dir, int chunkBytes, FailStop failStop, String name) {
+    private SnapshotFiles(Path dir, int chunkBytes, FailStop failStop, String name, FileDeleter.Deletion deletion) {
         this.dir = dir;
+        this.deleter = new FileDeleter(dir, deletion, "snapshot-deleter-" + name);
         this.chunkBytes = chunkBytes;
         this.writing = new SnapshotWriter(this, chunkBytes, failStop);
         this.receiving = new SnapshotReceiver(this, chunkBytes);
@@ -99,11 +102,19 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
      * @param failStop   stops the node if a snapshot cannot be written
      */
     public static SnapshotFiles open(Path dir, int chunkBytes, FailStop failStop) {
-        SnapshotFiles files = new SnapshotFiles(dir, chunkBytes, failStop, dir.getParent().getFileName().toString());
+        return open(dir, chunkBytes, failStop, Files::deleteIfExists);
+    }
+
+    /** As {@link #open(Path, int, FailStop)}, deleting the files of snapshots given up with {@code deletion}. */
+    static SnapshotFiles open(Path dir, int chunkBytes, FailStop failStop, FileDeleter.Deletion deletion) {
+        SnapshotFiles files = new SnapshotFiles(dir, chunkBytes, failStop, dir.getParent().getFileName().toString(),
+                deletion);
         try {
             Files.createDirectories(dir);
+            files.deleter.start();
             files.loadNewest();
         } catch (IOException e) {
+            files.deleter.close();
             throw new UncheckedIOException(new IOException("cannot open the snapshots in " + dir, e));
         }
         files.writer.start();
@@ -125,7 +136,7 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
             } else {
                 LOG.info("deleting snapshot file {}: {}", path, newest == null ? "a crash interrupted it"
                         : "a newer snapshot is durable");
-                Files.delete(path);
+                deleter.delete(path);
             }
         }
         if (newest != null) {
@@ -324,6 +335,7 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
             newestDurable = Math.max(newestDurable, s.index);
         }
         CrashPoint.SNAPSHOT_DURABLE.reached();
+        List<SnapshotFile> older;
         synchronized (this) {
             durableWaiters.removeIf(w -> {
                 if (w.index <= newestDurable) {
@@ -332,8 +344,9 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
                 }
                 return false;
             });
-            deleteOlderThan(newestDurable);
+            older = abandonOlderThan(newestDurable);
         }
+        older.forEach(this::giveUpFile);
     }
 
     // ---------------------------------------------------------------------------------------------- receiving
@@ -517,21 +530,22 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
         unsynced.remove(s);
     }
 
-    /** Deletes the durable snapshots older than {@code index} that no store is loading. Caller holds the lock. */
-    private void deleteOlderThan(long index) {
+    /**
+     * Gives up the durable snapshots older than {@code index} that no store is loading, and returns them: their files
+     * are for the caller to give up, once it has let go of the lock. Caller holds the lock.
+     */
+    private List<SnapshotFile> abandonOlderThan(long index) {
         List<SnapshotFile> doomed = new ArrayList<>();
         for (SnapshotFile s : snaps.headMap(index).values()) {
             if (s.holds == 0 && s.state != State.WRITING) {
                 doomed.add(s);
             }
         }
-        for (SnapshotFile s : doomed) {
-            abandon(s);
-            giveUpFile(s);
-        }
+        doomed.forEach(this::abandon);
+        return doomed;
     }
 
-    /** Closes and deletes the file of a snapshot given up. */
+    /** Closes the file of a snapshot given up, and has it deleted in the background ({@link FileDeleter}). */
     void giveUpFile(SnapshotFile s) {
         FileChannel channel;
         synchronized (this) {
@@ -542,10 +556,10 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
             if (channel != null) {
                 channel.close();
             }
-            Files.deleteIfExists(s.path);
         } catch (IOException e) {
-            LOG.warn("cannot delete snapshot file {}: {}", s.path, e.toString());
+            LOG.warn("cannot close snapshot file {}: {}", s.path, e.toString());
         }
+        deleter.delete(s.path);
     }
 
     // ------------------------------------------------------------------------------------------------ closing
@@ -582,5 +596,6 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
             Thread.currentThread().interrupt();
         }
         open.forEach(this::giveUpFile);
+        deleter.close();
     }
 }

@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -28,6 +29,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /**
  * Snapshots in files of their own: taken here (written from a view after the Raft thread has moved on) or received in
@@ -89,7 +91,7 @@ class SnapshotFilesTest extends WalTest {
 
         assertEquals(10, state.getSnapshotEntry().getIndex());
         assertEntries(entries(11, 25, 1), state.getLogEntries());
-        assertThat(snapshotFiles()).hasSize(1);
+        awaitOneSnapshotFile();
     }
 
     @Test
@@ -192,6 +194,36 @@ class SnapshotFilesTest extends WalTest {
         assertThat(syncs).hasValue(2);
     }
 
+    /**
+     * The file of a snapshot replaced is deleted on a thread of its own: unlinking a file of a gigabyte holds the file
+     * system for hundreds of milliseconds, which the Raft thread's flush must not wait for.
+     */
+    @Test
+    void theRaftThreadsFlushDoesNotWaitForAReplacedSnapshotsFileToBeDeleted() throws Exception {
+        CountDownLatch deleting = new CountDownLatch(1);
+        CountDownLatch deletionMayEnd = new CountDownLatch(1);
+        ChronicleRaftStore store = openRestoredDeletingWith(path -> {
+            deleting.countDown();
+            awaitQuietly(deletionMayEnd);
+            Files.deleteIfExists(path);
+        });
+        persistIdentity(store);
+        take(store, 5, 1);
+        opened(store, 5).accept(viewOf(5, state(100)));
+        assertThat(store.snapshots().whenDurable(5)).succeedsWithin(PATIENCE);
+        take(store, 9, 1);
+        opened(store, 9).accept(viewOf(9, state(100)));
+        try {
+            assertThat(deleting.await(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
+
+            assertTimeoutPreemptively(Duration.ofSeconds(2), store::flush);
+            assertThat(store.snapshots().whenDurable(9)).isDone();
+        } finally {
+            deletionMayEnd.countDown();
+        }
+        awaitOneSnapshotFile();
+    }
+
     @Test
     void aNewerSnapshotReplacesOneStillWaitingForItsView() throws Exception {
         ChronicleRaftStore store = openRestored();
@@ -277,7 +309,7 @@ class SnapshotFilesTest extends WalTest {
 
         store.snapshots().release(10);
         assertThatThrownBy(loading::bytes).isInstanceOf(Operation.ChunkSource.Unavailable.class);
-        assertThat(snapshotFiles()).hasSize(1);
+        awaitOneSnapshotFile();
     }
 
     /** MicroRaft asks to compact as soon as it took a snapshot; the entries stay until it is durable. */
@@ -343,7 +375,7 @@ class SnapshotFilesTest extends WalTest {
         // About 10 MB of log went through 256 KiB cycles: without compaction that would be ~40 files.
         assertThat(store.queue().lastCycle()).isGreaterThanOrEqualTo(30);
         assertThat(maxFiles).isLessThanOrEqualTo(4);
-        assertThat(snapshotFiles()).hasSize(1);
+        awaitOneSnapshotFile();
         ChronicleRaftStore reopened = reopen(store);
         RestoredRaftState state = reopened.restore().orElseThrow();
         assertEquals(ME, state.getLocalEndpointPersistentState().getLocalEndpoint());
@@ -398,6 +430,15 @@ class SnapshotFilesTest extends WalTest {
         return store;
     }
 
+    /** An empty store whose snapshot files, once given up, are deleted with {@code deletion}. */
+    private ChronicleRaftStore openRestoredDeletingWith(FileDeleter.Deletion deletion) {
+        ChronicleRaftStore store = ChronicleRaftStore.open(dir,
+                SnapshotFiles.open(snapDir, 4096, countingFailures(), deletion), CYCLE_BYTES, countingFailures());
+        opened.add(store);
+        assertThat(store.restore()).isEmpty();
+        return store;
+    }
+
     /** Closes the store as a kill would find it: the snapshot files given up, the log as it was. */
     private ChronicleRaftStore reopenWithoutWriting(ChronicleRaftStore store) {
         store.close();
@@ -425,6 +466,11 @@ class SnapshotFilesTest extends WalTest {
         try (Stream<Path> files = Files.list(snapDir)) {
             return files.sorted().toList();
         }
+    }
+
+    /** Files given up are deleted in the background: waits until only one is left. */
+    private void awaitOneSnapshotFile() {
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(snapshotFiles()).hasSize(1));
     }
 
     private static void awaitQuietly(CountDownLatch latch) throws IOException {
