@@ -69,7 +69,9 @@ local function base64(s)
   return table.concat(out)
 end
 
--- The request for key index i, built once per key: after warm-up a request costs one table lookup.
+-- The request for key index i: built once per key in random mode, where keys repeat (after warm-up a
+-- request costs one table lookup); built each time in fill mode, where each key is sent once, so a cache
+-- would only grow (to gigabytes at millions of keys, whose collections held wrk's one thread for seconds).
 local build
 if api == "kv" then
   local level = env("LEVEL", nil)
@@ -85,11 +87,14 @@ else
   local path = op == "put" and "/v3/kv/put" or "/v3/kv/range"
   build = function(i) return wrk.format("POST", path, headers, '{"key":"' .. base64(key(i)) .. tail) end
 end
-local requests_by_index = {}
-local function request_for(i)
-  local r = requests_by_index[i]
-  if r == nil then r = build(i); requests_by_index[i] = r end
-  return r
+local request_for = build
+if mode ~= "fill" then
+  local requests_by_index = {}
+  request_for = function(i)
+    local r = requests_by_index[i]
+    if r == nil then r = build(i); requests_by_index[i] = r end
+    return r
+  end
 end
 
 -- Whether an answer did what was asked: a kv write 204, a kv read 200 (a 404 is a miss); etcd answers
