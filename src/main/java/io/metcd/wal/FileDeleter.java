@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,7 +20,7 @@ import java.util.stream.Stream;
  * <p>
  * {@link #delete} first renames the file out of the way, which is quick and frees its name at once (a snapshot taken
  * again at the same index gets a new file under the old name), then queues the renamed file. A file renamed and not yet
- * deleted when the process dies is deleted at the next start ({@link #deleteLeftovers}); one not yet renamed is
+ * deleted when the process dies is deleted after the next start ({@link #start}); one not yet renamed is
  * judged by its name, as any snapshot file is then.
  */
 final class FileDeleter implements AutoCloseable {
@@ -50,25 +49,18 @@ final class FileDeleter implements AutoCloseable {
         this.thread = Thread.ofPlatform().daemon().name(name).unstarted(this::deleteQueued);
     }
 
-    /** Deletes what a process that died left renamed in the directory, then starts deleting in the background. */
+    /** Starts deleting in the background, first what a process that died left renamed in the directory. */
     FileDeleter start() throws IOException {
-        deleteLeftovers();
+        try (Stream<Path> files = Files.list(dir)) {
+            files.filter(p -> p.getFileName().toString().startsWith(DOOMED)).forEach(doomed::add);
+        }
         thread.start();
         return this;
     }
 
-    private void deleteLeftovers() throws IOException {
-        List<Path> leftovers;
-        try (Stream<Path> files = Files.list(dir)) {
-            leftovers = files.filter(p -> p.getFileName().toString().startsWith(DOOMED)).toList();
-        }
-        for (Path p : leftovers) {
-            deletion.delete(p);
-        }
-    }
-
     /** Renames {@code path}, a file in the directory, out of the way now, and deletes it in the background. */
     void delete(Path path) {
+        // Unique in this process; a leftover of the same name, queued at start, is doomed as well.
         Path target = dir.resolve(DOOMED + renamed.incrementAndGet() + "-" + path.getFileName());
         try {
             Files.move(path, target, StandardCopyOption.ATOMIC_MOVE);

@@ -535,12 +535,8 @@ public final class SnapshotFiles implements Operation.ChunkSource, AutoCloseable
      * are for the caller to give up, once it has let go of the lock. Caller holds the lock.
      */
     private List<SnapshotFile> abandonOlderThan(long index) {
-        List<SnapshotFile> doomed = new ArrayList<>();
-        for (SnapshotFile s : snaps.headMap(index).values()) {
-            if (s.holds == 0 && s.state != State.WRITING) {
-                doomed.add(s);
-            }
-        }
+        List<SnapshotFile> doomed = snaps.headMap(index).values().stream()
+                .filter(s -> s.holds == 0 && s.state != State.WRITING).toList();
         doomed.forEach(this::abandon);
         return doomed;
     }
