@@ -20,15 +20,43 @@ import java.time.ZoneOffset;
  * of 100 ms, this clock runs {@link RaftTiming#SPEED_UP} times as fast as real time, and so do the seconds of
  * {@link RaftClockExecutor}: its millis are MicroRaft's, not real ones (nor dates). Whatever turns MicroRaft's time
  * into real time goes through {@link #elapsedSince} and {@link #toRealTime}.
+ * <p>
+ * While the Raft thread handles a message, its time is the moment the message arrived ({@link #runAsOf}, called by
+ * {@link RaftClockExecutor}): MicroRaft stamps the heartbeats a follower hears, and the answers a leader gets, with
+ * this clock as it handles them, and a Raft thread that was held would otherwise date them from when it got to them.
  */
 public final class RaftClock extends Clock {
     private final long originMillis = System.currentTimeMillis();
     private final long originNanos = System.nanoTime();
     private final int speedUp = RaftTiming.SPEED_UP;
+    /**
+     * The thread running a task as of {@link #asOfMillis}, or null. Written by that thread only: another thread may
+     * read a stale value, but never itself, so it always reads the current time.
+     */
+    private Thread asOfThread;
+    private long asOfMillis;
 
     @Override
     public long millis() {
+        return Thread.currentThread() == asOfThread ? asOfMillis : now();
+    }
+
+    private long now() {
         return originMillis + (System.nanoTime() - originNanos) * speedUp / 1_000_000;
+    }
+
+    /**
+     * Runs {@code task} on this thread with the clock stopped at {@code millis} (a value of {@link #millis()}) for
+     * this thread alone.
+     */
+    void runAsOf(long millis, Runnable task) {
+        asOfMillis = millis;
+        asOfThread = Thread.currentThread();
+        try {
+            task.run();
+        } finally {
+            asOfThread = null;
+        }
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.metcd.raft;
 
 import io.microraft.executor.RaftNodeExecutor;
 import io.microraft.executor.impl.DefaultRaftNodeExecutor;
+import io.microraft.impl.handler.AbstractMessageHandler;
 import io.microraft.impl.task.LeaderBackoffResetTask;
 import io.microraft.lifecycle.RaftNodeLifecycleAware;
 
@@ -31,6 +32,14 @@ import java.util.concurrent.TimeUnit;
  * heartbeat timeout, with newer ones waiting behind the check, and it gave a live leader up and pre-voted. A timer
  * run so is at most {@link #STALL} late on what the messages say, a tenth of the heartbeat timeout, unless the thread
  * stalled at each of its {@link #MAX_REQUEUES} turns.</li>
+ * <li>a message is handled on {@link RaftClock}'s time of its arrival (when its handling was handed to the thread): the
+ * heartbeat timeout a follower judges its leader by, and the leader stickiness with which it refuses pre-votes and
+ * votes, run from when the leader's last heartbeat arrived, not from when the thread got to it. A follower held
+ * while its leader died (a node just started, its applier loading a snapshot while {@code commitC} is full) otherwise
+ * refused every pre-vote for a heartbeat timeout after the hold, and without its vote the two nodes left elected no
+ * one meanwhile. This is sound for {@link LeaderLease}: a message arrives after it was sent, so a follower still
+ * votes for no one else for a heartbeat timeout after hearing a heartbeat sent after the leader's round began; and a
+ * leader dates its followers' answers no later than before, so it steps down no later.</li>
  * </ul>
  */
 final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAware {
@@ -46,13 +55,26 @@ final class RaftClockExecutor implements RaftNodeExecutor, RaftNodeLifecycleAwar
     private final DefaultRaftNodeExecutor raftThread = new DefaultRaftNodeExecutor();
     private final RaftClock clock;
 
+    /**
+     * The handling of a message that metcd's own code hands over rather than MicroRaft ({@link SnapshotBoundaryFix}'s
+     * append requests): it runs on the time of the message's arrival, as MicroRaft's message handlers do.
+     */
+    @FunctionalInterface
+    interface MessageHandling extends Runnable {
+    }
+
     RaftClockExecutor(RaftClock clock) {
         this.clock = clock;
     }
 
     @Override
     public void execute(Runnable task) {
-        raftThread.execute(task);
+        if (task instanceof AbstractMessageHandler<?> || task instanceof MessageHandling) {
+            long arrived = clock.millis();
+            raftThread.execute(() -> clock.runAsOf(arrived, task));
+        } else {
+            raftThread.execute(task);
+        }
     }
 
     @Override

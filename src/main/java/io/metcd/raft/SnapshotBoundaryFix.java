@@ -60,7 +60,7 @@ final class SnapshotBoundaryFix implements Transport {
     /** Hands an append request to MicroRaft, to be handled on its Raft thread, rewritten if it needs to be. */
     void handle(AppendEntriesRequest request) {
         try {
-            node.getExecutor().execute(() -> handleOnRaftThread(request));
+            node.getExecutor().execute((RaftClockExecutor.MessageHandling) () -> handleOnRaftThread(request));
         } catch (RejectedExecutionException e) {
             // The node has terminated: MicroRaft would drop the message too.
         }
