@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -192,6 +193,41 @@ class SnapshotFilesTest extends WalTest {
         carryOn.countDown();
         assertThat(store.snapshots().whenDurable(5)).succeedsWithin(PATIENCE);
         assertThat(syncs).hasValue(2);
+    }
+
+    /**
+     * The writer fills one chunk buffer for every snapshot it writes: a buffer of a chunk's size (a MiB) is a humongous
+     * object for G1, half a region or more, and one allocated for each snapshot started a collection at a third of
+     * the snapshots of a 5 M-key fill, while the Raft thread was taking them.
+     */
+    @Test
+    void theWriterAllocatesItsChunkBufferOnceNotForEachSnapshot() throws Exception {
+        int chunkBytes = 8 << 20;
+        ChronicleRaftStore store = ChronicleRaftStore.open(dir, SnapshotFiles.open(snapDir, chunkBytes,
+                countingFailures()), CYCLE_BYTES, countingFailures());
+        opened.add(store);
+        assertThat(store.restore()).isEmpty();
+        persistIdentity(store);
+        CompletableFuture<Thread> writer = new CompletableFuture<>();
+        take(store, 5, 1);
+        opened(store, 5).accept(new TestView(5, out -> {
+            writer.complete(Thread.currentThread());
+            out.write(state(100));
+        }));
+        assertThat(store.snapshots().whenDurable(5)).succeedsWithin(PATIENCE);
+        long before = allocatedBy(writer.join());
+
+        take(store, 9, 1);
+        opened(store, 9).accept(viewOf(9, state(100)));
+        assertThat(store.snapshots().whenDurable(9)).succeedsWithin(PATIENCE);
+
+        assertThat(allocatedBy(writer.join()) - before).as("bytes the writer allocated for its second snapshot")
+                .isLessThan(chunkBytes / 8);
+    }
+
+    private static long allocatedBy(Thread thread) {
+        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean())
+                .getThreadAllocatedBytes(thread.threadId());
     }
 
     /**
