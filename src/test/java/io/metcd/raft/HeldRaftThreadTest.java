@@ -35,11 +35,7 @@ class HeldRaftThreadTest {
     void aFollowerHeldLongerThanTheHeartbeatTimeoutReadsTheHeartbeatsWaitingForItBeforeItJudgesItsLeader() {
         try (SteeredRaftGroup group = SteeredRaftGroup.withMetcdTiming(3).start()) {
             int leader = group.awaitLeader();
-            group.replicate(leader, "settled");
-            // Not a follower whose start-up pre-vote MicroRaft left over (StalePreVoteFix's case, a history of its own).
-            int follower = await().atMost(Duration.ofSeconds(10)).until(() -> IntStream.rangeClosed(1, 3)
-                    .filter(id -> id != leader && group.node(id).state().preCandidateState() == null)
-                    .findFirst().orElse(0), id -> id > 0);
+            int follower = settledFollower(group, leader);
             int sentBefore = group.sent().size();
 
             // Held right after it reads a heartbeat: its own check of the leader then comes due before the next one.
@@ -72,10 +68,7 @@ class HeldRaftThreadTest {
     void aFollowerHeldWhileItsLeaderDiesGrantsThePreVotesThatArrivedAHeartbeatTimeoutAfterTheLeaderFellSilent() {
         try (SteeredRaftGroup group = SteeredRaftGroup.withMetcdTiming(3).start()) {
             int leader = group.awaitLeader();
-            group.replicate(leader, "settled");
-            int follower = await().atMost(Duration.ofSeconds(10)).until(() -> IntStream.rangeClosed(1, 3)
-                    .filter(id -> id != leader && group.node(id).state().preCandidateState() == null)
-                    .findFirst().orElse(0), id -> id > 0);
+            int follower = settledFollower(group, leader);
             int other = IntStream.rangeClosed(1, 3).filter(id -> id != leader && id != follower).findFirst()
                     .orElseThrow();
             int sentBefore = group.sent().size();
@@ -100,6 +93,17 @@ class HeldRaftThreadTest {
             assertThat(preVoteAnswers(group, follower, other, sentBefore).subList(0, 3))
                     .as("the held follower's answers to the pre-votes that waited for it").contains(true);
         }
+    }
+
+    /**
+     * A follower of {@code leader} once a write is committed, and not one whose start-up pre-vote MicroRaft left over
+     * (StalePreVoteFix's case, a history of its own).
+     */
+    private static int settledFollower(SteeredRaftGroup group, int leader) {
+        group.replicate(leader, "settled");
+        return await().atMost(Duration.ofSeconds(10)).until(() -> IntStream.rangeClosed(1, 3)
+                .filter(id -> id != leader && group.node(id).state().preCandidateState() == null)
+                .findFirst().orElse(0), id -> id > 0);
     }
 
     private static List<PreVoteRequest> preVotes(SteeredRaftGroup group, int from, int to, int skip) {
