@@ -107,15 +107,17 @@ class HeldRaftThreadTest {
     }
 
     private static List<PreVoteRequest> preVotes(SteeredRaftGroup group, int from, int to, int skip) {
-        return group.sent().stream().skip(skip).filter(envelope -> envelope.from() == from && envelope.to() == to)
-                .map(Envelope::message).filter(PreVoteRequest.class::isInstance).map(PreVoteRequest.class::cast)
-                .toList();
+        return sent(group, from, to, skip, PreVoteRequest.class);
     }
 
     private static List<Boolean> preVoteAnswers(SteeredRaftGroup group, int from, int to, int skip) {
+        return sent(group, from, to, skip, PreVoteResponse.class).stream().map(PreVoteResponse::isGranted).toList();
+    }
+
+    /** The messages of {@code type} sent from {@code from} to {@code to}, after the first {@code skip} of all. */
+    private static <T> List<T> sent(SteeredRaftGroup group, int from, int to, int skip, Class<T> type) {
         return group.sent().stream().skip(skip).filter(envelope -> envelope.from() == from && envelope.to() == to)
-                .map(Envelope::message).filter(PreVoteResponse.class::isInstance).map(PreVoteResponse.class::cast)
-                .map(PreVoteResponse::isGranted).toList();
+                .map(Envelope::message).filter(type::isInstance).map(type::cast).toList();
     }
 
     private static long appendsTo(SteeredRaftGroup group, int follower, int from) {
