@@ -92,7 +92,7 @@ class SnapshotFilesTest extends WalTest {
 
         assertEquals(10, state.getSnapshotEntry().getIndex());
         assertEntries(entries(11, 25, 1), state.getLogEntries());
-        awaitOneSnapshotFile();
+        awaitSnapshotFiles(1);
     }
 
     @Test
@@ -104,7 +104,7 @@ class SnapshotFilesTest extends WalTest {
         store.deleteSnapshotChunks(20, 3);
         store.flush();
 
-        assertThat(snapshotFiles()).isEmpty();
+        awaitSnapshotFiles(0);
         assertThat(reopen(store).restore().orElseThrow().getSnapshotEntry()).isNull();
     }
 
@@ -257,7 +257,7 @@ class SnapshotFilesTest extends WalTest {
         } finally {
             deletionMayEnd.countDown();
         }
-        awaitOneSnapshotFile();
+        awaitSnapshotFiles(1);
     }
 
     @Test
@@ -345,7 +345,7 @@ class SnapshotFilesTest extends WalTest {
 
         store.snapshots().release(10);
         assertThatThrownBy(loading::bytes).isInstanceOf(Operation.ChunkSource.Unavailable.class);
-        awaitOneSnapshotFile();
+        awaitSnapshotFiles(1);
     }
 
     /** MicroRaft asks to compact as soon as it took a snapshot; the entries stay until it is durable. */
@@ -411,7 +411,7 @@ class SnapshotFilesTest extends WalTest {
         // About 10 MB of log went through 256 KiB cycles: without compaction that would be ~40 files.
         assertThat(store.queue().lastCycle()).isGreaterThanOrEqualTo(30);
         assertThat(maxFiles).isLessThanOrEqualTo(4);
-        awaitOneSnapshotFile();
+        awaitSnapshotFiles(1);
         ChronicleRaftStore reopened = reopen(store);
         RestoredRaftState state = reopened.restore().orElseThrow();
         assertEquals(ME, state.getLocalEndpointPersistentState().getLocalEndpoint());
@@ -504,9 +504,9 @@ class SnapshotFilesTest extends WalTest {
         }
     }
 
-    /** Files given up are deleted in the background: waits until only one is left. */
-    private void awaitOneSnapshotFile() {
-        await().atMost(PATIENCE).untilAsserted(() -> assertThat(snapshotFiles()).hasSize(1));
+    /** Files given up are renamed, then deleted in the background: waits until {@code count} files are left. */
+    private void awaitSnapshotFiles(int count) {
+        await().atMost(PATIENCE).untilAsserted(() -> assertThat(snapshotFiles()).hasSize(count));
     }
 
     private static void awaitQuietly(CountDownLatch latch) throws IOException {
