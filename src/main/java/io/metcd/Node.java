@@ -35,8 +35,6 @@ public final class Node implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Node.class);
     /** Writes waiting to be proposed: beyond this, clients are told to back off instead of queueing forever. */
     private static final int PROPOSE_CAPACITY = 16_384;
-    /** Committed entries waiting to be applied: a full channel slows the Raft thread down. */
-    private static final int COMMIT_CAPACITY = 1024;
 
     /**
      * Everything a node is started with.
@@ -82,7 +80,7 @@ public final class Node implements AutoCloseable {
         Channel<Proposal> proposeC = new Channel<>(PROPOSE_CAPACITY);
         // One change waits there at most: a second one sent meanwhile is refused, as one change runs at a time.
         Channel<ConfChange> confChangeC = new Channel<>(1);
-        Channel<Commit> commitC = new Channel<>(COMMIT_CAPACITY);
+        Channel<Commit> commitC = Commit.channel();
         Metrics metrics = new Metrics();
         SnapshotFiles snapshots = SnapshotFiles.open(settings.dataDir().resolve("snap"), SnapshotFiles.CHUNK_BYTES,
                 failStop);

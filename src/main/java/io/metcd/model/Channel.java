@@ -1,13 +1,18 @@
 package io.metcd.model;
 
 import java.util.Collection;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.function.ToIntFunction;
 
 /**
  * A bounded queue from one stage of the node to another, as a Go channel between goroutines. The node makes each
  * channel and hands the stage that sends on it the {@link Sender} end and the stage that receives the {@link Receiver}
  * end (raftexample's {@code chan<-} and {@code <-chan}), so that each stage can only use its own direction.
+ * <p>
+ * The bound is a budget the items weigh against: by default each item weighs one (a count), and a channel whose items
+ * differ widely in size weighs them by their bytes, so that its bound is one of memory rather than of items.
  */
 public final class Channel<T> {
     /** The sending end. */
@@ -28,35 +33,76 @@ public final class Channel<T> {
         int drainTo(Collection<? super T> to, int max);
     }
 
-    private final BlockingQueue<T> queue;
+    /** Unbounded itself: {@link #room} bounds it. */
+    private final BlockingQueue<T> queue = new LinkedBlockingQueue<>();
+    /** The budget not taken by the items in the queue: a sender takes an item's weight before queueing it. */
+    private final Semaphore room;
+    private final int budget;
+    private final ToIntFunction<? super T> weight;
     private final Sender<T> sender;
     private final Receiver<T> receiver;
 
     /** A channel that holds up to {@code capacity} items. */
     public Channel(int capacity) {
-        this.queue = new ArrayBlockingQueue<>(capacity);
+        this(capacity, item -> 1);
+    }
+
+    /**
+     * A channel that holds items up to a total {@code weight} of {@code budget}. An item that weighs more than the
+     * whole budget takes all of it: it waits for the channel to be empty, and then goes through.
+     *
+     * @param weight an item's weight, the same each time it is asked
+     */
+    public Channel(int budget, ToIntFunction<? super T> weight) {
+        if (budget < 1) {
+            throw new IllegalArgumentException("a channel's budget must be positive: " + budget);
+        }
+        this.room = new Semaphore(budget);
+        this.budget = budget;
+        this.weight = weight;
         this.sender = new Sender<>() {
             @Override
             public void put(T item) throws InterruptedException {
-                queue.put(item);
+                room.acquire(share(item));
+                queue.add(item);
             }
 
             @Override
             public boolean offer(T item) {
-                return queue.offer(item);
+                if (!room.tryAcquire(share(item))) {
+                    return false;
+                }
+                queue.add(item);
+                return true;
             }
         };
         this.receiver = new Receiver<>() {
             @Override
             public T take() throws InterruptedException {
-                return queue.take();
+                T item = queue.take();
+                room.release(share(item));
+                return item;
             }
 
             @Override
             public int drainTo(Collection<? super T> to, int max) {
-                return queue.drainTo(to, max);
+                int moved = 0;
+                int freed = 0;
+                for (T item; moved < max && (item = queue.poll()) != null; moved++) {
+                    to.add(item);
+                    freed += share(item);
+                }
+                if (freed > 0) {
+                    room.release(freed);
+                }
+                return moved;
             }
         };
+    }
+
+    /** The part of the budget {@code item} takes while it waits in the channel. */
+    private int share(T item) {
+        return Math.clamp(weight.applyAsInt(item), 1, budget);
     }
 
     /** The end to hand the stage that sends. */

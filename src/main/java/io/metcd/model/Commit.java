@@ -5,11 +5,45 @@ import java.util.function.Consumer;
 
 /** What the Raft loop publishes on {@code commitC}, in log order, for the store to apply. */
 public sealed interface Commit {
+    /**
+     * The most bytes of commits {@code commitC} holds before the Raft thread waits for the store. A restart replays up
+     * to {@code --snapshot-count} writes after its snapshot (100,000 of a few hundred bytes by default: about 45 MB by
+     * {@link #bytes}) while the store is still loading that snapshot, and the node must go on answering its leader and
+     * its peers' votes meanwhile: an entry counts towards a commit once it is in the WAL, applied or not.
+     */
+    int CHANNEL_BYTES = 64 << 20;
+    /** About what a commit holds in the heap besides its writes' keys and values. */
+    int OVERHEAD_BYTES = 64;
+    /** About what each write of a commit holds in the heap besides its key and value. */
+    int WRITE_OVERHEAD_BYTES = 96;
+
+    /**
+     * The channel from the Raft thread to the store's applier, {@code commitC}. Bounded by the bytes its commits hold
+     * rather than by their number: a count would hold the Raft thread back behind a thousand single writes as soon as
+     * behind a thousand entries of a mebibyte each, and let those take a gibibyte.
+     */
+    static Channel<Commit> channel() {
+        return new Channel<>(CHANNEL_BYTES, Commit::bytes);
+    }
+
     /** The log index this commit brings the store to. */
     long index();
 
+    /** About how many bytes of the heap the commit holds while it waits on {@code commitC}. */
+    default int bytes() {
+        return OVERHEAD_BYTES;
+    }
+
     /** A committed batch of client writes, stamped with the leader's clock ({@link Operation.Batch}). */
     record Apply(long index, long stampMillis, List<Operation.Proposal> proposals) implements Commit {
+        @Override
+        public int bytes() {
+            int bytes = OVERHEAD_BYTES;
+            for (Operation.Proposal p : proposals) {
+                bytes += WRITE_OVERHEAD_BYTES + p.command().size();
+            }
+            return bytes;
+        }
     }
 
     /**
