@@ -80,7 +80,7 @@ public final class Node implements AutoCloseable {
         Channel<Proposal> proposeC = new Channel<>(PROPOSE_CAPACITY);
         // One change waits there at most: a second one sent meanwhile is refused, as one change runs at a time.
         Channel<ConfChange> confChangeC = new Channel<>(1);
-        Channel<Commit> commitC = Commit.channel();
+        Channel<Commit> commitC = Commit.channel(settings.snapshotCount());
         Metrics metrics = new Metrics();
         SnapshotFiles snapshots = SnapshotFiles.open(settings.dataDir().resolve("snap"), SnapshotFiles.CHUNK_BYTES,
                 failStop);

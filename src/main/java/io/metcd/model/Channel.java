@@ -1,6 +1,7 @@
 package io.metcd.model;
 
 import java.util.Collection;
+import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
@@ -11,8 +12,8 @@ import java.util.function.ToIntFunction;
  * channel and hands the stage that sends on it the {@link Sender} end and the stage that receives the {@link Receiver}
  * end (raftexample's {@code chan<-} and {@code <-chan}), so that each stage can only use its own direction.
  * <p>
- * The bound is a budget the items weigh against: by default each item weighs one (a count), and a channel whose items
- * differ widely in size weighs them by their bytes, so that its bound is one of memory rather than of items.
+ * The bound is a budget the items weigh against: by default each item weighs one (a count); a channel whose items
+ * stand for different amounts of work weighs them by it ({@code commitC}: an entry by its client writes).
  */
 public final class Channel<T> {
     /** The sending end. */
@@ -48,8 +49,9 @@ public final class Channel<T> {
     }
 
     /**
-     * A channel that holds items up to a total {@code weight} of {@code budget}. An item that weighs more than the
-     * whole budget takes all of it: it waits for the channel to be empty, and then goes through.
+     * A channel that holds items up to a total {@code weight} of {@code budget}; an item weighs at least one. An item
+     * that weighs more than the whole budget takes all of it: it waits for the channel to be empty (with one sender;
+     * lighter items of other senders may pass it), and then goes through.
      *
      * @param weight an item's weight, the same each time it is asked
      */
@@ -63,12 +65,14 @@ public final class Channel<T> {
         this.sender = new Sender<>() {
             @Override
             public void put(T item) throws InterruptedException {
+                Objects.requireNonNull(item);
                 room.acquire(share(item));
                 queue.add(item);
             }
 
             @Override
             public boolean offer(T item) {
+                Objects.requireNonNull(item);
                 if (!room.tryAcquire(share(item))) {
                     return false;
                 }
@@ -87,13 +91,9 @@ public final class Channel<T> {
             @Override
             public int drainTo(Collection<? super T> to, int max) {
                 int moved = 0;
-                int freed = 0;
                 for (T item; moved < max && (item = queue.poll()) != null; moved++) {
+                    room.release(share(item));
                     to.add(item);
-                    freed += share(item);
-                }
-                if (freed > 0) {
-                    room.release(freed);
                 }
                 return moved;
             }

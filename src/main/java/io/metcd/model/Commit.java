@@ -6,43 +6,41 @@ import java.util.function.Consumer;
 /** What the Raft loop publishes on {@code commitC}, in log order, for the store to apply. */
 public sealed interface Commit {
     /**
-     * The most bytes of commits {@code commitC} holds before the Raft thread waits for the store. A restart replays up
-     * to {@code --snapshot-count} writes after its snapshot (100,000 of a few hundred bytes by default: about 45 MB by
-     * {@link #bytes}) while the store is still loading that snapshot, and the node must go on answering its leader and
-     * its peers' votes meanwhile: an entry counts towards a commit once it is in the WAL, applied or not.
+     * The channel from the Raft thread to the store's applier, {@code commitC}, for a node that takes a snapshot every
+     * {@code snapshotCount} client writes. It holds fewer writes than that, counted as the snapshots count them, not
+     * entries:
+     * <ul>
+     * <li>A full channel holds the Raft thread back, as a slow application holds etcd back, so the store is never
+     * a snapshot interval behind: it reaches each snapshot's marker before the Raft thread can take the next snapshot
+     * (which would give up one still waiting for its view, and a store that stayed that far behind would never make
+     * one durable, nor let the WAL be compacted).</li>
+     * <li>Up to that, the Raft thread does not wait: a node restarted from a snapshot replays the entries after it
+     * (fewer writes than an interval, as a rule) while its store is still loading the snapshot, and goes on answering
+     * its leader and its peers' votes meanwhile; an entry counts towards a commit once it is in the WAL, applied or
+     * not.</li>
+     * <li>The entries it holds are ones MicroRaft's log holds too, or held until its latest snapshot: it adds at most
+     * one interval of entries to the heap.</li>
+     * </ul>
+     * A count of entries did not: 1,024 of them held a restarting node's Raft thread back behind 1,024 single writes,
+     * and let the store fall more than an interval behind when entries grouped many writes (up to 512 each).
      */
-    int CHANNEL_BYTES = 64 << 20;
-    /** About what a commit holds in the heap besides its writes' keys and values. */
-    int OVERHEAD_BYTES = 64;
-    /** About what each write of a commit holds in the heap besides its key and value. */
-    int WRITE_OVERHEAD_BYTES = 96;
-
-    /**
-     * The channel from the Raft thread to the store's applier, {@code commitC}. Bounded by the bytes its commits hold
-     * rather than by their number: a count would hold the Raft thread back behind a thousand single writes as soon as
-     * behind a thousand entries of a mebibyte each, and let those take a gibibyte.
-     */
-    static Channel<Commit> channel() {
-        return new Channel<>(CHANNEL_BYTES, Commit::bytes);
+    static Channel<Commit> channel(int snapshotCount) {
+        return new Channel<>(snapshotCount, Commit::writes);
     }
 
     /** The log index this commit brings the store to. */
     long index();
 
-    /** About how many bytes of the heap the commit holds while it waits on {@code commitC}. */
-    default int bytes() {
-        return OVERHEAD_BYTES;
+    /** The client writes this commit applies; a commit that applies none weighs as one on {@code commitC}. */
+    default int writes() {
+        return 0;
     }
 
     /** A committed batch of client writes, stamped with the leader's clock ({@link Operation.Batch}). */
     record Apply(long index, long stampMillis, List<Operation.Proposal> proposals) implements Commit {
         @Override
-        public int bytes() {
-            int bytes = OVERHEAD_BYTES;
-            for (Operation.Proposal p : proposals) {
-                bytes += WRITE_OVERHEAD_BYTES + p.command().size();
-            }
-            return bytes;
+        public int writes() {
+            return proposals.size();
         }
     }
 
