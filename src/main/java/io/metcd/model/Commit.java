@@ -7,19 +7,20 @@ import java.util.function.Consumer;
 public sealed interface Commit {
     /**
      * The channel from the Raft thread to the store's applier, {@code commitC}, for a node that takes a snapshot every
-     * {@code snapshotCount} client writes. It holds fewer writes than that, counted as the snapshots count them, not
-     * entries:
+     * {@code snapshotCount} client writes. Its budget is that many writes, entries weighed by the writes they carry (as
+     * the snapshots count them), not a number of entries:
      * <ul>
-     * <li>A full channel holds the Raft thread back, as a slow application holds etcd back, so the store is never
-     * a snapshot interval behind: it reaches each snapshot's marker before the Raft thread can take the next snapshot
-     * (which would give up one still waiting for its view, and a store that stayed that far behind would never make
-     * one durable, nor let the WAL be compacted).</li>
+     * <li>A full channel holds the Raft thread back, as a slow application holds etcd back, so the store stays within
+     * about an interval of the log: the snapshot this node asks for every interval can only be taken once the store
+     * has taken the previous one's marker off the channel (its view opens as the applier's pass reaches it), so a
+     * store that lags does not see each of those snapshots given up by the next one, still waiting for its view, and
+     * never make one durable nor let the WAL be compacted. (A snapshot MicroRaft takes at its own count of entries,
+     * or one an operator asks for, may still replace one waiting for its view; the newer one is then written.)</li>
      * <li>Up to that, the Raft thread does not wait: a node restarted from a snapshot replays the entries after it
      * (fewer writes than an interval, as a rule) while its store is still loading the snapshot, and goes on answering
      * its leader and its peers' votes meanwhile; an entry counts towards a commit once it is in the WAL, applied or
      * not.</li>
-     * <li>The entries it holds are ones MicroRaft's log holds too, or held until its latest snapshot: it adds at most
-     * one interval of entries to the heap.</li>
+     * <li>The entries it holds are ones MicroRaft's log holds too, or held until its latest snapshot.</li>
      * </ul>
      * A count of entries did not: 1,024 of them held a restarting node's Raft thread back behind 1,024 single writes,
      * and let the store fall more than an interval behind when entries grouped many writes (up to 512 each).

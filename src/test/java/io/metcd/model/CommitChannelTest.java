@@ -33,7 +33,7 @@ class CommitChannelTest {
 
     /**
      * The next snapshot is taken once a snapshot interval of writes follows the last one: by then the store must have
-     * taken the last one's marker (opened its view), or that snapshot would be given up before it was written.
+     * taken the last one's marker off the channel, or that snapshot could be given up before it was written.
      */
     @Test
     void fewerWritesThanASnapshotIntervalFollowASnapshotsMarkerTheStoreHasNotTaken() {
@@ -64,12 +64,14 @@ class CommitChannelTest {
     @Test
     void anEntryOfMoreWritesThanTheBudgetGoesThroughAnEmptyChannelAlone() throws InterruptedException {
         Channel<Commit> commitC = Commit.channel(100);
-        Commit large = apply(1, 512);
+        Commit termStarted = new Commit.TermStarted(1, 2);
+        Commit large = apply(2, 512);
+        assertThat(commitC.sender().offer(termStarted)).isTrue();
 
-        assertThat(commitC.sender().offer(large)).isTrue();
-        assertThat(commitC.sender().offer(new Commit.TermStarted(2, 2))).isFalse();
-        assertThat(commitC.receiver().take()).isSameAs(large);
-        assertThat(commitC.sender().offer(new Commit.TermStarted(2, 2))).isTrue();
+        assertThat(commitC.sender().offer(large)).as("behind one commit").isFalse();
+        assertThat(commitC.receiver().take()).isSameAs(termStarted);
+        assertThat(commitC.sender().offer(large)).as("alone").isTrue();
+        assertThat(commitC.sender().offer(new Commit.TermStarted(3, 3))).as("behind it").isFalse();
     }
 
     /** Offers entries of {@code writes} writes, numbered from 1, until one is refused or {@code max} are sent. */
