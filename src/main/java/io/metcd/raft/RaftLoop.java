@@ -101,12 +101,13 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         this.lease = LeaderLease.following(clock.heartbeatTimeout(config));
         this.transport = new PeerTransport(local, clientUrl, GROUP_ID, this::receive);
         SnapshotBoundaryFix snapshotBoundaryFix = new SnapshotBoundaryFix(new UnwrittenChunks(transport));
+        SnapshotTruncationFix snapshotTruncationFix = new SnapshotTruncationFix(this::onReport);
         KvStateMachine stateMachine = new KvStateMachine(commitC, store, wal.snapshots(), this::term, metrics,
                 config.getCommitCountToTakeSnapshot(), this::requestSnapshot, failStop);
         RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(GROUP_ID).setConfig(config)
                 .setTransport(snapshotBoundaryFix).setStore(wal).setClock(clock)
                 .setExecutor(new RaftClockExecutor(clock)).setStateMachine(stateMachine)
-                .setRaftNodeReportListener(this::onReport);
+                .setRaftNodeReportListener(snapshotTruncationFix);
         if (restored.isPresent()) {
             builder.setRestoredState(EngineRestart.startAtEngine(restored.get(), store, wal.snapshots()));
         } else {
@@ -116,6 +117,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         this.probe = new RaftThreadProbe(((RaftNodeImpl) raftNode).getExecutor(), metrics::raftThreadStalled,
                 String.valueOf(local.id()));
         snapshotBoundaryFix.attach((RaftNodeImpl) raftNode);
+        snapshotTruncationFix.attach((RaftNodeImpl) raftNode);
         this.stalePreVoteFix = new StalePreVoteFix((RaftNodeImpl) raftNode);
         this.readIndex = new ReadIndex(local, raftNode, transport, lease);
         this.peerRequests = new PeerRequests(local, raftNode, snapshotBoundaryFix, transport, readIndex,

@@ -21,14 +21,15 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 import static org.awaitility.Awaitility.await;
 
 /**
- * MicroRaft nodes in this JVM, each behind a {@link SnapshotBoundaryFix} wired as {@link RaftLoop} wires it, on a
- * network the test steers: a message it asks for is held back until it releases it, late, in whatever state the
- * receiver has reached by then. Every append success response is checked as it is sent: a follower must never claim
+ * MicroRaft nodes in this JVM, each behind a {@link SnapshotBoundaryFix} and a {@link SnapshotTruncationFix} wired as
+ * {@link RaftLoop} wires them, on a network the test steers: a message it asks for is held back until it releases it,
+ * late, in whatever state the receiver has reached by then. Every append success response is checked as it is sent: a follower must never claim
  * a last log index beyond its own log (a leader takes that claim as its match index, uncapped).
  * <p>
  * Followers hear from a leader they have heard of for a long time: only leadership transfers change the leader, so
@@ -78,15 +79,17 @@ final class SteeredRaftGroup implements AutoCloseable {
         for (RaftEndpoint endpoint : members) {
             Member member = (Member) endpoint;
             SnapshotBoundaryFix fix = new SnapshotBoundaryFix(new SteeredTransport(member.id()));
+            SnapshotTruncationFix truncationFix = new SnapshotTruncationFix(report -> { });
             RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(RaftLoop.GROUP_ID).setConfig(config)
                     .setLocalEndpoint(member).setInitialGroupMembers(members).setTransport(fix)
-                    .setStateMachine(new Counter());
+                    .setRaftNodeReportListener(truncationFix).setStateMachine(new Counter());
             if (metcdClock) {
                 RaftClock clock = new RaftClock();
                 builder.setClock(clock).setExecutor(new RaftClockExecutor(clock));
             }
             RaftNodeImpl node = (RaftNodeImpl) builder.build();
             fix.attach(node);
+            truncationFix.attach(node);
             nodes.put(member.id(), node);
             fixes.put(member.id(), fix);
         }
@@ -125,6 +128,20 @@ final class SteeredRaftGroup implements AutoCloseable {
     /** Replicates one operation through {@code leader} and waits until it is committed. */
     void replicate(int leader, Object operation) {
         nodes.get(leader).replicate(operation).orTimeout(PATIENCE.toMillis(), TimeUnit.MILLISECONDS).join();
+    }
+
+    /** What {@code read} returns from node {@code id}'s internals, read on its Raft thread. */
+    <T> T onRaftThread(int id, Function<RaftNodeImpl, T> read) {
+        RaftNodeImpl node = nodes.get(id);
+        CompletableFuture<T> result = new CompletableFuture<>();
+        node.getExecutor().execute(() -> {
+            try {
+                result.complete(read.apply(node));
+            } catch (RuntimeException | Error e) {
+                result.completeExceptionally(e);
+            }
+        });
+        return result.orTimeout(PATIENCE.toMillis(), TimeUnit.MILLISECONDS).join();
     }
 
     RaftNodeReport report(int id) {
