@@ -119,7 +119,7 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         snapshotBoundaryFix.attach((RaftNodeImpl) raftNode);
         snapshotTruncationFix.attach((RaftNodeImpl) raftNode);
         this.stalePreVoteFix = new StalePreVoteFix((RaftNodeImpl) raftNode);
-        this.readIndex = new ReadIndex(local, raftNode, transport, lease);
+        this.readIndex = new ReadIndex(local, (RaftNodeImpl) raftNode, transport, lease);
         this.peerRequests = new PeerRequests(local, raftNode, snapshotBoundaryFix, transport, readIndex,
                 store.writeOutcomes(), () -> role == RaftRole.LEADER, this::removedFromCluster);
         this.proposeLoop = new ProposeLoop(local, raftNode, proposeC, transport, store.writeOutcomes(), metrics);

@@ -6,6 +6,7 @@ import io.metcd.model.ProposalRejectedException;
 import io.metcd.transport.PeerTransport;
 import io.microraft.QueryPolicy;
 import io.microraft.RaftNode;
+import io.microraft.impl.RaftNodeImpl;
 import io.microraft.report.RaftTerm;
 
 import java.util.Map;
@@ -38,7 +39,7 @@ final class ReadIndex {
     private record Asked(Member leader, int term, CompletableFuture<Long> index) {
     }
 
-    ReadIndex(Member local, RaftNode raftNode, PeerTransport transport, LeaderLease lease) {
+    ReadIndex(Member local, RaftNodeImpl raftNode, PeerTransport transport, LeaderLease lease) {
         this.local = local;
         this.raftNode = raftNode;
         this.transport = transport;

@@ -47,6 +47,37 @@ class ReadIndexRoundsTest {
         }
     }
 
+    /**
+     * A round can fail inside MicroRaft after MicroRaft has registered its query, as it starts the round's heartbeats
+     * (here a fault the test injects there; in a chaos run, an empty slot in the leader's log). MicroRaft 0.7 then
+     * fails the read but keeps the query, and the next one joins it as if its round were still in flight: heartbeats
+     * MicroRaft sends for it later, and their answers, may precede the next read.
+     */
+    @Test
+    void aReadAskedAfterARoundFailedInsideMicroRaftIsNotConfirmedByThatRoundsAnswers() {
+        try (SteeredRaftGroup group = new SteeredRaftGroup(3).start()) {
+            int leader = group.awaitLeader();
+            group.replicate(leader, "an entry of the leader's term");
+            group.drop(e -> e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
+                    && r.getQuerySequenceNumber() > 0);
+            ReadIndex readIndex = new ReadIndex((Member) group.node(leader).getLocalEndpoint(), group.node(leader),
+                    null, LeaderLease.following(RaftTiming.HEARTBEAT_TIMEOUT));
+            group.failBuildingARoundsRequest(leader);
+
+            CompletableFuture<Long> failed = readIndex.of(true);
+            assertThat(failed).failsWithin(PATIENCE);
+            // Sent after the failure, for the query MicroRaft kept.
+            SteeredRaftGroup.Envelope answerToFailedRound = awaitAnswer(group, leader, 1);
+            CompletableFuture<Long> next = readIndex.of(true);
+            group.release(answerToFailedRound);
+            group.onRaftThread(leader, node -> "every message delivered so far is handled");
+
+            assertThat(next).as("a read asked after the failed round's answer was sent").isNotDone();
+            group.release(awaitAnswer(group, leader, 2));
+            assertThat(next.orTimeout(PATIENCE.toMillis(), TimeUnit.MILLISECONDS).join()).isPositive();
+        }
+    }
+
     /** A follower's answer to the leader's heartbeat round {@code round}, once one has been sent. */
     private static SteeredRaftGroup.Envelope awaitAnswer(SteeredRaftGroup group, int leader, long round) {
         return await().atMost(PATIENCE).until(() -> group.sent().stream()

@@ -5,6 +5,8 @@ import io.microraft.RaftConfig;
 import io.microraft.RaftEndpoint;
 import io.microraft.RaftNode;
 import io.microraft.impl.RaftNodeImpl;
+import io.microraft.impl.state.LeaderState;
+import io.microraft.model.impl.DefaultRaftModelFactory;
 import io.microraft.model.message.AppendEntriesRequest;
 import io.microraft.model.message.AppendEntriesSuccessResponse;
 import io.microraft.model.message.RaftMessage;
@@ -50,6 +52,7 @@ final class SteeredRaftGroup implements AutoCloseable {
     private final Map<Integer, RaftNodeImpl> nodes = new ConcurrentHashMap<>();
     private final Map<Integer, SnapshotBoundaryFix> fixes = new ConcurrentHashMap<>();
     private final List<Hold> holds = new CopyOnWriteArrayList<>();
+    private final Map<Integer, FaultyModelFactory> faults = new ConcurrentHashMap<>();
     private final List<Envelope> sent = new CopyOnWriteArrayList<>();
     private final List<String> overclaims = new CopyOnWriteArrayList<>();
     private volatile Predicate<Envelope> dropped = envelope -> false;
@@ -80,9 +83,11 @@ final class SteeredRaftGroup implements AutoCloseable {
             Member member = (Member) endpoint;
             SnapshotBoundaryFix fix = new SnapshotBoundaryFix(new SteeredTransport(member.id()));
             SnapshotTruncationFix truncationFix = new SnapshotTruncationFix(report -> { });
+            FaultyModelFactory fault = new FaultyModelFactory();
             RaftNode.RaftNodeBuilder builder = RaftNode.newBuilder().setGroupId(RaftLoop.GROUP_ID).setConfig(config)
                     .setLocalEndpoint(member).setInitialGroupMembers(members).setTransport(fix)
-                    .setRaftNodeReportListener(truncationFix).setStateMachine(new Counter());
+                    .setRaftNodeReportListener(truncationFix).setStateMachine(new Counter())
+                    .setModelFactory(fault);
             if (metcdClock) {
                 RaftClock clock = new RaftClock();
                 builder.setClock(clock).setExecutor(new RaftClockExecutor(clock));
@@ -90,6 +95,8 @@ final class SteeredRaftGroup implements AutoCloseable {
             RaftNodeImpl node = (RaftNodeImpl) builder.build();
             fix.attach(node);
             truncationFix.attach(node);
+            fault.node = node;
+            faults.put(member.id(), fault);
             nodes.put(member.id(), node);
             fixes.put(member.id(), fix);
         }
@@ -153,6 +160,14 @@ final class SteeredRaftGroup implements AutoCloseable {
         Hold hold = new Hold(which, new CompletableFuture<>());
         holds.add(hold);
         return hold.held();
+    }
+
+    /**
+     * Has node {@code id} fail once inside MicroRaft, as a fault of its own would: the next time it builds an append
+     * request while a query (a heartbeat round) is registered.
+     */
+    void failBuildingARoundsRequest(int id) {
+        faults.get(id).armed = true;
     }
 
     /** Drops every message from now on that matches {@code which}, until it is called again. */
@@ -226,6 +241,24 @@ final class SteeredRaftGroup implements AutoCloseable {
         @Override
         public boolean isReachable(RaftEndpoint endpoint) {
             return true;
+        }
+    }
+
+    /** MicroRaft's model, but for one fault a test may ask for ({@link #failBuildingARoundsRequest}). */
+    private static final class FaultyModelFactory extends DefaultRaftModelFactory {
+        private volatile boolean armed;
+        /** Set before the node starts. */
+        private volatile RaftNodeImpl node;
+
+        @Override
+        public AppendEntriesRequest.AppendEntriesRequestBuilder createAppendEntriesRequestBuilder() {
+            // MicroRaft builds requests on the Raft thread, so its state can be read here.
+            LeaderState leading = node.state().leaderState();
+            if (armed && leading != null && leading.queryState().queryCount() > 0) {
+                armed = false;
+                throw new IllegalStateException("a fault the test asked for, building a heartbeat round's request");
+            }
+            return super.createAppendEntriesRequestBuilder();
         }
     }
 
