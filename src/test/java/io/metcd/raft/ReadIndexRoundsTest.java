@@ -26,13 +26,7 @@ class ReadIndexRoundsTest {
     void aReadAskedWhileAHeartbeatRoundIsInFlightIsNotConfirmedByThatRoundsAnswers() {
         try (SteeredRaftGroup group = new SteeredRaftGroup(3).start()) {
             int leader = group.awaitLeader();
-            group.replicate(leader, "an entry of the leader's term");
-            // Every answer to a heartbeat round is kept from the leader until the test delivers it.
-            group.drop(e -> e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
-                    && r.getQuerySequenceNumber() > 0);
-            // The leader's own node never sends on this path: no transport.
-            ReadIndex readIndex = new ReadIndex((Member) group.node(leader).getLocalEndpoint(), group.node(leader),
-                    null, LeaderLease.following(RaftTiming.HEARTBEAT_TIMEOUT));
+            ReadIndex readIndex = leadersReadIndexWithRoundAnswersHeld(group, leader);
 
             CompletableFuture<Long> first = readIndex.of(true);
             SteeredRaftGroup.Envelope answerToFirstRound = awaitAnswer(group, leader, 1);
@@ -57,11 +51,7 @@ class ReadIndexRoundsTest {
     void aReadAskedAfterARoundFailedInsideMicroRaftIsNotConfirmedByThatRoundsAnswers() {
         try (SteeredRaftGroup group = new SteeredRaftGroup(3).start()) {
             int leader = group.awaitLeader();
-            group.replicate(leader, "an entry of the leader's term");
-            group.drop(e -> e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
-                    && r.getQuerySequenceNumber() > 0);
-            ReadIndex readIndex = new ReadIndex((Member) group.node(leader).getLocalEndpoint(), group.node(leader),
-                    null, LeaderLease.following(RaftTiming.HEARTBEAT_TIMEOUT));
+            ReadIndex readIndex = leadersReadIndexWithRoundAnswersHeld(group, leader);
             group.failBuildingARoundsRequest(leader);
 
             CompletableFuture<Long> failed = readIndex.of(true);
@@ -76,6 +66,19 @@ class ReadIndexRoundsTest {
             group.release(awaitAnswer(group, leader, 2));
             assertThat(next.orTimeout(PATIENCE.toMillis(), TimeUnit.MILLISECONDS).join()).isPositive();
         }
+    }
+
+    /**
+     * The read index of {@code leader}, once an entry of its term is committed; from then on every answer to a
+     * heartbeat round is kept from the leader until the test delivers it.
+     */
+    private static ReadIndex leadersReadIndexWithRoundAnswersHeld(SteeredRaftGroup group, int leader) {
+        group.replicate(leader, "an entry of the leader's term");
+        group.drop(e -> e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
+                && r.getQuerySequenceNumber() > 0);
+        // The leader's own node never sends on this path: no transport.
+        return new ReadIndex((Member) group.node(leader).getLocalEndpoint(), group.node(leader), null,
+                LeaderLease.following(RaftTiming.HEARTBEAT_TIMEOUT));
     }
 
     /** A follower's answer to the leader's heartbeat round {@code round}, once one has been sent. */
