@@ -27,8 +27,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * But for one gap, closed here: a round can fail inside MicroRaft once MicroRaft has registered its query, as it
  * starts the round's heartbeats (a chaos run met one: an empty slot in the leader's log, {@link
  * SnapshotTruncationFix}). MicroRaft 0.7 fails the read and keeps the query, and the next query joins it as if that
- * round were in flight, to be confirmed by heartbeats MicroRaft sent for it before that query was asked. So each round
- * first fails, on the Raft thread, whatever query MicroRaft still holds: between rounds it holds none otherwise.
+ * round were in flight, to be confirmed by heartbeats MicroRaft sent for it before that query was asked. So a round
+ * after one that failed first fails, on the Raft thread, whatever query MicroRaft still holds: between rounds it holds
+ * none otherwise. (A round after one that succeeded needs no such step: MicroRaft clears its queries as it answers
+ * them.)
  */
 final class HeartbeatRounds {
     private static final Logger LOG = LoggerFactory.getLogger(HeartbeatRounds.class);
@@ -39,6 +41,8 @@ final class HeartbeatRounds {
     private boolean inFlight;
     /** Guarded by {@link #lock}: the reads waiting for the round after the one in flight; null if none. */
     private CompletableFuture<Long> next;
+    /** Whether the last round failed: it may have left its query inside MicroRaft. Set before the next round starts. */
+    private volatile boolean lastFailed;
 
     HeartbeatRounds(RaftNodeImpl raftNode, LeaderLease lease) {
         this.raftNode = raftNode;
@@ -70,10 +74,15 @@ final class HeartbeatRounds {
     private void start(CompletableFuture<Long> round) {
         int term = raftNode.getTerm().getTerm();
         long askedAt = System.nanoTime();
-        forgetFailedRound();
+        if (lastFailed) {
+            lastFailed = false;
+            forgetFailedRound();
+        }
         ReadIndex.query(raftNode, QueryPolicy.LINEARIZABLE).whenComplete((index, failure) -> {
             if (failure == null) {
                 lease.confirmedBy(term, askedAt);
+            } else {
+                lastFailed = true;
             }
             startNext();
             if (failure == null) {
