@@ -53,10 +53,13 @@ final class SnapshotTruncationFix implements RaftNodeReportListener {
 
     @Override
     public void accept(RaftNodeReport report) {
-        if (report.getReason() == RaftNodeReport.RaftNodeReportReason.TAKE_SNAPSHOT) {
-            skipEmptySlots(node.state().log());
+        try {
+            if (report.getReason() == RaftNodeReport.RaftNodeReportReason.TAKE_SNAPSHOT) {
+                skipEmptySlots(node.state().log());
+            }
+        } finally {
+            next.accept(report);
         }
-        next.accept(report);
     }
 
     /** Moves the start of {@code log} past the slots at its start that hold no entry, or not the entry of theirs. */

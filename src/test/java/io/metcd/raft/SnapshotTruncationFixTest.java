@@ -53,7 +53,8 @@ class SnapshotTruncationFixTest {
     /**
      * A leader's snapshot drops everything its followers hold; the same node, a follower after a leadership
      * transfer, takes another a few entries later and, knowing no follower's log, keeps a tenth of a snapshot
-     * interval before it: entries the first snapshot dropped.
+     * interval before it: entries the first snapshot dropped (the group's interval is a million entries, so a
+     * tenth reaches back to index 1).
      */
     @Test
     void aSnapshotTakenAsAFollowerSoonAfterOneTakenAsALeaderLeavesNoEmptySlot() {
