@@ -34,6 +34,7 @@ final class PeerRequests {
     private final Member local;
     private final RaftNode raftNode;
     private final SnapshotBoundaryFix snapshotBoundaryFix;
+    private final StaleResponseFix staleResponseFix;
     private final PeerTransport transport;
     private final ReadIndex readIndex;
     private final WriteOutcomes outcomes;
@@ -46,11 +47,13 @@ final class PeerRequests {
      * @param leads   whether this node leads, as of its latest Raft report
      * @param removed run when the leader says this node is not a member
      */
-    PeerRequests(Member local, RaftNode raftNode, SnapshotBoundaryFix snapshotBoundaryFix, PeerTransport transport,
-            ReadIndex readIndex, WriteOutcomes outcomes, BooleanSupplier leads, Runnable removed) {
+    PeerRequests(Member local, RaftNode raftNode, SnapshotBoundaryFix snapshotBoundaryFix,
+            StaleResponseFix staleResponseFix, PeerTransport transport, ReadIndex readIndex, WriteOutcomes outcomes,
+            BooleanSupplier leads, Runnable removed) {
         this.local = local;
         this.raftNode = raftNode;
         this.snapshotBoundaryFix = snapshotBoundaryFix;
+        this.staleResponseFix = staleResponseFix;
         this.transport = transport;
         this.readIndex = readIndex;
         this.outcomes = outcomes;
@@ -63,6 +66,7 @@ final class PeerRequests {
         switch (message) {
             case RaftMessage m when isNonMember(m.getSender()) -> tellNotAMember((Member) m.getSender());
             case AppendEntriesRequest m -> snapshotBoundaryFix.handle(m);
+            case RaftMessage m when StaleResponseFix.answersALeader(m) -> staleResponseFix.handle(m);
             case RaftMessage m -> raftNode.handle(m);
             case PeerMessage.NotAMember m -> {
                 LOG.error("leader {} says this node (member {}) is not in the cluster: it was removed, or never "

@@ -120,8 +120,9 @@ public final class RaftLoop implements Consensus, ClusterAdmin, AutoCloseable {
         snapshotTruncationFix.attach((RaftNodeImpl) raftNode);
         this.stalePreVoteFix = new StalePreVoteFix((RaftNodeImpl) raftNode);
         this.readIndex = new ReadIndex(local, (RaftNodeImpl) raftNode, transport, lease);
-        this.peerRequests = new PeerRequests(local, raftNode, snapshotBoundaryFix, transport, readIndex,
-                store.writeOutcomes(), () -> role == RaftRole.LEADER, this::removedFromCluster);
+        this.peerRequests = new PeerRequests(local, raftNode, snapshotBoundaryFix,
+                new StaleResponseFix((RaftNodeImpl) raftNode), transport, readIndex, store.writeOutcomes(),
+                () -> role == RaftRole.LEADER, this::removedFromCluster);
         this.proposeLoop = new ProposeLoop(local, raftNode, proposeC, transport, store.writeOutcomes(), metrics);
         this.membership = new MembershipChanges(local, raftNode, this::report, clock,
                 member -> transport.send(member, new PeerMessage.NotAMember(local.id())), confChangeC.receiver(),

@@ -69,6 +69,45 @@ class ReadIndexRoundsTest {
     }
 
     /**
+     * An answer to a round of an earlier term, held up on its way (a partition that heals, a link that delivers
+     * late), reaches the same node once it leads again: its rounds count from 1 again in each term, and MicroRaft
+     * 0.7 acts on answers of any earlier term, so that answer would confirm the new term's round of the same number,
+     * asked long after it was sent.
+     */
+    @Test
+    void aReadIsNotConfirmedByAnAnswerFromAnEarlierTermOfTheSameLeader() {
+        try (SteeredRaftGroup group = new SteeredRaftGroup(3).start()) {
+            int leader = group.awaitLeader();
+            int late = leader % 3 + 1;
+            int other = late % 3 + 1;
+            group.replicate(leader, "an entry of the leader's first term");
+            ReadIndex readIndex = new ReadIndex((Member) group.node(leader).getLocalEndpoint(), group.node(leader),
+                    null, LeaderLease.following(RaftTiming.HEARTBEAT_TIMEOUT));
+            CompletableFuture<SteeredRaftGroup.Envelope> heldUp = group.hold(e -> e.from() == late
+                    && e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
+                    && r.getQuerySequenceNumber() == 1);
+            readIndex.of(true).orTimeout(PATIENCE.toMillis(), TimeUnit.MILLISECONDS).join();
+            SteeredRaftGroup.Envelope answerOfTheFirstTerm = heldUp.orTimeout(PATIENCE.toMillis(),
+                    TimeUnit.MILLISECONDS).join();
+
+            group.node(leader).transferLeadership(group.node(other).getLocalEndpoint()).join();
+            assertThat(group.awaitLeader()).isEqualTo(other);
+            group.node(other).transferLeadership(group.node(leader).getLocalEndpoint()).join();
+            assertThat(group.awaitLeader()).isEqualTo(leader);
+            group.replicate(leader, "an entry of the leader's later term");
+            group.drop(e -> e.to() == leader && e.message() instanceof AppendEntriesSuccessResponse r
+                    && r.getQuerySequenceNumber() > 0);
+
+            CompletableFuture<Long> read = readIndex.of(true);
+            awaitAnswer(group, leader, 1);
+            group.release(answerOfTheFirstTerm);
+            group.onRaftThread(leader, node -> "every message delivered so far is handled");
+
+            assertThat(read).as("a read confirmed only by an answer of an earlier term").isNotDone();
+        }
+    }
+
+    /**
      * The read index of {@code leader}, once an entry of its term is committed; from then on every answer to a
      * heartbeat round is kept from the leader until the test delivers it.
      */

@@ -204,11 +204,16 @@ final class SteeredRaftGroup implements AutoCloseable {
         receive(envelope);
     }
 
-    /** As {@link RaftLoop}'s receive: append requests go through the receiver's {@link SnapshotBoundaryFix}. */
+    /**
+     * As {@link PeerRequests}' receive: append requests go through the receiver's {@link SnapshotBoundaryFix}, the
+     * answers to a leader's requests through a {@link StaleResponseFix}.
+     */
     private void receive(Envelope envelope) {
         RaftNodeImpl to = nodes.get(envelope.to());
         if (envelope.message() instanceof AppendEntriesRequest request) {
             fixes.get(envelope.to()).handle(request);
+        } else if (StaleResponseFix.answersALeader(envelope.message())) {
+            new StaleResponseFix(to).handle(envelope.message());
         } else {
             to.handle(envelope.message());
         }
