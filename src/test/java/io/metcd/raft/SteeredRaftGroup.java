@@ -31,8 +31,9 @@ import static org.awaitility.Awaitility.await;
 /**
  * MicroRaft nodes in this JVM, each behind a {@link SnapshotBoundaryFix} and a {@link SnapshotTruncationFix} wired as
  * {@link RaftLoop} wires them, on a network the test steers: a message it asks for is held back until it releases it,
- * late, in whatever state the receiver has reached by then. Every append success response is checked as it is sent: a follower must never claim
- * a last log index beyond its own log (a leader takes that claim as its match index, uncapped).
+ * late, in whatever state the receiver has reached by then. Every append success response is checked as it is sent:
+ * a follower must never claim a last log index beyond its own log (a leader takes that claim as its match index,
+ * uncapped).
  * <p>
  * Followers hear from a leader they have heard of for a long time: only leadership transfers change the leader, so
  * each step of a test happens in the term it expects.
